@@ -1,0 +1,213 @@
+"""Process wiring: database, shared HTTP session, carriers, channels, poller, dispatcher, web server and
+the APScheduler ticks that drive them. One stop path: stop claiming, let in-flight work finish (bounded),
+give back every lease this process holds, close everything."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+
+import aiohttp
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from tracker import __version__
+from tracker.carriers import CARRIERS
+from tracker.clock import SYSTEM, Clock
+from tracker.config import Settings
+from tracker.db import SqliteLock, make_engine, upgrade
+from tracker.dispatcher import Dispatcher
+from tracker.notify import CHANNELS
+from tracker.notify.render import Renderer
+from tracker.poller import CarrierRuntime, Poller, RateLimiter
+from tracker.web import build_app
+
+log = logging.getLogger("tracker.app")
+
+
+class DaemonError(Exception):
+    """The daemon cannot start; the message names the setting and the fix."""
+
+
+class Daemon:
+    version = __version__
+
+    def __init__(self, settings: Settings, *, clock: Clock = SYSTEM, rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.engine = None
+        self.http: aiohttp.ClientSession | None = None
+        self.runner: web.AppRunner | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self.lock: SqliteLock | None = None
+        self.port: int | None = None
+        self._inflight: set[asyncio.Task] = set()
+        self._closing = False
+
+    # --- start ---------------------------------------------------------------------------------
+    async def start(self, *, web_server: bool | None = None) -> None:
+        s = self.settings
+        url = s.async_database_url
+        if url.startswith("sqlite") and ":memory:" not in url:
+            self.lock = SqliteLock(url)
+            self.lock.acquire()
+        try:
+            self.engine = make_engine(url)
+            if s.database.auto_upgrade:
+                await upgrade(self.engine)
+            self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
+                                              headers={"User-Agent": f"tracker/{__version__}"})
+            self.carriers = self._build_carriers()
+            self.providers = {name: CHANNELS[name](CHANNELS[name].Settings.model_validate(raw or {}), self.http,
+                                                   self.clock)
+                              for name, raw in s.providers.items()}
+            self.channels = {kind: self.providers[getattr(s.channels, kind).provider] for kind in ("sms", "email")}
+            self.poller = Poller(engine=self.engine, settings=s.poller, carriers=self.carriers, clock=self.clock,
+                                 owner=self.owner, rng=self.rng)
+            self.dispatcher = Dispatcher(
+                engine=self.engine, settings=s, channels=self.channels,
+                renderer=Renderer(s.templates.override_dir),
+                carrier_names={n: rt.carrier.display_name for n, rt in self.carriers.items()},
+                clock=self.clock, owner=self.owner, rng=self.rng)
+            if web_server if web_server is not None else s.server.enabled:
+                await self._start_web()
+        except BaseException:
+            await self.close()
+            raise
+
+    def _build_carriers(self) -> dict[str, CarrierRuntime]:
+        runtimes = {}
+        for name, raw in self.settings.carriers.items():
+            cls = CARRIERS[name]
+            cfg = cls.Settings.model_validate(raw or {})
+            if not cfg.enabled:
+                continue
+            carrier = cls(cfg, self.http, self.clock)
+            runtimes[name] = CarrierRuntime(carrier, RateLimiter(carrier.requests_per_second))
+        return runtimes
+
+    async def _start_web(self) -> None:
+        self.runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
+        await self.runner.setup()
+        try:
+            await web.TCPSite(self.runner, self.settings.server.host, self.settings.server.port).start()
+        except OSError as exc:
+            raise DaemonError(
+                f"server.port: cannot listen on {self.settings.server.host}:{self.settings.server.port} ({exc.strerror}). "
+                "Fix: stop what uses that port or choose another server.port."
+            ) from None
+        self.port = self.runner.addresses[0][1]
+        log.info("web server on http://%s:%s (healthz at /healthz)", self.settings.server.host, self.port)
+
+    # --- work ----------------------------------------------------------------------------------
+    async def run_once(self) -> dict[str, int]:
+        """Do everything due right now, then return: deterministic tests and cron-style runs."""
+        totals = {"checked": 0, "sent": 0}
+        while not self._closing:
+            stats = await self.poller.tick()
+            sent = await self.dispatcher.tick()
+            totals["checked"] += stats.checked
+            totals["sent"] += sent
+            if stats.claimed == 0 and sent == 0:
+                break
+        return totals
+
+    async def _poll_job(self) -> None:
+        await self._tracked(self._poll_loop())
+
+    async def _poll_loop(self) -> None:
+        while not self._closing:
+            stats = await self.poller.tick()
+            if stats.queued:
+                self.wake_dispatcher()
+            if stats.claimed < self.settings.poller.claim_batch:
+                return
+
+    async def _dispatch_job(self) -> None:
+        await self._tracked(self._dispatch_loop())
+
+    async def _dispatch_loop(self) -> None:
+        while not self._closing and await self.dispatcher.tick():
+            pass
+
+    async def _tracked(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._inflight.add(task)
+        try:
+            await asyncio.shield(task)
+        except Exception:
+            log.exception("a periodic job failed; it will run again at the next tick")
+        finally:
+            self._inflight.discard(task)
+
+    def wake_dispatcher(self) -> None:
+        if self.scheduler and self.scheduler.running and not self._closing:
+            job = self.scheduler.get_job("dispatch")
+            if job:
+                job.modify(next_run_time=self._sched_now())
+
+    def _sched_now(self):
+        from datetime import datetime, timezone
+        return datetime.now(timezone.utc)
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Run the periodic ticks until `stop` is set, then shut down cleanly."""
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        common = dict(trigger="interval", max_instances=1, coalesce=True, misfire_grace_time=None,
+                      next_run_time=self._sched_now())
+        self.scheduler.add_job(self._poll_job, id="poll", seconds=self.settings.poller.tick_seconds, **common)
+        self.scheduler.add_job(self._dispatch_job, id="dispatch", seconds=self.settings.dispatcher.tick_seconds,
+                               **common)
+        self.scheduler.start()
+        log.info("tracker %s running: carriers %s; sms via %s, email via %s", __version__,
+                 ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
+                 self.settings.channels.email.provider)
+        try:
+            await stop.wait()
+        finally:
+            await self.close()
+
+    # --- stop ----------------------------------------------------------------------------------
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        if self.scheduler and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for part in ("poller", "dispatcher"):
+            if hasattr(self, part):
+                getattr(self, part).stopping = True
+        if self._inflight:
+            grace = self.settings.dispatcher.shutdown_grace_seconds
+            done, pending = await asyncio.wait(list(self._inflight), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self.engine is not None:
+            try:
+                if hasattr(self, "poller"):
+                    await self.poller.release_all()
+                if hasattr(self, "dispatcher"):
+                    await self.dispatcher.release_all()
+            except Exception:
+                log.exception("could not give leases back; they expire on their own")
+        if self.runner is not None:
+            await self.runner.cleanup()
+        for obj in list(getattr(self, "providers", {}).values()) + [rt.carrier for rt in getattr(self, "carriers", {}).values()]:
+            try:
+                await obj.aclose()
+            except Exception:
+                log.exception("closing %s failed", obj)
+        if self.http is not None:
+            await self.http.close()
+        if self.engine is not None:
+            await self.engine.dispose()
+        if self.lock is not None:
+            self.lock.release()
+        log.info("tracker stopped; in-flight work returned to the queue")

@@ -1,0 +1,373 @@
+"""The `tracker` command. Exit codes: 0 done, 1 failed, 2 bad input or config (one line says why)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from tracker import __version__, logs, redact
+from tracker.clock import SYSTEM
+from tracker.config import DEFAULT_CONFIG, ConfigError, Intervals, Settings, load_settings
+from tracker.app import DaemonError
+from tracker.db import DatabaseLocked, make_engine, sessionmaker, upgrade
+from tracker.orders import InputError, register, validate
+
+log = logging.getLogger("tracker.cli")
+
+
+class Failure(Exception):
+    """A one-line message for the operator, exit code 2."""
+
+
+def _config_path(args) -> Path:
+    return Path(args.config or os.environ.get("TRACKER_CONFIG") or "config.yaml")
+
+
+def _settings(args) -> Settings:
+    return load_settings(_config_path(args))
+
+
+async def _engine(settings: Settings):
+    engine = make_engine(settings.async_database_url)
+    if settings.database.auto_upgrade:
+        await upgrade(engine)
+    return engine
+
+
+def _run(coro) -> int:
+    return asyncio.run(coro) or 0
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+def cmd_init(args) -> int:
+    path = _config_path(args)
+    if path.exists() and not args.force:
+        print(f"{path} already exists; leaving it as it is (use --force to overwrite).")
+    else:
+        shutil.copyfile(DEFAULT_CONFIG, path)
+        print(f"wrote {path}")
+    settings = load_settings(path)
+
+    async def go():
+        engine = await _engine(settings)
+        await upgrade(engine)
+        await engine.dispose()
+
+    _run(go())
+    print(f"database ready: {settings.database.url}. Next: `tracker demo`, or `tracker add ...` then `tracker run`.")
+    return 0
+
+
+def cmd_config_check(args) -> int:
+    settings = _settings(args)
+    print(f"{settings.source}: OK (database {settings.database.url}; carriers {', '.join(settings.carriers)}; "
+          f"sms via {settings.channels.sms.provider}, email via {settings.channels.email.provider})")
+    return 0
+
+
+def cmd_db_upgrade(args) -> int:
+    settings = _settings(args)
+
+    async def go():
+        engine = make_engine(settings.async_database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    _run(go())
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_add(args) -> int:
+    settings = _settings(args)
+    reg = validate(order_number=args.order, carrier=args.carrier, tracking_number=args.tracking, email=args.email,
+                   phone=args.phone, locale=args.locale, timezone=args.timezone, channels=args.channels,
+                   known_carriers=list(settings.carriers), default_locale=settings.shop.default_locale,
+                   default_channels=settings.shop.default_channels, default_region=settings.shop.default_region)
+
+    async def go():
+        engine = await _engine(settings)
+        try:
+            async with sessionmaker(engine)() as session, session.begin():
+                order, ship, created = await register(session, reg, SYSTEM.now(),
+                                                      first_check_seconds=settings.poller.first_check_seconds)
+            verb = "registered" if created else "updated contact details of"
+            print(f"{verb} order {order.number}: {ship.carrier} {ship.tracking_number} "
+                  f"(channels {order.channels}; customer page {settings.server.public_url.rstrip('/')}/t/{ship.public_token})")
+        finally:
+            await engine.dispose()
+
+    return _run(go())
+
+
+def cmd_run(args) -> int:
+    settings = _settings(args)
+    logs.setup(settings.logging.level)
+    from tracker.app import Daemon
+
+    async def go():
+        daemon = Daemon(settings)
+        await daemon.start(web_server=False if args.once else None)
+        if args.once:
+            try:
+                totals = await daemon.run_once()
+            finally:
+                await daemon.close()
+            print(f"checked {totals['checked']} shipments, handled {totals['sent']} notifications")
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await daemon.serve(stop)
+        return 0
+
+    return _run(go())
+
+
+DEMO_JOURNEYS = [
+    ("DELIVER", "ana.silva@example.com", "+14155550101", "normal delivery"),
+    ("FAILED", "ben.okafor@example.com", "+14155550102", "failed attempt, then delivered"),
+    ("PICKUP", "chloe.martin@example.com", "+14155550103", "failed attempt, pickup point, collected"),
+    ("EXCEPTION", "dev.patel@example.com", "+14155550104", "held at customs"),
+]
+
+
+def cmd_demo(args) -> int:
+    settings = _settings(args)
+    logs.setup(settings.logging.level if args.verbose else "WARNING")
+    from tracker.app import Daemon
+    from tracker.models import Notification, Order, Shipment
+
+    s = settings.model_copy(deep=True)
+    s.carriers = {"sandbox": {**(settings.carriers.get("sandbox") or {}), "time_scale": args.speed}}
+    s.poller.intervals = Intervals(**{k: args.poll_every for k in Intervals.model_fields})
+    s.poller.tick_seconds = s.dispatcher.tick_seconds = 0.5
+    s.poller.jitter = 0
+    if args.port is not None:
+        s.server.port = args.port
+    s.source, s.base_dir = settings.source, settings.base_dir
+
+    async def go():
+        daemon = Daemon(s)
+        try:
+            await daemon.start()
+        except DaemonError:
+            if args.port is not None:
+                raise
+            s.server.port = 0  # the configured port is busy: any free port will do for a demo
+            daemon = Daemon(s)
+            await daemon.start()
+        if s.server.port == 0:
+            s.server.public_url = f"http://127.0.0.1:{daemon.port}"
+        maker = sessionmaker(daemon.engine)
+        start = int(time.time())
+        numbers = []
+        async with maker() as session, session.begin():
+            taken = {n for (n,) in await session.execute(select(Order.number).where(Order.number.like("ORDER-%")))}
+            next_no = 1001
+            for journey, email, phone, what in DEMO_JOURNEYS:
+                while f"ORDER-{next_no}" in taken:
+                    next_no += 1
+                reg = validate(order_number=f"ORDER-{next_no}", carrier="sandbox",
+                               tracking_number=f"SBX-{journey}-{start}", email=email, phone=phone,
+                               known_carriers=["sandbox"], default_channels=["sms", "email"])
+                await register(session, reg, daemon.clock.now())
+                taken.add(reg.order_number)
+                numbers.append((reg.order_number, reg.tracking_number, what))
+        print(f"tracker {__version__} demo: {len(numbers)} sandbox orders, one simulated hour per second.")
+        for order, tracking, what in numbers:
+            print(f"  {order}  {tracking:<28} {what}")
+        print(f"Web server: http://127.0.0.1:{daemon.port}/healthz. Messages the customers receive follow.\n",
+              flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        tracking_numbers = [t for _, t, _ in numbers]
+
+        async def watch():
+            deadline = time.monotonic() + args.timeout
+            while not stop.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                async with maker() as session:
+                    states = [st for (st,) in await session.execute(
+                        select(Shipment.status).where(Shipment.tracking_number.in_(tracking_numbers)))]
+                    waiting = (await session.execute(
+                        select(func.count()).select_from(Notification).join(Shipment)
+                        .where(Shipment.tracking_number.in_(tracking_numbers),
+                               Notification.state.in_(["queued", "sending"])))).scalar_one()
+                if all(st in ("delivered", "exception") for st in states) and not waiting:
+                    break
+            stop.set()
+
+        watcher = asyncio.create_task(watch())
+        await daemon.serve(stop)
+        await watcher
+        print("Demo finished. Each order's story:")
+        for order, tracking, _ in numbers:
+            print(f"  tracker status {order}")
+        return 0
+
+    return _run(go())
+
+
+def cmd_status(args) -> int:
+    settings = _settings(args)
+    from tracker.report import order_story
+
+    async def go():
+        engine = await _engine(settings)
+        try:
+            text = await order_story(engine, args.order, settings)
+        finally:
+            await engine.dispose()
+        if text is None:
+            raise Failure(f"order: no order {args.order!r}. Fix: check the number (search is by exact order number).")
+        print(text)
+        return 0
+
+    return _run(go())
+
+
+def cmd_check(args) -> int:
+    settings = _settings(args)
+    import aiohttp
+
+    from tracker.carriers import CARRIERS
+    from tracker.carriers.base import CarrierError
+
+    carrier_name = (args.carrier or "").lower()
+    if not carrier_name:
+        if len(settings.carriers) == 1:
+            carrier_name = next(iter(settings.carriers))
+        else:
+            raise Failure(f"carrier: more than one carrier is configured. Fix: add --carrier "
+                          f"({', '.join(settings.carriers)}).")
+    if carrier_name not in settings.carriers:
+        raise Failure(f"carrier: {carrier_name!r} is not configured. Fix: use one of {', '.join(settings.carriers)}.")
+    cls = CARRIERS[carrier_name]
+
+    async def go():
+        async with aiohttp.ClientSession() as http:
+            carrier = cls(cls.Settings.model_validate(settings.carriers[carrier_name] or {}), http, SYSTEM)
+            try:
+                number = args.tracking.strip().upper()
+                try:
+                    result = (await carrier.track([number])).get(number)
+                except CarrierError as exc:
+                    result = exc
+            finally:
+                await carrier.aclose()
+        print(format_result(carrier_name, args.tracking, result))
+        return 0 if not isinstance(result, CarrierError) or type(result).__name__ == "NotFoundYet" else 1
+
+    return _run(go())
+
+
+def format_result(carrier: str, number: str, result) -> str:
+    from tracker.carriers.base import CarrierError, NotFoundYet
+
+    if isinstance(result, NotFoundYet):
+        return f"{carrier} {number}: pending (the carrier does not know this number yet; it is polled again later)"
+    if isinstance(result, CarrierError):
+        return f"{carrier} {number}: error {type(result).__name__}: {result}"
+    if result is None:
+        return f"{carrier} {number}: the carrier answered nothing for this number"
+    latest = result.latest
+    lines = [f"{carrier} {number}: {latest.status.value if latest else 'pending'}"]
+    if result.expected_delivery:
+        lines.append(f"  expected delivery: {result.expected_delivery.isoformat()}")
+    if result.signed_by:
+        lines.append(f"  signed by: {result.signed_by}")
+    if result.pickup_location:
+        lines.append(f"  pickup at: {result.pickup_location}")
+    lines.append("  events (UTC):")
+    for e in sorted(result.events, key=lambda e: e.occurred_at):
+        offset = "" if e.utc_offset_minutes is None else f" (local {e.utc_offset_minutes / 60:+g}h)"
+        lines.append(f"    {e.occurred_at:%Y-%m-%d %H:%M}{offset}  {e.status.value:<20} {e.raw_code:<6} "
+                     f"{e.raw_text}{' — ' + e.location if e.location else ''}")
+    return "\n".join(lines)
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tracker", description="Order tracking notifier.")
+    p.add_argument("--config", help="config file (default: $TRACKER_CONFIG or ./config.yaml)")
+    p.add_argument("--version", action="version", version=f"tracker {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("init", help="write config.yaml (if absent) and create the database")
+    s.add_argument("--force", action="store_true", help="overwrite an existing config file")
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("run", help="run the daemon (poller, dispatcher, web server)")
+    s.add_argument("--once", action="store_true", help="do everything due now, then exit")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("demo", help="register sandbox orders and watch them travel, about a minute")
+    s.add_argument("--speed", type=float, default=3600, help="simulated seconds per real second (default 3600)")
+    s.add_argument("--poll-every", type=float, default=1.0, help="seconds between checks during the demo")
+    s.add_argument("--timeout", type=float, default=150, help="stop after this many seconds at most")
+    s.add_argument("--port", type=int, help="web server port (default: server.port, or any free one if taken)")
+    s.add_argument("--verbose", action="store_true", help="show the daemon's log lines too")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("add", help="register an order's shipment")
+    s.add_argument("--order", required=True, help="the shop's order number")
+    s.add_argument("--carrier", help="carrier name, e.g. sandbox")
+    s.add_argument("--tracking", required=True, help="tracking number")
+    s.add_argument("--email")
+    s.add_argument("--phone", help="international form, e.g. +14155550123")
+    s.add_argument("--locale", help="customer's language: en, pt-BR, es, el")
+    s.add_argument("--timezone", help="customer's IANA time zone, e.g. America/Sao_Paulo")
+    s.add_argument("--channels", help="sms, email or sms,email (default from config)")
+    s.set_defaults(func=cmd_add)
+
+    s = sub.add_parser("status", help="an order's story: carrier timeline and every notification")
+    s.add_argument("order")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("check", help="ask the carrier once and print the normalized result (writes nothing)")
+    s.add_argument("tracking")
+    s.add_argument("--carrier")
+    s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("config", help="configuration tools")
+    csub = s.add_subparsers(dest="config_command", required=True)
+    c = csub.add_parser("check", help="validate the config file")
+    c.set_defaults(func=cmd_config_check)
+
+    s = sub.add_parser("db", help="database tools")
+    dsub = s.add_subparsers(dest="db_command", required=True)
+    d = dsub.add_parser("upgrade", help="apply migrations")
+    d.set_defaults(func=cmd_db_upgrade)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, InputError, DatabaseLocked, DaemonError, Failure) as exc:
+        print(f"tracker: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""config.yaml -> validated settings.
+
+Secrets come from the environment: any string value may hold `${NAME}` or `${NAME:-default}`.
+Every problem is reported as one line naming the key, its line in the file and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
+ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """A config problem, already phrased for the operator: key, line, fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(_Strict):
+    url: str = "sqlite:///tracker.db"
+    auto_upgrade: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _known_engine(cls, v: str) -> str:
+        if not v.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("use sqlite:///PATH or postgresql://USER@HOST/DB")
+        return v
+
+
+class ServerSettings(_Strict):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+
+
+class ShopSettings(_Strict):
+    name: str = "Demo Shop"
+    support_email: str = "support@example.com"
+    support_phone: str = ""
+    timezone: str = "UTC"
+    default_locale: str = "en"
+    default_channels: list[Literal["sms", "email"]] = ["sms", "email"]
+    default_region: str = Field("US", description="phone numbers without +country are read in this region")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Europe/Lisbon") from None
+        return v
+
+
+class Intervals(_Strict):
+    """Seconds between two checks of a shipment, by its status. Delivered and expired: never."""
+
+    pending: float = Field(6 * 3600, gt=0)
+    info_received: float = Field(4 * 3600, gt=0)
+    in_transit: float = Field(3 * 3600, gt=0)
+    out_for_delivery: float = Field(30 * 60, gt=0)
+    available_for_pickup: float = Field(6 * 3600, gt=0)
+    failed_attempt: float = Field(2 * 3600, gt=0)
+    exception: float = Field(4 * 3600, gt=0)
+
+
+class PollerSettings(_Strict):
+    tick_seconds: float = Field(2, gt=0)
+    claim_batch: int = Field(500, ge=1)
+    lease_seconds: float = Field(120, gt=0)
+    concurrency: int = Field(8, ge=1)
+    jitter: float = Field(0.1, ge=0, le=0.5)
+    first_check_seconds: float = Field(0, ge=0)
+    backoff_max_seconds: float = Field(24 * 3600, gt=0)
+    expire_after_days: float = Field(30, gt=0)
+    intervals: Intervals = Intervals()
+
+
+class DispatcherSettings(_Strict):
+    tick_seconds: float = Field(1, gt=0)
+    claim_batch: int = Field(200, ge=1)
+    lease_seconds: float = Field(60, gt=0)
+    concurrency: int = Field(16, ge=1)
+    max_attempts: int = Field(10, ge=1)
+    backoff_base_seconds: float = Field(30, gt=0)
+    backoff_max_seconds: float = Field(3600, gt=0)
+    shutdown_grace_seconds: float = Field(10, ge=0)
+
+
+class ChannelRoute(_Strict):
+    provider: str
+
+
+class ChannelsSettings(_Strict):
+    sms: ChannelRoute = ChannelRoute(provider="console")
+    email: ChannelRoute = ChannelRoute(provider="console")
+
+
+class TemplatesSettings(_Strict):
+    override_dir: str | None = None
+
+
+class LoggingSettings(_Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Strict):
+    database: DatabaseSettings = DatabaseSettings()
+    server: ServerSettings = ServerSettings()
+    shop: ShopSettings = ShopSettings()
+    poller: PollerSettings = PollerSettings()
+    dispatcher: DispatcherSettings = DispatcherSettings()
+    carriers: dict[str, dict[str, Any]] = {"sandbox": {}}
+    channels: ChannelsSettings = ChannelsSettings()
+    providers: dict[str, dict[str, Any]] = {"console": {}}
+    templates: TemplatesSettings = TemplatesSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    # Not from the file: where it was read, to resolve relative paths.
+    source: str = Field("<defaults>", exclude=True)
+    base_dir: str = Field(".", exclude=True)
+
+    @property
+    def async_database_url(self) -> str:
+        return async_url(self.database.url, Path(self.base_dir))
+
+
+def async_url(url: str, base_dir: Path) -> str:
+    """sqlite:///rel.db -> sqlite+aiosqlite:////abs/rel.db; postgresql:// -> postgresql+asyncpg://."""
+    if url.startswith("sqlite"):
+        _, _, path = url.partition(":///")
+        if path and path != ":memory:" and not path.startswith("/"):
+            path = str((base_dir / path).resolve())
+        return f"sqlite+aiosqlite:///{path}"
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    return url
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+def _key_lines(text: str) -> dict[tuple, int]:
+    """Map each key path in the YAML text to its 1-based line."""
+    lines: dict[tuple, int] = {}
+
+    def walk(node: yaml.Node, path: tuple) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                p = path + (key.value,)
+                lines[p] = key.start_mark.line + 1
+                walk(value, p)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                lines[path + (i,)] = item.start_mark.line + 1
+                walk(item, path + (i,))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _line_of(lines: dict[tuple, int], loc: tuple) -> int | None:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _interpolate(value: Any, path: tuple, where: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, path + (k,), where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, path + (i,), where) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{where(path)}: {_dotted(path)} needs the environment variable {name}, which is not set. "
+            f"Fix: export {name}=... before starting tracker, or write ${{{name}:-default}}."
+        )
+
+    return ENV_PATTERN.sub(sub, value)
+
+
+def _dotted(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+_HINTS = {
+    "extra_forbidden": "remove it or fix its spelling",
+    "missing": "add it",
+    "literal_error": "use one of the allowed values",
+}
+
+
+def load_settings(path: str | os.PathLike | None = None, *, text: str | None = None) -> Settings:
+    """Read and validate a config file. Raises ConfigError with a one-line, actionable message."""
+    if text is None:
+        if path is None:
+            path = DEFAULT_CONFIG
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(
+                f"{p}: no such config file. Fix: run `tracker init` to write one, or pass --config PATH."
+            ) from None
+        source, base_dir = str(p), p.resolve().parent
+    else:
+        source, base_dir = str(path or "<text>"), Path(path).resolve().parent if path else Path.cwd()
+
+    try:
+        lines = _key_lines(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            f"{source}{line}: not valid YAML ({problem}). Fix: check the indentation and quoting on that line."
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: the top level must be a mapping of sections (database:, shop:, ...).")
+
+    def where(loc: tuple) -> str:
+        line = _line_of(lines, loc)
+        return f"{source}:{line}" if line else source
+
+    data = _interpolate(data, (), where)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        hint = _HINTS.get(err["type"], "correct the value")
+        raise ConfigError(f"{where(loc)}: {_dotted(loc)}: {err['msg']}. Fix: {hint}.") from None
+    settings.source = source
+    settings.base_dir = str(base_dir)
+    _check_components(settings, where)
+    return settings
+
+
+def _check_components(settings: Settings, where) -> None:
+    """Carriers and providers are validated by their own settings models, at start-up."""
+    from tracker.carriers import CARRIERS
+    from tracker.notify import CHANNELS
+
+    for name, raw in settings.carriers.items():
+        if name not in CARRIERS:
+            raise ConfigError(
+                f"{where(('carriers', name))}: carriers.{name}: unknown carrier. "
+                f"Fix: use one of {', '.join(sorted(CARRIERS))}."
+            )
+        _validate_part(CARRIERS[name].Settings, raw or {}, ("carriers", name), where)
+    for name, raw in settings.providers.items():
+        if name not in CHANNELS:
+            raise ConfigError(
+                f"{where(('providers', name))}: providers.{name}: unknown provider. "
+                f"Fix: use one of {', '.join(sorted(CHANNELS))}."
+            )
+        _validate_part(CHANNELS[name].Settings, raw or {}, ("providers", name), where)
+    for kind in ("sms", "email"):
+        provider = getattr(settings.channels, kind).provider
+        loc = ("channels", kind, "provider")
+        if provider not in CHANNELS or kind not in CHANNELS[provider].kinds:
+            able = sorted(n for n, c in CHANNELS.items() if kind in c.kinds)
+            raise ConfigError(
+                f"{where(loc)}: {_dotted(loc)}: {provider!r} cannot send {kind}. Fix: use one of {', '.join(able)}."
+            )
+        if provider not in settings.providers:
+            raise ConfigError(
+                f"{where(loc)}: {_dotted(loc)}: provider {provider!r} has no settings. "
+                f"Fix: add a `{provider}:` entry under providers:."
+            )
+
+
+def _validate_part(model: type[BaseModel], raw: dict, loc: tuple, where) -> BaseModel:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        full = loc + tuple(err["loc"])
+        hint = _HINTS.get(err["type"], "correct the value")
+        raise ConfigError(f"{where(full)}: {_dotted(full)}: {err['msg']}. Fix: {hint}.") from None

@@ -1,0 +1,120 @@
+"""Engines, sessions and migrations. SQLite (WAL) is the embedded default; PostgreSQL scales out."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class DatabaseLocked(Exception):
+    """Another daemon already owns this SQLite file."""
+
+
+def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def insert_ignore(engine: AsyncEngine, table, rows: Sequence[dict], conflict: Sequence[str]):
+    """INSERT ... ON CONFLICT DO NOTHING for both engines."""
+    dialect = sqlite if is_sqlite(engine) else postgresql
+    return dialect.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=list(conflict))
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def _upgrade(sync_conn, revision: str = "head") -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = sync_conn
+    command.upgrade(cfg, revision)
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Run migrations up to `revision`. On PostgreSQL an advisory lock lets several daemons start at once."""
+    async with engine.begin() as conn:
+        if not is_sqlite(engine):
+            await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7263510)")
+        await conn.run_sync(_upgrade, revision)
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+class SqliteLock:
+    """One daemon per SQLite file: an advisory lock next to the database, released by the OS on crash."""
+
+    def __init__(self, url: str) -> None:
+        path = url.split(":///", 1)[1]
+        self.path = Path(path + ".lock")
+        self.db_path = Path(path)
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise DatabaseLocked(
+                f"another tracker daemon (pid {holder}) is already running on {self.db_path}. "
+                "Fix: stop it first, or use PostgreSQL (database.url) to run several daemons."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+@asynccontextmanager
+async def session_scope(maker: async_sessionmaker[AsyncSession]):
+    async with maker() as session, session.begin():
+        yield session

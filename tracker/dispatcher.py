@@ -1,0 +1,222 @@
+"""Outbox -> render -> channel.send() -> record the outcome.
+
+A notification is due when it is queued/deferred with `next_attempt_at <= now`, or stuck in `sending`
+with an expired lease (its daemon died). Each outcome is committed right after its send, so a crash
+can at worst resend the one message that was in flight; a clean shutdown waits for in-flight sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+
+from tracker import redact
+from tracker.clock import Clock
+from tracker.config import DispatcherSettings, Settings
+from tracker.db import insert_ignore, sessionmaker
+from tracker.models import Notification, Order, Shipment, Suppression, TrackingEventRow
+from tracker.notify.base import Channel, Message, Permanent, Temporary
+from tracker.notify.render import Renderer
+from tracker.schedule import backoff
+
+log = logging.getLogger("tracker.dispatcher")
+
+OTHER_CHANNEL = {"sms": "email", "email": "sms"}
+
+
+@dataclass
+class Job:
+    note: Notification
+    shipment: Shipment
+    order: Order
+
+
+class Dispatcher:
+    def __init__(self, *, engine, settings: Settings, channels: dict[str, Channel], renderer: Renderer,
+                 carrier_names: dict[str, str], clock: Clock, owner: str,
+                 rng: random.Random | None = None) -> None:
+        self.engine = engine
+        self.maker = sessionmaker(engine)
+        self.settings = settings
+        self.cfg: DispatcherSettings = settings.dispatcher
+        self.channels = channels  # "sms" / "email" -> the provider that sends it
+        self.renderer = renderer
+        self.carrier_names = carrier_names
+        self.clock = clock
+        self.owner = owner
+        self.rng = rng or random.Random()
+        self.stopping = False
+        self._sem = asyncio.Semaphore(self.cfg.concurrency)
+
+    async def claim(self, now: datetime, limit: int) -> list[int]:
+        N = Notification
+        due = (
+            select(N.id)
+            .where(or_(and_(N.state.in_(["queued", "deferred"]), N.next_attempt_at <= now),
+                       and_(N.state == "sending", N.leased_until < now)))
+            .order_by(N.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(N).where(N.id.in_(due.scalar_subquery()))
+            .values(state="sending", leased_until=now + timedelta(seconds=self.cfg.lease_seconds),
+                    lease_owner=self.owner, attempts=N.attempts + 1, updated_at=now)
+            .returning(N.id)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.maker() as session, session.begin():
+            return [r[0] for r in (await session.execute(stmt)).all()]
+
+    async def release_all(self) -> None:
+        """Rows claimed by this process but never handed to a provider go back to the queue."""
+        async with self.maker() as session, session.begin():
+            await session.execute(
+                update(Notification).where(Notification.lease_owner == self.owner, Notification.state == "sending")
+                .values(state="queued", leased_until=None, lease_owner=None, attempts=Notification.attempts - 1)
+                .execution_options(synchronize_session=False))
+
+    async def tick(self) -> int:
+        """Send what is due now. Returns how many notifications were handled."""
+        if self.stopping:
+            return 0
+        now = self.clock.now()
+        ids = await self.claim(now, self.cfg.claim_batch)
+        if not ids:
+            return 0
+        jobs, latest, suppressed = await self._load(ids)
+        await asyncio.gather(*(self._handle(job, latest.get(job.shipment.id), suppressed) for job in jobs))
+        return len(ids)
+
+    async def _load(self, ids: Sequence[int]) -> tuple[list[Job], dict[int, TrackingEventRow], set[tuple[str, str]]]:
+        async with self.maker() as session:
+            rows = (await session.execute(
+                select(Notification, Shipment, Order)
+                .join(Shipment, Shipment.id == Notification.shipment_id)
+                .join(Order, Order.id == Notification.order_id)
+                .where(Notification.id.in_(list(ids))))).all()
+            ship_ids = {s.id for _, s, _ in rows}
+            latest: dict[int, TrackingEventRow] = {}
+            for ev in (await session.execute(
+                    select(TrackingEventRow).where(TrackingEventRow.shipment_id.in_(ship_ids))
+                    .order_by(TrackingEventRow.occurred_at))).scalars():
+                if ev.status != "unknown":
+                    latest[ev.shipment_id] = ev
+            suppressed = set((await session.execute(
+                select(Suppression.channel, Suppression.address).where(or_(
+                    Suppression.address.in_([o.email for _, _, o in rows if o.email]),
+                    Suppression.address.in_([o.phone for _, _, o in rows if o.phone]))))).all())
+        return [Job(n, s, o) for n, s, o in rows], latest, suppressed
+
+    def address(self, order: Order, channel: str) -> str | None:
+        return order.phone if channel == "sms" else order.email
+
+    def render_message(self, job: Job, latest: TrackingEventRow | None) -> Message:
+        note, ship, order = job.note, job.shipment, job.order
+        ctx = dict(
+            shop_name=self.settings.shop.name,
+            support_email=self.settings.shop.support_email,
+            support_phone=self.settings.shop.support_phone,
+            order_number=order.number,
+            carrier_name=self.carrier_names.get(ship.carrier, ship.carrier),
+            tracking_number=ship.tracking_number,
+            tracking_url=f"{self.settings.server.public_url.rstrip('/')}/t/{ship.public_token}",
+            expected_delivery=ship.expected_delivery,
+            signed_by=ship.signed_by,
+            pickup_location=ship.pickup_location,
+            event_text=latest.raw_text if latest else "",
+            location=latest.location if latest else "",
+            locale_tag=order.locale,
+        )
+        rendered = self.renderer.render(note.milestone, order.locale, ctx)
+        to = self.address(order, note.channel) or ""
+        if note.channel == "sms":
+            return Message(note.id, "sms", to, rendered.sms, locale=rendered.locale, milestone=note.milestone,
+                           order_number=order.number)
+        return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,
+                       locale=rendered.locale, milestone=note.milestone, order_number=order.number)
+
+    async def _handle(self, job: Job, latest: TrackingEventRow | None, suppressed: set[tuple[str, str]]) -> None:
+        note = job.note
+        async with self._sem:
+            if self.stopping:
+                return  # release_all() puts it back in the queue
+            to = self.address(job.order, note.channel)
+            if not to:
+                await self._finish(note, state="failed", error=f"order has no {note.channel} address")
+                return
+            if (note.channel, to) in suppressed:
+                await self._finish(note, state="suppressed", error="recipient opted out of this channel")
+                return
+            channel = self.channels[note.channel]
+            try:
+                message = self.render_message(job, latest)
+                result = await channel.send(message)
+            except Temporary as exc:
+                await self._retry(job, str(exc), exc.retry_after, suppressed)
+            except Permanent as exc:
+                log.warning("%s to %s for order %s failed permanently: %s", note.channel,
+                            redact.address(note.channel, to), job.order.number, exc.reason)
+                await self._finish(note, state="failed", error=exc.reason,
+                                   suppress=(note.channel, to) if exc.suppress else None)
+                await self._fallback(job, suppressed)
+            except Exception as exc:  # a bug or an unexpected provider reply: retry, never crash
+                log.exception("sending notification %s failed unexpectedly", note.id)
+                await self._retry(job, f"{type(exc).__name__}: {exc}", None, suppressed)
+            else:
+                log.info("sent %s %s to %s for order %s", note.milestone, note.channel,
+                         redact.address(note.channel, to), job.order.number)
+                await self._finish(note, state="sent", provider=channel.name, provider_id=result.provider_id)
+
+    async def _finish(self, note: Notification, *, state: str, error: str | None = None, provider: str | None = None,
+                      provider_id: str | None = None, suppress: tuple[str, str] | None = None) -> None:
+        now = self.clock.now()
+        values = dict(state=state, error=error, leased_until=None, lease_owner=None, updated_at=now)
+        if provider:
+            values.update(provider=provider, provider_id=provider_id, sent_at=now)
+        async with self.maker() as session, session.begin():
+            await session.execute(
+                update(Notification).where(Notification.id == note.id, Notification.lease_owner == self.owner)
+                .values(**values).execution_options(synchronize_session=False))
+            if suppress:
+                await session.execute(insert_ignore(self.engine, Suppression.__table__, [dict(
+                    channel=suppress[0], address=suppress[1], reason=error or "permanent failure",
+                    created_at=now)], ["channel", "address"]))
+
+    async def _retry(self, job: Job, error: str, retry_after: float | None,
+                     suppressed: set[tuple[str, str]]) -> None:
+        note = job.note
+        if note.attempts >= self.cfg.max_attempts:
+            await self._finish(note, state="failed", error=f"gave up after {note.attempts} attempts: {error}")
+            await self._fallback(job, suppressed)
+            return
+        wait = retry_after if retry_after is not None else backoff(
+            note.attempts, self.cfg.backoff_base_seconds, self.cfg.backoff_max_seconds, self.rng)
+        now = self.clock.now()
+        async with self.maker() as session, session.begin():
+            await session.execute(
+                update(Notification).where(Notification.id == note.id, Notification.lease_owner == self.owner)
+                .values(state="queued", error=error, next_attempt_at=now + timedelta(seconds=wait),
+                        leased_until=None, lease_owner=None, updated_at=now)
+                .execution_options(synchronize_session=False))
+
+    async def _fallback(self, job: Job, suppressed: set[tuple[str, str]]) -> None:
+        """A message that cannot go out on one channel goes out on the order's other one, if it has one."""
+        other = OTHER_CHANNEL[job.note.channel]
+        to = self.address(job.order, other)
+        if not to or (other, to) in suppressed:
+            return
+        now = self.clock.now()
+        async with self.maker() as session, session.begin():
+            result = await session.execute(insert_ignore(self.engine, Notification.__table__, [dict(
+                shipment_id=job.shipment.id, order_id=job.order.id, milestone=job.note.milestone, channel=other,
+                state="queued", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
+                error=f"fallback: {job.note.channel} failed")], ["shipment_id", "milestone", "channel"]))
+        if result.rowcount:
+            log.info("falling back to %s for %s of order %s", other, job.note.milestone, job.order.number)

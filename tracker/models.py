@@ -1,0 +1,171 @@
+"""SQLModel tables. Times are aware UTC in Python; SQLite stores them naive-UTC, PostgreSQL as timestamptz."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC time")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> sa.Column:
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=64, unique=True, index=True)
+    email: str | None = Field(default=None, max_length=254, index=True)
+    phone: str | None = Field(default=None, max_length=20, index=True)
+    locale: str = Field(default="en", max_length=16)
+    timezone: str | None = Field(default=None, max_length=64)
+    channels: str = Field(default="sms,email", max_length=32)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    erased_at: datetime | None = Field(default=None, sa_column=_ts())
+
+    @property
+    def channel_list(self) -> list[str]:
+        return [c for c in self.channels.split(",") if c]
+
+
+class Shipment(SQLModel, table=True):
+    __tablename__ = "shipments"
+    __table_args__ = (sa.UniqueConstraint("carrier", "tracking_number", name="uq_shipment_carrier_number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    carrier: str = Field(max_length=32)
+    tracking_number: str = Field(max_length=64, index=True)
+    status: str = Field(default="pending", max_length=24, index=True)
+    status_at: datetime | None = Field(default=None, sa_column=_ts())
+    last_event_at: datetime | None = Field(default=None, sa_column=_ts())
+    expected_delivery: date | None = None
+    first_expected_delivery: date | None = None
+    signed_by: str | None = Field(default=None, max_length=128)
+    pickup_location: str | None = Field(default=None, max_length=256)
+    delivered_at: datetime | None = Field(default=None, sa_column=_ts())
+    next_check_at: datetime | None = Field(default=None, sa_column=_ts(index=True))
+    leased_until: datetime | None = Field(default=None, sa_column=_ts())
+    lease_owner: str | None = Field(default=None, max_length=64)
+    failures: int = 0
+    last_error: str | None = None
+    last_checked_at: datetime | None = Field(default=None, sa_column=_ts())
+    public_token: str = Field(max_length=43, unique=True)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class TrackingEventRow(SQLModel, table=True):
+    __tablename__ = "tracking_events"
+    __table_args__ = (sa.UniqueConstraint("shipment_id", "key", name="uq_event_shipment_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipments.id", index=True)
+    key: str = Field(max_length=40)
+    occurred_at: datetime = Field(sa_column=_ts(nullable=False))
+    utc_offset_minutes: int | None = None
+    status: str = Field(max_length=24)
+    raw_code: str = Field(max_length=64)
+    raw_text: str = ""
+    location: str = ""
+    recorded_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class Notification(SQLModel, table=True):
+    """The outbox. One row per (shipment, milestone, channel), written with the event that causes it.
+
+    queued -> sending -> sent -> delivered | failed | suppressed | deferred
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        sa.UniqueConstraint("shipment_id", "milestone", "channel", name="uq_notification_once"),
+        sa.Index("ix_notifications_due", "state", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipments.id", index=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    milestone: str = Field(max_length=32)
+    channel: str = Field(max_length=16)
+    state: str = Field(default="queued", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_ts())
+    leased_until: datetime | None = Field(default=None, sa_column=_ts())
+    lease_owner: str | None = Field(default=None, max_length=64)
+    provider: str | None = Field(default=None, max_length=32)
+    provider_id: str | None = Field(default=None, max_length=128, index=True)
+    error: str | None = None
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=_ts())
+    delivered_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class Suppression(SQLModel, table=True):
+    """An address that must not be messaged again on a channel (STOP, bounce, unsubscribe)."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (sa.UniqueConstraint("channel", "address", name="uq_suppression"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=254)
+    reason: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class Alert(SQLModel, table=True):
+    """Something support must look at. Raised once per key (shipment or carrier, and cause)."""
+
+    __tablename__ = "alerts"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=128, unique=True)
+    shipment_id: int | None = Field(default=None, foreign_key="shipments.id", index=True)
+    carrier: str | None = Field(default=None, max_length=32)
+    cause: str = Field(max_length=32)
+    message: str
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    acked_at: datetime | None = Field(default=None, sa_column=_ts())
+    acked_by: str | None = Field(default=None, max_length=64)
+
+
+class CarrierState(SQLModel, table=True):
+    """Per-carrier health shared by every daemon: paused after an auth failure, calls spent today."""
+
+    __tablename__ = "carrier_states"
+    carrier: str = Field(primary_key=True, max_length=32)
+    paused_until: datetime | None = Field(default=None, sa_column=_ts())
+    paused_reason: str | None = None
+    failing_since: datetime | None = Field(default=None, sa_column=_ts())
+    last_error: str | None = None
+    budget_day: date | None = None
+    calls_today: int = 0
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class WebhookEvent(SQLModel, table=True):
+    """Provider and shop webhook ids already applied: each event is applied once."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (sa.UniqueConstraint("source", "event_id", name="uq_webhook_event"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    event_id: str = Field(max_length=128)
+    received_at: datetime = Field(sa_column=_ts(nullable=False))

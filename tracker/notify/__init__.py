@@ -1,0 +1,8 @@
+"""Channel registry: one module per provider, listed here explicitly."""
+
+from tracker.notify.base import Channel, build_registry
+from tracker.notify.console import ConsoleChannel
+
+CHANNELS: dict[str, type[Channel]] = build_registry(
+    ConsoleChannel,
+)

@@ -1,0 +1,88 @@
+"""The channel contract.
+
+A provider module holds a settings model and a `Channel` subclass whose `send(message)` is the only IO.
+Rendering happens before, in one place (`tracker.notify.render`). Errors:
+
+    ChannelError
+     ├── Temporary   429, 5xx, timeout: retry later (honouring retry_after when the provider gives one)
+     └── Permanent   invalid number, opted out, bad address, refused credentials: never retried;
+                     the dispatcher falls back to the order's other channel
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict
+
+from tracker.clock import SYSTEM, Clock
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    notification_id: int
+    channel: str  # "sms" or "email"
+    to: str
+    text: str
+    subject: str | None = None
+    html: str | None = None
+    locale: str = "en"
+    milestone: str = ""
+    order_number: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_id: str
+
+
+class ChannelError(Exception):
+    """Base of every channel failure."""
+
+
+class Temporary(ChannelError):
+    def __init__(self, message: str = "temporary failure", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Permanent(ChannelError):
+    def __init__(self, reason: str, *, suppress: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.suppress = suppress  # the address itself is dead (opted out, bounced): suppress it
+
+
+class ChannelSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Channel(ABC):
+    name: ClassVar[str]
+    kinds: ClassVar[frozenset[str]]
+    Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
+
+    def __init__(self, settings: ChannelSettings, session: aiohttp.ClientSession | None = None,
+                 clock: Clock = SYSTEM) -> None:
+        self.settings = settings
+        self.session = session
+        self.clock = clock
+
+    @abstractmethod
+    async def send(self, message: Message) -> SendResult:
+        """Hand one rendered message to the provider."""
+
+    async def aclose(self) -> None:
+        """Release what the channel holds."""
+
+
+def build_registry(*classes: type[Channel]) -> dict[str, type[Channel]]:
+    registry: dict[str, type[Channel]] = {}
+    for cls in classes:
+        if cls.name in registry:
+            raise ValueError(f"two channels are registered as {cls.name!r}: {registry[cls.name]} and {cls}")
+        registry[cls.name] = cls
+    return registry

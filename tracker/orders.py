@@ -1,0 +1,146 @@
+"""Registering orders and shipments: validation (pure) and an idempotent upsert.
+
+Every intake (CLI, HTTP API, CSV, shop webhooks) goes through `validate()` then `register()`, so bad
+input is refused the same way everywhere: one `InputError` naming the field and the fix, nothing written.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tracker.models import Order, Shipment
+
+LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+CHANNELS = ("sms", "email")
+
+
+class InputError(ValueError):
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        super().__init__(f"{field}: {problem}. Fix: {fix}.")
+        self.field, self.problem, self.fix = field, problem, fix
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    order_number: str
+    carrier: str
+    tracking_number: str
+    email: str | None
+    phone: str | None
+    locale: str
+    timezone: str | None
+    channels: tuple[str, ...]
+
+
+def normalize_phone(raw: str, region: str) -> str:
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        raise InputError("phone", f"{raw!r} is not a valid phone number",
+                         "give it in international form, for example +14155550123")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(raw: str) -> str:
+    try:
+        return validate_email(raw, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InputError("email", f"{raw!r} is not a valid email address ({exc})",
+                         "give an address such as name@example.com") from None
+
+
+def validate(*, order_number: str | None, carrier: str | None, tracking_number: str | None,
+             email: str | None = None, phone: str | None = None, locale: str | None = None,
+             timezone: str | None = None, channels: list[str] | str | None = None,
+             known_carriers: list[str], default_locale: str = "en", default_channels: list[str] | None = None,
+             default_region: str = "US") -> Registration:
+    """Check and normalize one registration. Raises InputError on the first bad field."""
+    number = (order_number or "").strip()
+    if not number:
+        raise InputError("order_number", "is empty", "give the shop's order number, for example ORDER-1001")
+    if len(number) > 64:
+        raise InputError("order_number", "is longer than 64 characters", "shorten it")
+    tracking = re.sub(r"\s+", "", tracking_number or "").upper()
+    if not tracking:
+        raise InputError("tracking_number", "is empty", "give the carrier's tracking number")
+    if len(tracking) > 64 or not re.fullmatch(r"[A-Z0-9\-_.]+", tracking):
+        raise InputError("tracking_number", f"{tracking_number!r} is not a tracking number",
+                         "use the letters and digits printed on the label")
+    carrier = (carrier or "").strip().lower()
+    if not carrier:
+        raise InputError("carrier", "is missing", f"give one of {', '.join(known_carriers)}")
+    if carrier not in known_carriers:
+        raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
+    email_n = normalize_email(email.strip()) if email and email.strip() else None
+    phone_n = normalize_phone(phone.strip(), default_region) if phone and phone.strip() else None
+    if not email_n and not phone_n:
+        raise InputError("email", "no email and no phone given", "give at least one, so the customer hears about the parcel")
+    loc = (locale or default_locale).strip().replace("_", "-")
+    if not LOCALE.match(loc):
+        raise InputError("locale", f"{locale!r} is not a language tag", "use a tag such as en, pt-BR, es or el")
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InputError("timezone", f"unknown time zone {timezone!r}",
+                             "use an IANA name such as America/Sao_Paulo") from None
+    explicit = channels is not None and channels != ""
+    if isinstance(channels, str):
+        channels = [c.strip() for c in channels.split(",") if c.strip()]
+    wanted = list(channels) if explicit else list(default_channels or CHANNELS)
+    for c in wanted:
+        if c not in CHANNELS:
+            raise InputError("channels", f"unknown channel {c!r}", "use sms, email or both (sms,email)")
+    if explicit:
+        if "sms" in wanted and not phone_n:
+            raise InputError("phone", "the sms channel was asked for but no phone was given", "add --phone or drop sms")
+        if "email" in wanted and not email_n:
+            raise InputError("email", "the email channel was asked for but no email was given",
+                             "add --email or drop email")
+    return Registration(number, carrier, tracking, email_n, phone_n, loc, timezone or None,
+                        tuple(dict.fromkeys(wanted)))
+
+
+async def register(session: AsyncSession, reg: Registration, now: datetime, *,
+                   first_check_seconds: float = 0) -> tuple[Order, Shipment, bool]:
+    """Upsert the order (contact data is updated) and its shipment (idempotent on carrier + number).
+
+    Returns (order, shipment, created). Raises InputError when the tracking number already belongs
+    to another order. The caller's transaction decides whether anything is written.
+    """
+    from datetime import timedelta
+
+    order = (await session.execute(select(Order).where(Order.number == reg.order_number))).scalar_one_or_none()
+    if order is None:
+        order = Order(number=reg.order_number, created_at=now)
+        session.add(order)
+    order.email, order.phone, order.locale = reg.email, reg.phone, reg.locale
+    order.timezone, order.channels = reg.timezone, ",".join(reg.channels)
+    await session.flush()
+    ship = (await session.execute(select(Shipment).where(
+        Shipment.carrier == reg.carrier, Shipment.tracking_number == reg.tracking_number))).scalar_one_or_none()
+    if ship is not None:
+        if ship.order_id != order.id:
+            other = await session.get(Order, ship.order_id)
+            raise InputError("tracking_number", f"{reg.tracking_number} is already registered for order "
+                             f"{other.number if other else ship.order_id}", "check the number, or register it on that order")
+        return order, ship, False
+    ship = Shipment(
+        order_id=order.id, carrier=reg.carrier, tracking_number=reg.tracking_number, status="pending",
+        next_check_at=now + timedelta(seconds=first_check_seconds), public_token=secrets.token_urlsafe(24),
+        created_at=now, updated_at=now,
+    )
+    session.add(ship)
+    await session.flush()
+    return order, ship, True

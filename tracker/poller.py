@@ -1,0 +1,350 @@
+"""Claim due shipments -> group by carrier -> batch -> carrier.track() -> apply() -> one transaction.
+
+The database is the queue: a shipment is due when `next_check_at <= now` and its lease is free or
+expired. Claiming stamps `leased_until`/`lease_owner`; on PostgreSQL the claim uses
+`FOR UPDATE SKIP LOCKED` so any number of daemons can share the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import aiohttp
+from sqlalchemy import or_, select, update
+
+from tracker import alerts
+from tracker.carriers.base import (
+    AuthFailed, Carrier, CarrierError, Invalid, NotFoundYet, RateLimited, Temporary, TrackingResult,
+)
+from tracker.clock import Clock
+from tracker.config import PollerSettings
+from tracker.db import insert_ignore, sessionmaker
+from tracker.models import CarrierState, Notification, Order, Shipment, TrackingEventRow
+from tracker.schedule import backoff, next_check
+from tracker.status import Known, Status, announced_from_rows, apply
+
+log = logging.getLogger("tracker.poller")
+
+
+class RateLimiter:
+    """Token bucket on the event loop's monotonic time: requests per second to one carrier."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            wait = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+@dataclass
+class CarrierRuntime:
+    """One carrier as this process sees it: its client, pacing, and health."""
+
+    carrier: Carrier
+    limiter: RateLimiter
+    paused_reason: str | None = None
+    cooldown_until: datetime | None = None
+    failing_since: datetime | None = None
+    failures: int = 0
+
+    def available(self, now: datetime) -> bool:
+        return self.paused_reason is None and (self.cooldown_until is None or self.cooldown_until <= now)
+
+    def failed(self, now: datetime, error: BaseException) -> None:
+        self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = now
+            log.warning("carrier %s is failing: %s", self.carrier.name, _describe(error))
+
+    def succeeded(self) -> None:
+        if self.failing_since is not None:
+            log.info("carrier %s recovered after %d failed calls", self.carrier.name, self.failures)
+        self.failing_since, self.failures = None, 0
+
+
+@dataclass
+class TickStats:
+    claimed: int = 0
+    checked: int = 0
+    queued: int = 0
+    calls: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+class Poller:
+    def __init__(self, *, engine, settings: PollerSettings, carriers: dict[str, CarrierRuntime], clock: Clock,
+                 owner: str, rng: random.Random | None = None) -> None:
+        self.engine = engine
+        self.maker = sessionmaker(engine)
+        self.settings = settings
+        self.carriers = carriers
+        self.clock = clock
+        self.owner = owner
+        self.rng = rng or random.Random()
+        self.stopping = False
+        self._sem = asyncio.Semaphore(settings.concurrency)
+
+    # --- claim ---------------------------------------------------------------------------------
+    async def claim(self, now: datetime, carriers: Sequence[str], limit: int) -> list[tuple[int, str, str]]:
+        S = Shipment
+        due = (
+            select(S.id)
+            .where(S.next_check_at <= now, S.carrier.in_(list(carriers)),
+                   or_(S.leased_until.is_(None), S.leased_until < now))
+            .order_by(S.next_check_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(S).where(S.id.in_(due.scalar_subquery()))
+            .values(leased_until=now + timedelta(seconds=self.settings.lease_seconds), lease_owner=self.owner)
+            .returning(S.id, S.carrier, S.tracking_number)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.maker() as session, session.begin():
+            rows = (await session.execute(stmt)).all()
+        return [tuple(r) for r in rows]
+
+    async def release(self, ids: Sequence[int], *, next_check_at: datetime | None = None,
+                      error: str | None = None) -> None:
+        """Give claimed shipments back to the queue (shutdown, carrier paused or rate limited)."""
+        if not ids:
+            return
+        values: dict = {"leased_until": None, "lease_owner": None}
+        if next_check_at is not None:
+            values["next_check_at"] = next_check_at
+        if error is not None:
+            values["last_error"] = error
+        async with self.maker() as session, session.begin():
+            await session.execute(
+                update(Shipment).where(Shipment.id.in_(list(ids)), Shipment.lease_owner == self.owner)
+                .values(**values).execution_options(synchronize_session=False)
+            )
+
+    async def release_all(self) -> None:
+        async with self.maker() as session, session.begin():
+            await session.execute(
+                update(Shipment).where(Shipment.lease_owner == self.owner)
+                .values(leased_until=None, lease_owner=None).execution_options(synchronize_session=False)
+            )
+
+    # --- tick ----------------------------------------------------------------------------------
+    async def tick(self) -> TickStats:
+        """Claim what is due now and check it. Returns what happened, for run-once loops and metrics."""
+        stats = TickStats()
+        if self.stopping:
+            return stats
+        now = self.clock.now()
+        ready = [name for name, rt in self.carriers.items() if rt.available(now)]
+        if not ready:
+            return stats
+        claimed = await self.claim(now, ready, self.settings.claim_batch)
+        stats.claimed = len(claimed)
+        by_carrier: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for sid, carrier, number in claimed:
+            by_carrier[carrier].append((sid, number))
+        batches = []
+        for carrier, items in by_carrier.items():
+            size = self.carriers[carrier].carrier.batch_size
+            batches.extend((carrier, items[i:i + size]) for i in range(0, len(items), size))
+        await asyncio.gather(*(self._run_batch(carrier, items, stats) for carrier, items in batches))
+        return stats
+
+    async def _run_batch(self, name: str, items: list[tuple[int, str]], stats: TickStats) -> None:
+        ids = [sid for sid, _ in items]
+        async with self._sem:
+            rt = self.carriers[name]
+            now = self.clock.now()
+            if self.stopping or not rt.available(now):
+                await self.release(ids)
+                return
+            await rt.limiter.acquire()
+            stats.calls += 1
+            try:
+                timeout = rt.carrier.settings.timeout_seconds + 5
+                results = await asyncio.wait_for(rt.carrier.track([n for _, n in items]), timeout)
+            except RateLimited as exc:
+                wait = exc.retry_after if exc.retry_after is not None else 60.0
+                rt.cooldown_until = now + timedelta(seconds=wait)
+                rt.failed(now, exc)
+                stats.errors["rate_limited"] = stats.errors.get("rate_limited", 0) + 1
+                await self.release(ids, next_check_at=rt.cooldown_until, error=_describe(exc))
+                return
+            except AuthFailed as exc:
+                await self._pause(rt, exc, now)
+                stats.errors["auth"] = stats.errors.get("auth", 0) + 1
+                await self.release(ids, error=_describe(exc))
+                return
+            except (CarrierError, asyncio.TimeoutError, aiohttp.ClientError, ValueError) as exc:
+                rt.failed(now, exc)
+                stats.errors["temporary"] = stats.errors.get("temporary", 0) + 1
+                results = {n: exc if isinstance(exc, CarrierError) else Temporary(_describe(exc)) for _, n in items}
+            except Exception as exc:  # a bug in a carrier module must not stop the daemon
+                log.exception("carrier %s crashed while tracking %d numbers", name, len(items))
+                rt.failed(now, exc)
+                results = {n: Temporary(_describe(exc)) for _, n in items}
+            else:
+                rt.succeeded()
+        stats.checked += len(items)
+        stats.queued += await self.persist(name, items, results)
+
+    async def _pause(self, rt: CarrierRuntime, exc: AuthFailed, now: datetime) -> None:
+        rt.paused_reason = str(exc) or "credentials refused"
+        log.error("carrier %s paused: authentication failed (%s); other carriers carry on", rt.carrier.name,
+                  rt.paused_reason)
+        async with self.maker() as session, session.begin():
+            await session.execute(insert_ignore(self.engine, CarrierState.__table__, [dict(
+                carrier=rt.carrier.name, calls_today=0, updated_at=now)], ["carrier"]))
+            await session.execute(update(CarrierState).where(CarrierState.carrier == rt.carrier.name).values(
+                paused_reason=rt.paused_reason, last_error=rt.paused_reason, updated_at=now))
+            await alerts.raise_alert(
+                session, key=f"carrier:{rt.carrier.name}:auth", cause="carrier_auth", carrier=rt.carrier.name,
+                message=f"{rt.carrier.name}: credentials refused ({rt.paused_reason}); polling paused. "
+                        f"Fix the credentials in config.yaml and restart.", now=now)
+
+    # --- persist -------------------------------------------------------------------------------
+    async def persist(self, carrier: str, items: list[tuple[int, str]],
+                      results: dict[str, TrackingResult | CarrierError]) -> int:
+        """Apply results and write events, shipment and outbox rows in ONE transaction. Returns rows queued."""
+        now = self.clock.now()
+        ids = [sid for sid, _ in items]
+        queued = 0
+        async with self.maker() as session, session.begin():
+            ships = (await session.execute(
+                select(Shipment).where(Shipment.id.in_(ids)).with_for_update())).scalars().all()
+            ships = [s for s in ships if s.lease_owner == self.owner]  # lost the lease: someone else has it
+            if not ships:
+                return 0
+            order_ids = {s.order_id for s in ships}
+            orders = {o.id: o for o in (await session.execute(
+                select(Order).where(Order.id.in_(order_ids)))).scalars()}
+            keys: dict[int, set[str]] = defaultdict(set)
+            for sid, key in await session.execute(
+                    select(TrackingEventRow.shipment_id, TrackingEventRow.key)
+                    .where(TrackingEventRow.shipment_id.in_(ids))):
+                keys[sid].add(key)
+            notes: dict[int, list[tuple[str, str]]] = defaultdict(list)
+            for sid, milestone, state in await session.execute(
+                    select(Notification.shipment_id, Notification.milestone, Notification.state)
+                    .where(Notification.shipment_id.in_(ids))):
+                notes[sid].append((milestone, state))
+
+            event_rows: list[dict] = []
+            note_rows: list[dict] = []
+            supersede: list[tuple[int, list[str]]] = []
+            for ship in ships:
+                result = results.get(ship.tracking_number)
+                ship.leased_until, ship.lease_owner, ship.last_checked_at = None, None, now
+                ship.updated_at = now
+                if isinstance(result, TrackingResult):
+                    queued += self._apply_result(ship, orders[ship.order_id], result, keys[ship.id],
+                                                 notes[ship.id], event_rows, note_rows, supersede, now)
+                elif isinstance(result, NotFoundYet):
+                    await self._not_found(session, ship, now)
+                elif isinstance(result, Invalid):
+                    ship.last_error = _describe(result)
+                    ship.next_check_at = None
+                    await alerts.raise_alert(
+                        session, key=f"shipment:{ship.id}:invalid", cause="invalid_number", shipment_id=ship.id,
+                        message=f"{carrier} refused tracking number {ship.tracking_number}: {result}", now=now)
+                else:
+                    error = result if result is not None else Temporary("carrier did not answer for this number")
+                    ship.failures += 1
+                    ship.last_error = _describe(error)
+                    wait = getattr(error, "retry_after", None) or backoff(
+                        ship.failures, 60, self.settings.backoff_max_seconds, self.rng)
+                    ship.next_check_at = now + timedelta(seconds=wait)
+            if event_rows:
+                await session.execute(insert_ignore(self.engine, TrackingEventRow.__table__, event_rows,
+                                                    ["shipment_id", "key"]))
+            for sid, milestones in supersede:
+                await session.execute(
+                    update(Notification).where(
+                        Notification.shipment_id == sid, Notification.milestone.in_(milestones),
+                        Notification.state.in_(["queued", "deferred"]),
+                    ).values(state="suppressed", error="superseded by newer news", updated_at=now)
+                    .execution_options(synchronize_session=False))
+            if note_rows:
+                await session.execute(insert_ignore(self.engine, Notification.__table__, note_rows,
+                                                    ["shipment_id", "milestone", "channel"]))
+        return queued
+
+    def _apply_result(self, ship: Shipment, order: Order, result: TrackingResult, keys: set[str],
+                      notes: list[tuple[str, str]], event_rows: list[dict], note_rows: list[dict],
+                      supersede: list[tuple[int, list[str]]], now: datetime) -> int:
+        known = Known(status=Status(ship.status), status_at=ship.status_at, event_keys=frozenset(keys),
+                      announced=announced_from_rows(notes))
+        outcome = apply(known, result)
+        for code in outcome.unknown_codes:
+            log.warning("carrier %s sent an unknown status code %r (shipment %s); recorded as unknown",
+                        ship.carrier, code, ship.id)
+        for e in outcome.new_events:
+            event_rows.append(dict(
+                shipment_id=ship.id, key=e.key, occurred_at=e.occurred_at, utc_offset_minutes=e.utc_offset_minutes,
+                status=e.status.value, raw_code=e.raw_code[:64], raw_text=e.raw_text, location=e.location,
+                recorded_at=now))
+        if outcome.new_events:
+            latest = max(e.occurred_at for e in outcome.new_events)
+            if ship.last_event_at is None or latest > ship.last_event_at:
+                ship.last_event_at = latest
+        if outcome.status.value != ship.status:
+            log.info("order %s: %s %s %s -> %s", order.number, ship.carrier, ship.tracking_number, ship.status,
+                     outcome.status.value)
+        ship.status, ship.status_at = outcome.status.value, outcome.status_at
+        if outcome.status is Status.DELIVERED and ship.delivered_at is None:
+            ship.delivered_at = outcome.status_at or now
+        if result.expected_delivery:
+            ship.expected_delivery = result.expected_delivery
+            ship.first_expected_delivery = ship.first_expected_delivery or result.expected_delivery
+        ship.signed_by = result.signed_by or ship.signed_by
+        ship.pickup_location = result.pickup_location or ship.pickup_location
+        ship.failures, ship.last_error = 0, None
+        ship.next_check_at = next_check(outcome.status, now, self.settings, self.rng)
+        if outcome.supersede:
+            supersede.append((ship.id, [m.value for m in outcome.supersede]))
+        if outcome.milestone is None:
+            return 0
+        count = 0
+        for channel in channels_for(order):
+            note_rows.append(dict(
+                shipment_id=ship.id, order_id=order.id, milestone=outcome.milestone.value, channel=channel,
+                state="queued", attempts=0, next_attempt_at=now, created_at=now, updated_at=now))
+            count += 1
+        return count
+
+    async def _not_found(self, session, ship: Shipment, now: datetime) -> None:
+        ship.failures += 1
+        ship.last_error = "not known to the carrier yet"
+        if now - ship.created_at > timedelta(days=self.settings.expire_after_days) and ship.last_event_at is None:
+            ship.status, ship.status_at, ship.next_check_at = Status.EXPIRED.value, now, None
+            await alerts.raise_alert(
+                session, key=f"shipment:{ship.id}:expired", cause="expired", shipment_id=ship.id, now=now,
+                message=f"{ship.carrier} {ship.tracking_number}: still unknown to the carrier after "
+                        f"{self.settings.expire_after_days:g} days; polling stopped.")
+            return
+        wait = backoff(ship.failures, self.settings.intervals.pending, self.settings.backoff_max_seconds, self.rng)
+        ship.next_check_at = now + timedelta(seconds=wait)
+
+
+def channels_for(order: Order) -> list[str]:
+    """The channels an order wants and has an address for."""
+    have = {"sms": bool(order.phone), "email": bool(order.email)}
+    return [c for c in order.channel_list if have.get(c)]

@@ -1,0 +1,30 @@
+"""The daemon's aiohttp application. Later capabilities add their routes here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from tracker.app import Daemon
+
+DAEMON = web.AppKey("daemon", object)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    try:
+        async with daemon.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # the probe answers, whatever the database does
+        return web.json_response({"status": "error", "database": type(exc).__name__}, status=503)
+    return web.json_response({"status": "ok", "database": "ok", "version": daemon.version})
+
+
+def build_app(daemon: "Daemon") -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    app[DAEMON] = daemon
+    app.router.add_get("/healthz", healthz)
+    return app
