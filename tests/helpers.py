@@ -1,0 +1,70 @@
+"""Small helpers shared by tests (and bench/): settings on a temp database, registering orders, reading rows."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+
+from tracker.config import Settings, load_settings
+from tracker.db import sessionmaker
+from tracker.models import Notification, Shipment
+from tracker.orders import register, validate
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def make_settings(directory: Path, database_url: str | None = None, **sections: Any) -> Settings:
+    """Settings for a test: a database in `directory`, no web server, no jitter, quick intervals."""
+    data = {
+        "database": {"url": database_url or f"sqlite:///{directory / 'tracker.db'}"},
+        "server": {"enabled": False, "port": 0},
+        "poller": {"jitter": 0},
+        "carriers": {"sandbox": {"time_scale": 1}},
+    }
+    data = deep_merge(data, sections)
+    path = directory / "config.yaml"
+    text = yaml.safe_dump(data)
+    path.write_text(text)
+    return load_settings(path)
+
+
+async def add(daemon, order: str, tracking: str, *, carrier: str = "sandbox", email: str | None = "ana@example.com",
+              phone: str | None = "+14155550101", channels: str | list[str] | None = None, locale: str = "en",
+              timezone: str | None = None) -> Shipment:
+    reg = validate(order_number=order, carrier=carrier, tracking_number=tracking, email=email, phone=phone,
+                   locale=locale, timezone=timezone, channels=channels,
+                   known_carriers=list(daemon.settings.carriers),
+                   default_channels=daemon.settings.shop.default_channels)
+    async with sessionmaker(daemon.engine)() as session, session.begin():
+        _, ship, _ = await register(session, reg, daemon.clock.now())
+    return ship
+
+
+async def notifications(engine, shipment_id: int | None = None) -> list[Notification]:
+    async with sessionmaker(engine)() as session:
+        stmt = select(Notification).order_by(Notification.id)
+        if shipment_id is not None:
+            stmt = stmt.where(Notification.shipment_id == shipment_id)
+        return list((await session.execute(stmt)).scalars())
+
+
+async def shipment(engine, shipment_id: int) -> Shipment:
+    async with sessionmaker(engine)() as session:
+        return await session.get(Shipment, shipment_id)
+
+
+def sent(notes: list[Notification]) -> list[tuple[str, str]]:
+    """(milestone, channel) of every notification that went out, in order."""
+    return [(n.milestone, n.channel) for n in notes if n.state == "sent"]
