@@ -38,6 +38,8 @@ def tracker(tmp_path: Path, *args: str, **kw) -> subprocess.Popen:
 
 
 def query(tmp_path: Path, sql: str) -> list[tuple]:
+    if not (tmp_path / "tracker.db").exists():
+        return []
     with sqlite3.connect(f"file:{tmp_path / 'tracker.db'}?mode=ro", uri=True, timeout=10) as conn:
         try:
             return conn.execute(sql).fetchall()
