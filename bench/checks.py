@@ -19,28 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.helpers import make_settings  # noqa: E402
+from tests.helpers import make_settings, seed_shipments  # noqa: E402
 from tracker.app import Daemon  # noqa: E402
 from tracker.clock import FakeClock  # noqa: E402
-from tracker.db import insert_ignore, sessionmaker  # noqa: E402
-from tracker.models import Order, Shipment  # noqa: E402
-
-
-async def seed(daemon: Daemon, n: int, now: datetime) -> None:
-    start = int((now - timedelta(hours=3)).timestamp())  # every parcel is in transit: events and a milestone
-    async with sessionmaker(daemon.engine)() as session, session.begin():
-        for chunk in range(0, n, 1000):
-            orders = [dict(number=f"B-{i}", email=f"c{i}@example.com", phone=None, locale="en", channels="email",
-                           created_at=now) for i in range(chunk, min(n, chunk + 1000))]
-            await session.execute(insert_ignore(daemon.engine, Order.__table__, orders, ["number"]))
-        ids = dict((num, oid) for oid, num in (await session.execute(
-            Order.__table__.select().with_only_columns(Order.id, Order.number))).all())
-        for chunk in range(0, n, 1000):
-            rows = [dict(order_id=ids[f"B-{i}"], carrier="sandbox", tracking_number=f"SBX-DELIVER-{i}-{start}",
-                         status="pending", next_check_at=now, public_token=uuid.uuid4().hex, created_at=now,
-                         updated_at=now, failures=0) for i in range(chunk, min(n, chunk + 1000))]
-            await session.execute(insert_ignore(daemon.engine, Shipment.__table__, rows,
-                                                ["carrier", "tracking_number"]))
 
 
 async def main() -> None:
@@ -62,7 +43,9 @@ async def main() -> None:
         daemon = Daemon(settings, clock=clock, rng=random.Random(1))
         await daemon.start(web_server=False)
         try:
-            await seed(daemon, args.shipments, clock.now())
+            start = int((clock.now() - timedelta(hours=3)).timestamp())  # in transit: 2 events and a milestone
+            await seed_shipments(daemon.engine, args.shipments, tracking=f"SBX-DELIVER-{{i}}-{start}",
+                                 now=clock.now())
             began = time.perf_counter()
             checked = 0
             while True:

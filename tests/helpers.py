@@ -68,3 +68,26 @@ async def shipment(engine, shipment_id: int) -> Shipment:
 def sent(notes: list[Notification]) -> list[tuple[str, str]]:
     """(milestone, channel) of every notification that went out, in order."""
     return [(n.milestone, n.channel) for n in notes if n.state == "sent"]
+
+
+async def seed_shipments(engine, count: int, *, tracking: str, now, carrier: str = "sandbox",
+                         channels: str = "email", prefix: str = "B-", chunk: int = 1000) -> None:
+    """Bulk-register `count` orders with one shipment each, all due now. `tracking` is a format string
+    with {i}, e.g. "SBX-DELIVER-{i}-1764000000". Used by the scale tests and bench/."""
+    import uuid
+
+    from tracker.db import insert_ignore
+    from tracker.models import Order
+
+    async with sessionmaker(engine)() as session, session.begin():
+        for lo in range(0, count, chunk):
+            hi = min(count, lo + chunk)
+            orders = [dict(number=f"{prefix}{i}", email=f"c{i}@example.com", phone=None, locale="en",
+                           channels=channels, created_at=now) for i in range(lo, hi)]
+            await session.execute(insert_ignore(engine, Order.__table__, orders, ["number"]))
+            ids = dict((await session.execute(
+                select(Order.number, Order.id).where(Order.number.in_([o["number"] for o in orders])))).all())
+            rows = [dict(order_id=ids[f"{prefix}{i}"], carrier=carrier, tracking_number=tracking.format(i=i),
+                         status="pending", next_check_at=now, public_token=uuid.uuid4().hex, created_at=now,
+                         updated_at=now, failures=0) for i in range(lo, hi)]
+            await session.execute(insert_ignore(engine, Shipment.__table__, rows, ["carrier", "tracking_number"]))

@@ -91,7 +91,10 @@ class Dispatcher:
         if not ids:
             return 0
         jobs, latest, suppressed = await self._load(ids)
-        await asyncio.gather(*(self._handle(job, latest.get(job.shipment.id), suppressed) for job in jobs))
+        # Until half the lease is gone a send (bounded by half the lease) cannot outlive it: no renewal needed.
+        fresh_until = now + timedelta(seconds=self.cfg.lease_seconds / 2)
+        await asyncio.gather(*(self._handle(job, latest.get(job.shipment.id), suppressed, fresh_until)
+                               for job in jobs))
         return len(ids)
 
     async def _load(self, ids: Sequence[int]) -> tuple[list[Job], dict[int, TrackingEventRow], set[tuple[str, str]]]:
@@ -142,7 +145,8 @@ class Dispatcher:
         return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,
                        locale=rendered.locale, milestone=note.milestone, order_number=order.number)
 
-    async def _handle(self, job: Job, latest: TrackingEventRow | None, suppressed: set[tuple[str, str]]) -> None:
+    async def _handle(self, job: Job, latest: TrackingEventRow | None, suppressed: set[tuple[str, str]],
+                      fresh_until: datetime) -> None:
         note = job.note
         async with self._sem:
             if self.stopping:
@@ -157,7 +161,13 @@ class Dispatcher:
             channel = self.channels[note.channel]
             try:
                 message = self.render_message(job, latest)
-                result = await channel.send(message)
+                if self.clock.now() >= fresh_until and not await self._renew(note.id):
+                    log.info("notification %s was taken over by another daemon; not sending it here", note.id)
+                    return
+                # Bounded below the lease, so no other daemon can take the row over while it is in flight.
+                result = await asyncio.wait_for(channel.send(message), self.cfg.lease_seconds / 2)
+            except asyncio.TimeoutError:
+                await self._retry(job, "provider did not answer in time", None, suppressed)
             except Temporary as exc:
                 await self._retry(job, str(exc), exc.retry_after, suppressed)
             except Permanent as exc:
@@ -173,6 +183,18 @@ class Dispatcher:
                 log.info("sent %s %s to %s for order %s", note.milestone, note.channel,
                          redact.address(note.channel, to), job.order.number)
                 await self._finish(note, state="sent", provider=channel.name, provider_id=result.provider_id)
+
+    async def _renew(self, note_id: int) -> bool:
+        """Confirm this process still owns the row and extend its lease, just before handing it over."""
+        now = self.clock.now()
+        async with self.maker() as session, session.begin():
+            row = (await session.execute(
+                update(Notification)
+                .where(Notification.id == note_id, Notification.lease_owner == self.owner,
+                       Notification.state == "sending")
+                .values(leased_until=now + timedelta(seconds=self.cfg.lease_seconds))
+                .returning(Notification.id).execution_options(synchronize_session=False))).first()
+        return row is not None
 
     async def _finish(self, note: Notification, *, state: str, error: str | None = None, provider: str | None = None,
                       provider_id: str | None = None, suppress: tuple[str, str] | None = None) -> None:

@@ -123,6 +123,18 @@ class Poller:
             rows = (await session.execute(stmt)).all()
         return [tuple(r) for r in rows]
 
+    async def renew(self, items: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Extend the lease of claimed shipments still owned here, right before asking the carrier.
+        Anything another daemon took over meanwhile (our lease expired while waiting) is dropped."""
+        now = self.clock.now()
+        async with self.maker() as session, session.begin():
+            mine = {sid for (sid,) in await session.execute(
+                update(Shipment)
+                .where(Shipment.id.in_([sid for sid, _ in items]), Shipment.lease_owner == self.owner)
+                .values(leased_until=now + timedelta(seconds=self.settings.lease_seconds))
+                .returning(Shipment.id).execution_options(synchronize_session=False))}
+        return [(sid, n) for sid, n in items if sid in mine]
+
     async def release(self, ids: Sequence[int], *, next_check_at: datetime | None = None,
                       error: str | None = None) -> None:
         """Give claimed shipments back to the queue (shutdown, carrier paused or rate limited)."""
@@ -165,10 +177,12 @@ class Poller:
         for carrier, items in by_carrier.items():
             size = self.carriers[carrier].carrier.batch_size
             batches.extend((carrier, items[i:i + size]) for i in range(0, len(items), size))
-        await asyncio.gather(*(self._run_batch(carrier, items, stats) for carrier, items in batches))
+        fresh_until = now + timedelta(seconds=self.settings.lease_seconds / 2)
+        await asyncio.gather(*(self._run_batch(carrier, items, stats, fresh_until) for carrier, items in batches))
         return stats
 
-    async def _run_batch(self, name: str, items: list[tuple[int, str]], stats: TickStats) -> None:
+    async def _run_batch(self, name: str, items: list[tuple[int, str]], stats: TickStats,
+                         fresh_until: datetime) -> None:
         ids = [sid for sid, _ in items]
         async with self._sem:
             rt = self.carriers[name]
@@ -177,9 +191,15 @@ class Poller:
                 await self.release(ids)
                 return
             await rt.limiter.acquire()
+            if self.clock.now() >= fresh_until:  # waited long: make sure the numbers are still ours
+                items = await self.renew(items)
+                if not items:
+                    return
+                ids = [sid for sid, _ in items]
             stats.calls += 1
             try:
-                timeout = rt.carrier.settings.timeout_seconds + 5
+                # Bounded below the lease, so no other daemon can claim these numbers while we ask.
+                timeout = min(rt.carrier.settings.timeout_seconds + 5, self.settings.lease_seconds / 2)
                 results = await asyncio.wait_for(rt.carrier.track([n for _, n in items]), timeout)
             except RateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else 60.0

@@ -11,22 +11,27 @@ The journey is chosen by the tracking number, `SBX-<JOURNEY>-<suffix>`:
     NOTFOUND  the carrier never learns the number
 
 When the suffix is a Unix time (ten digits) the journey starts then; otherwise it starts the first time
-this process asks about the number. `time_scale` is simulated seconds per real second: 3600 plays one
+this process asks about the number. With `base_url` set, the carrier asks a sandbox server over HTTP
+(`GET {base_url}/v1/track?numbers=A,B`, see tests/fakes/sandbox_server.py) instead of simulating in
+process: the multi-daemon tests and the benchmarks use it to put a real network call in the loop. `time_scale` is simulated seconds per real second: 3600 plays one
 hour of the journey every second. The simulator builds a carrier-style payload and goes through the
 same pure `parse()` as a real carrier.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import aiohttp
 from pydantic import Field
 
 from tracker.clock import SYSTEM, Clock
 from tracker.carriers.base import (
-    Carrier, CarrierError, CarrierSettings, Invalid, NotFoundYet, Status, TrackingEvent, TrackingResult,
+    Carrier, CarrierError, CarrierSettings, Invalid, NotFoundYet, RateLimited, Status, Temporary, TrackingEvent,
+    TrackingResult,
 )
 
 STATUS_MAP: dict[str, Status] = {
@@ -170,6 +175,8 @@ class SandboxCarrier(Carrier):
         self.first_seen: dict[str, datetime] = {}
 
     async def track(self, numbers: Sequence[str]) -> dict[str, TrackingResult | CarrierError]:
+        if self.settings.base_url:
+            return await self._track_remote(numbers)
         now = self.clock.now()
         results: list[dict[str, Any]] = []
         invalid: dict[str, CarrierError] = {}
@@ -185,3 +192,17 @@ class SandboxCarrier(Carrier):
         parsed = parse({"results": results})
         parsed.update(invalid)
         return parsed
+
+    async def _track_remote(self, numbers: Sequence[str]) -> dict[str, TrackingResult | CarrierError]:
+        url = f"{self.settings.base_url.rstrip('/')}/v1/track"
+        try:
+            async with self.session.get(url, params={"numbers": ",".join(numbers)},
+                                        timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds)) as resp:
+                if resp.status == 429:
+                    raise RateLimited("sandbox server: 429", float(resp.headers.get("Retry-After", "1")))
+                if resp.status >= 500:
+                    raise Temporary(f"sandbox server: HTTP {resp.status}")
+                payload = await resp.json()
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise Temporary(f"sandbox server: {type(exc).__name__}") from exc
+        return parse(payload)
