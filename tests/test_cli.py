@@ -102,3 +102,15 @@ def test_run_once_does_what_is_due_and_exits(config, capsys):
     assert "checked 1 shipments" in out
     # registered long after delivery: silent
     assert "· delivered" not in out
+
+
+def test_status_carriers_shows_budget_use(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"carriers": {"sandbox": {"daily_budget": 250}}, "server": {"port": 0}}))
+    monkeypatch.chdir(tmp_path)
+    assert main(GOOD) == 0
+    assert main(["run", "--once"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--carriers"]) == 0
+    out = capsys.readouterr().out
+    assert "sandbox" in out and "1/250 0%" in out and " ok " in out

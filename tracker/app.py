@@ -70,6 +70,7 @@ class Daemon:
             self.channels = {kind: self.providers[getattr(s.channels, kind).provider] for kind in ("sms", "email")}
             self.poller = Poller(engine=self.engine, settings=s.poller, carriers=self.carriers, clock=self.clock,
                                  owner=self.owner, rng=self.rng)
+            await self.poller.load_budgets()
             self.dispatcher = Dispatcher(
                 engine=self.engine, settings=s, channels=self.channels,
                 renderer=Renderer(s.templates.override_dir),

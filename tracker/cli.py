@@ -228,6 +228,21 @@ def cmd_status(args) -> int:
     settings = _settings(args)
     from tracker.report import order_story
 
+    if args.carriers:
+        from tracker.report import carriers_story
+
+        async def carriers():
+            engine = await _engine(settings)
+            try:
+                print(await carriers_story(engine, settings, SYSTEM.now()))
+            finally:
+                await engine.dispose()
+            return 0
+
+        return _run(carriers())
+    if not args.order:
+        raise Failure("order: give an order number, or --carriers. Fix: tracker status ORDER-1001")
+
     async def go():
         engine = await _engine(settings)
         try:
@@ -338,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_add)
 
     s = sub.add_parser("status", help="an order's story: carrier timeline and every notification")
-    s.add_argument("order")
+    s.add_argument("order", nargs="?")
+    s.add_argument("--carriers", action="store_true", help="carrier health and daily budget use instead")
     s.set_defaults(func=cmd_status)
 
     s = sub.add_parser("check", help="ask the carrier once and print the normalized result (writes nothing)")

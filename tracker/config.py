@@ -84,6 +84,7 @@ class PollerSettings(_Strict):
     concurrency: int = Field(8, ge=1)
     jitter: float = Field(0.1, ge=0, le=0.5)
     first_check_seconds: float = Field(0, ge=0)
+    batch_fill_seconds: float = Field(900, ge=0)
     backoff_max_seconds: float = Field(24 * 3600, gt=0)
     expire_after_days: float = Field(30, gt=0)
     intervals: Intervals = Intervals()

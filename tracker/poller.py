@@ -14,10 +14,10 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import aiohttp
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 
 from tracker import alerts
 from tracker.carriers.base import (
@@ -50,9 +50,17 @@ class RateLimiter:
             await asyncio.sleep(wait)
 
 
+# Statuses whose next step the customer is waiting for right now: served first when a budget is short.
+URGENT_STATUSES = ("out_for_delivery", "failed_attempt", "available_for_pickup", "exception")
+
+
+def next_utc_midnight(now: datetime) -> datetime:
+    return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+
+
 @dataclass
 class CarrierRuntime:
-    """One carrier as this process sees it: its client, pacing, and health."""
+    """One carrier as this process sees it: its client, pacing, budget and health."""
 
     carrier: Carrier
     limiter: RateLimiter
@@ -60,6 +68,21 @@ class CarrierRuntime:
     cooldown_until: datetime | None = None
     failing_since: datetime | None = None
     failures: int = 0
+    calls_today: int = 0
+    budget_day: date | None = None
+
+    @property
+    def budget(self) -> int | None:
+        return self.carrier.budget_per_day
+
+    def budget_tight(self, now: datetime) -> bool:
+        """Spending ahead of an even pace through the day (plus a 5% burst): keep calls for urgent news."""
+        if self.budget is None:
+            return False
+        spent = self.calls_today if self.budget_day == now.date() else 0
+        midnight = datetime.combine(now.date(), datetime.min.time(), tzinfo=timezone.utc)
+        day_fraction = (now - midnight).total_seconds() / 86400
+        return spent >= self.budget * day_fraction + max(1.0, self.budget * 0.05)
 
     def available(self, now: datetime) -> bool:
         return self.paused_reason is None and (self.cooldown_until is None or self.cooldown_until <= now)
@@ -103,11 +126,17 @@ class Poller:
         self._sem = asyncio.Semaphore(settings.concurrency)
 
     # --- claim ---------------------------------------------------------------------------------
-    async def claim(self, now: datetime, carriers: Sequence[str], limit: int) -> list[tuple[int, str, str]]:
+    async def claim(self, now: datetime, carriers: Sequence[str], limit: int, *, urgent_only: Sequence[str] = (),
+                    due_by: datetime | None = None) -> list[tuple[int, str, str]]:
+        """Lease up to `limit` shipments due by `due_by` (default now). Carriers in `urgent_only` are short
+        of budget: only their urgent shipments are claimed, the rest wait (their checks stretch)."""
         S = Shipment
+        which = S.carrier.in_(list(carriers))
+        if urgent_only:
+            which = or_(which, and_(S.carrier.in_(list(urgent_only)), S.status.in_(URGENT_STATUSES)))
         due = (
             select(S.id)
-            .where(S.next_check_at <= now, S.carrier.in_(list(carriers)),
+            .where(S.next_check_at <= (due_by or now), which,
                    or_(S.leased_until.is_(None), S.leased_until < now))
             .order_by(S.next_check_at)
             .limit(limit)
@@ -122,6 +151,37 @@ class Poller:
         async with self.maker() as session, session.begin():
             rows = (await session.execute(stmt)).all()
         return [tuple(r) for r in rows]
+
+    async def load_budgets(self) -> None:
+        """Make sure every carrier has its shared state row and read today's spend (all daemons share it)."""
+        now = self.clock.now()
+        async with self.maker() as session, session.begin():
+            await session.execute(insert_ignore(self.engine, CarrierState.__table__, [
+                dict(carrier=name, calls_today=0, updated_at=now) for name in self.carriers], ["carrier"]))
+            for state in (await session.execute(select(CarrierState))).scalars():
+                rt = self.carriers.get(state.carrier)
+                if rt is not None:
+                    rt.calls_today, rt.budget_day = state.calls_today, state.budget_day
+
+    async def spend(self, rt: CarrierRuntime, now: datetime) -> bool:
+        """Reserve one call of the carrier's daily budget, atomically across daemons. False when spent."""
+        if rt.budget is None:
+            return True
+        today = now.date()
+        C = CarrierState
+        async with self.maker() as session, session.begin():
+            row = (await session.execute(
+                update(C).where(C.carrier == rt.carrier.name,
+                                or_(C.budget_day.is_(None), C.budget_day != today, C.calls_today < rt.budget))
+                .values(calls_today=case((C.budget_day == today, C.calls_today + 1), else_=1), budget_day=today,
+                        updated_at=now)
+                .returning(C.calls_today).execution_options(synchronize_session=False))).first()
+        rt.budget_day = today
+        if row is None:
+            rt.calls_today = rt.budget
+            return False
+        rt.calls_today = row[0]
+        return True
 
     async def renew(self, items: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Extend the lease of claimed shipments still owned here, right before asking the carrier.
@@ -168,11 +228,22 @@ class Poller:
         ready = [name for name, rt in self.carriers.items() if rt.available(now)]
         if not ready:
             return stats
-        claimed = await self.claim(now, ready, self.settings.claim_batch)
-        stats.claimed = len(claimed)
+        tight = [name for name in ready if self.carriers[name].budget_tight(now)]
+        normal = [name for name in ready if name not in tight]
+        claimed = await self.claim(now, normal, self.settings.claim_batch, urgent_only=tight)
         by_carrier: dict[str, list[tuple[int, str]]] = defaultdict(list)
         for sid, carrier, number in claimed:
             by_carrier[carrier].append((sid, number))
+        # Fill the last batch of a batching carrier with shipments that are nearly due: same call, more news.
+        if self.settings.batch_fill_seconds and len(claimed) < self.settings.claim_batch:
+            horizon = now + timedelta(seconds=self.settings.batch_fill_seconds)
+            for carrier, items in list(by_carrier.items()):
+                gap = -len(items) % self.carriers[carrier].carrier.batch_size
+                if gap:
+                    extra = await self.claim(now, [] if carrier in tight else [carrier], gap,
+                                             urgent_only=[carrier] if carrier in tight else (), due_by=horizon)
+                    items.extend((sid, number) for sid, _, number in extra)
+        stats.claimed = sum(len(items) for items in by_carrier.values())
         batches = []
         for carrier, items in by_carrier.items():
             size = self.carriers[carrier].carrier.batch_size
@@ -196,6 +267,13 @@ class Poller:
                 if not items:
                     return
                 ids = [sid for sid, _ in items]
+            if not await self.spend(rt, now):
+                resume = next_utc_midnight(now)
+                rt.cooldown_until = resume
+                log.warning("carrier %s: daily budget of %d calls spent; polling resumes at %s",
+                            name, rt.budget, resume.isoformat())
+                await self.release(ids, next_check_at=resume)
+                return
             stats.calls += 1
             try:
                 # Bounded below the lease, so no other daemon can claim these numbers while we ask.

@@ -82,3 +82,35 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
         ack = f" (acknowledged {t(a.acked_at)})" if a.acked_at else ""
         out.append(f"  #{a.id} {t(a.created_at)} [{a.cause}] {a.message}{ack}")
     return "\n".join(out)
+
+
+async def carriers_story(engine, settings: Settings, now) -> str:
+    """Per carrier: health, calls spent today against the daily budget, shipments being watched."""
+    from sqlalchemy import func
+
+    from tracker.carriers import CARRIERS
+
+    async with sessionmaker(engine)() as session:
+        states = {c.carrier: c for c in (await session.execute(select(CarrierState))).scalars()}
+        active = dict((await session.execute(
+            select(Shipment.carrier, func.count()).where(Shipment.next_check_at.is_not(None))
+            .group_by(Shipment.carrier))).all())
+        due = dict((await session.execute(
+            select(Shipment.carrier, func.min(Shipment.next_check_at)).where(Shipment.next_check_at <= now)
+            .group_by(Shipment.carrier))).all())
+    out = [f"{'carrier':<12} {'state':<8} {'calls today':>14} {'watched':>8} {'oldest due':>11}  notes"]
+    for name, raw in settings.carriers.items():
+        cls = CARRIERS[name]
+        cfg = cls.Settings.model_validate(raw or {})
+        budget = cfg.daily_budget or cls.daily_budget
+        st = states.get(name)
+        spent = st.calls_today if st and st.budget_day == now.date() else 0
+        state = "off" if not cfg.enabled else "PAUSED" if st and st.paused_reason else "ok"
+        calls = f"{spent}/{budget}" if budget else f"{spent}"
+        if budget:
+            calls += f" {100 * spent / budget:.0f}%"
+        oldest = due.get(name)
+        lag = f"{(now - oldest).total_seconds():.0f} s" if oldest else "-"
+        notes = st.paused_reason if st and st.paused_reason else ""
+        out.append(f"{name:<12} {state:<8} {calls:>14} {active.get(name, 0):>8} {lag:>11}  {notes}")
+    return "\n".join(out)
