@@ -73,15 +73,22 @@ async def test_three_daemons_share_one_database(pg_url, tmp_path: Path):
                     Notification.milestone == "shipped", Notification.state == "sent"))).scalar_one()
                 busy = (await s.execute(select(func.count()).select_from(Notification).where(
                     Notification.state.in_(["queued", "sending"])))).scalar_one()
-                held = (await s.execute(select(func.count()).select_from(Shipment).where(
-                    Shipment.lease_owner.like(f"%:{victim.pid}:%")))).scalar_one()
-            return sent == SHIPMENTS and busy == 0 and held > 0
+            return sent == SHIPMENTS and busy == 0
 
-        # Kill one daemon while it holds shipment leases but no message is in flight anywhere.
-        await wait_until(shipped_all_sent_and_idle, 28, "every 'shipped' sent while the victim holds leases")
+        async def victim_mid_request() -> bool:
+            async with sessionmaker(engine)() as s:
+                return (await s.execute(select(func.count()).select_from(Shipment).where(
+                    Shipment.lease_owner.like(f"%:{victim.pid}:%")))).scalar_one() > 0
+
+        # Kill one daemon while it is asking the carrier (so it holds leases) and no message is in flight:
+        # once every 'shipped' is out, the carrier holds its answers until the victim is dead.
+        await wait_until(shipped_all_sent_and_idle, 28, "every 'shipped' sent")
+        server.gate.clear()
+        await wait_until(victim_mid_request, 5, "the victim to be waiting on the carrier")
         victim.send_signal(signal.SIGKILL)
         killed_at = datetime.now(timezone.utc)
         await victim.wait()
+        server.gate.set()
         async with sessionmaker(engine)() as s:
             orphaned = [sid for (sid,) in await s.execute(
                 select(Shipment.id).where(Shipment.lease_owner.like(f"%:{victim.pid}:%")))]
@@ -125,8 +132,11 @@ async def test_three_daemons_share_one_database(pg_url, tmp_path: Path):
             if m:
                 printed[m.groups()] += 1
     assert {k: v for k, v in printed.items() if v > 1} == {}, "a message went out twice"
-    for milestone in ("shipped", "out_for_delivery", "delivered"):
+    for milestone in ("shipped", "delivered"):
         assert sum(1 for (_, m) in printed if m == milestone) == SHIPMENTS
+    # Out for delivery is news only while it is newer than what the poll sees: when a slow poll finds the
+    # parcel already delivered, only 'delivered' goes out (stale news is dropped), so at most once each.
+    assert sum(1 for (_, m) in printed if m == "out_for_delivery") <= SHIPMENTS
     # every daemon did part of the work
     per_daemon = [sum(1 for ln in out.read_text().splitlines() if HEADER.match(ln)) for out in outputs]
     assert all(n > 0 for n in per_daemon), per_daemon

@@ -2,7 +2,8 @@
 
 `GET /v1/track?numbers=A,B` answers `{"results": [...]}` in the sandbox wire format (see
 tracker/carriers/sandbox.py). Journeys start at the Unix time in the number; `time_scale` compresses
-them. `latency` delays every answer (benchmarks use 20 ms). `requests` keeps (numbers, started, ended)
+them. `latency` delays every answer (benchmarks use 20 ms); clearing `gate` holds every answer until it
+is set again (a test can freeze daemons mid-request). `requests` keeps (numbers, started, ended)
 in monotonic seconds, so a test can prove that no number was ever asked about twice at the same time.
 """
 
@@ -25,12 +26,15 @@ class SandboxServer:
         self.first_seen: dict[str, datetime] = {}
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self.gate = asyncio.Event()
+        self.gate.set()
 
     async def _track(self, request: web.Request) -> web.Response:
         started = time.monotonic()
         numbers = tuple(n for n in request.query.get("numbers", "").split(",") if n)
         if self.latency:
             await asyncio.sleep(self.latency)
+        await self.gate.wait()
         now = datetime.now(timezone.utc)
         results = []
         for number in numbers:
