@@ -242,6 +242,45 @@ def cmd_status(args) -> int:
     return _run(go())
 
 
+def cmd_alerts(args) -> int:
+    settings = _settings(args)
+    from zoneinfo import ZoneInfo
+
+    from tracker.support import ack_alert, delivery_state, list_alerts
+
+    tz = ZoneInfo(settings.shop.timezone)
+
+    async def go():
+        engine = await _engine(settings)
+        try:
+            if getattr(args, "alerts_command", None) == "ack":
+                by = args.by or os.environ.get("USER") or "cli"
+                alert = await ack_alert(engine, args.id, by=by, now=SYSTEM.now())
+                if alert is None:
+                    raise Failure(f"id: no alert #{args.id}. Fix: run `tracker alerts` to see the open ones.")
+                print(f"alert #{alert.id} acknowledged by {alert.acked_by} at "
+                      f"{alert.acked_at.astimezone(tz):%Y-%m-%d %H:%M}: [{alert.cause}] {alert.message}")
+                return 0
+            rows = await list_alerts(engine, include_acked=args.all)
+        finally:
+            await engine.dispose()
+        if not rows:
+            print("no open alerts" if not args.all else "no alerts")
+            return 0
+        print(f"{'open' if not args.all else 'all'} alerts ({len(rows)}), times in {settings.shop.timezone}:")
+        for alert, order in rows:
+            about = f"order {order}" if order else (f"carrier {alert.carrier}" if alert.carrier else "-")
+            state = delivery_state(alert, settings)
+            ack = f"  acknowledged by {alert.acked_by}" if alert.acked_at else ""
+            print(f"  #{alert.id:<5} {alert.created_at.astimezone(tz):%Y-%m-%d %H:%M}  {alert.cause:<16} {about}: "
+                  f"{alert.message}{f'  ({state})' if state else ''}{ack}")
+        if not args.all:
+            print("Acknowledge one with: tracker alerts ack ID")
+        return 0
+
+    return _run(go())
+
+
 def cmd_check(args) -> int:
     settings = _settings(args)
     import aiohttp
@@ -340,6 +379,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="an order's story: carrier timeline and every notification")
     s.add_argument("order")
     s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("alerts", help="support alerts: list the open ones, or `alerts ack ID`")
+    s.add_argument("--all", action="store_true", help="include acknowledged alerts")
+    s.set_defaults(func=cmd_alerts)
+    asub = s.add_subparsers(dest="alerts_command")
+    a = asub.add_parser("ack", help="acknowledge an alert")
+    a.add_argument("id", type=int)
+    a.add_argument("--by", help="who acknowledges it (default: $USER)")
+    a.set_defaults(func=cmd_alerts, all=False)
 
     s = sub.add_parser("check", help="ask the carrier once and print the normalized result (writes nothing)")
     s.add_argument("tracking")

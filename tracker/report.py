@@ -78,7 +78,10 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
                        f"{when}{extra}")
     out.append("")
     out.append("Alerts:" if alerts else "Alerts: none")
+    from tracker.support import delivery_state
+
     for a in alerts:
-        ack = f" (acknowledged {t(a.acked_at)})" if a.acked_at else ""
-        out.append(f"  #{a.id} {t(a.created_at)} [{a.cause}] {a.message}{ack}")
+        ack = f" (acknowledged {t(a.acked_at)} by {a.acked_by})" if a.acked_at else " (open)"
+        state = delivery_state(a, settings)
+        out.append(f"  #{a.id} {t(a.created_at)} [{a.cause}] {a.message}{ack}{f'; {state}' if state else ''}")
     return "\n".join(out)
