@@ -281,6 +281,37 @@ def cmd_alerts(args) -> int:
     return _run(go())
 
 
+def cmd_report(args) -> int:
+    settings = _settings(args)
+    from zoneinfo import ZoneInfo
+
+    from tracker import carrier_report
+
+    try:
+        window = carrier_report.parse_since(args.since)
+    except ValueError as exc:
+        raise Failure(f"since: {exc}.") from None
+    tz = ZoneInfo(settings.shop.timezone)
+
+    async def go():
+        engine = await _engine(settings)
+        try:
+            now = SYSTEM.now()
+            facts = await carrier_report.load(engine, now - window)
+        finally:
+            await engine.dispose()
+        figs = carrier_report.figures(facts, tz)
+        title = (f"{settings.shop.name}: carriers, shipments registered since "
+                 f"{(now - window).astimezone(tz):%Y-%m-%d %H:%M} ({args.since})")
+        print(carrier_report.table(figs, title))
+        if args.html:
+            Path(args.html).write_text(carrier_report.html(figs, title), encoding="utf-8")
+            print(f"wrote {args.html}")
+        return 0
+
+    return _run(go())
+
+
 def cmd_check(args) -> int:
     settings = _settings(args)
     import aiohttp
@@ -388,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("id", type=int)
     a.add_argument("--by", help="who acknowledges it (default: $USER)")
     a.set_defaults(func=cmd_alerts, all=False)
+
+    s = sub.add_parser("report", help="per carrier: on-time rate, transit, exceptions, notifications, rating")
+    s.add_argument("--since", default="30d", help="window of registration, e.g. 30d, 12h, 2w (default 30d)")
+    s.add_argument("--html", metavar="FILE", help="also write an HTML page with charts")
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("check", help="ask the carrier once and print the normalized result (writes nothing)")
     s.add_argument("tracking")
