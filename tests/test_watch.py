@@ -3,6 +3,7 @@ exactly once per period, and healthy shipments get nothing extra."""
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tests.helpers import add, make_settings, notifications, sent, shipment
@@ -163,3 +164,21 @@ async def test_healthy_shipments_get_nothing_extra(tmp_path, start_daemon, clock
     assert sent(await notifications(daemon.engine, ok.id)) == [
         ("shipped", "sms"), ("out_for_delivery", "sms"), ("delivered", "sms")]
     assert await alerts_of(daemon.engine) == []
+
+
+@pytest.mark.postgres
+async def test_watchers_on_postgresql(pg_url, tmp_path, start_daemon, clock):
+    daemon = await start_daemon(make_settings(tmp_path, database_url=pg_url, **HOURLY))
+    silent = await add(daemon, "ORDER-PS", "SBX-SILENT-1", channels="sms")
+    late = await add(daemon, "ORDER-PL", "SBX-LATE-1", channels="sms")
+    problem = await add(daemon, "ORDER-PE", "SBX-EXCEPTION-1", channels="sms")
+    await walk(daemon, clock, 24 * 6 + 2)
+    assert [m for m, _ in sent(await notifications(daemon.engine, silent.id))] == [
+        "shipped", "silent", "delayed", "silent#2"]
+    assert [m for m, _ in sent(await notifications(daemon.engine, late.id))] == [
+        "shipped", "delayed", "out_for_delivery", "delivered"]
+    assert [m for m, _ in sent(await notifications(daemon.engine, problem.id))] == ["shipped", "exception"]
+    async with sessionmaker(daemon.engine)() as session:
+        causes = sorted((a.shipment_id, a.cause) for a in (await session.execute(select(Alert))).scalars())
+    assert causes == sorted([(silent.id, "silent"), (silent.id, "late"), (late.id, "late"),
+                             (problem.id, "exception")])

@@ -34,7 +34,7 @@ from tracker import alerts
 from tracker.clock import Clock
 from tracker.config import Settings, WatchSettings
 from tracker.db import insert_ignore, sessionmaker
-from tracker.models import Notification, Order, Shipment, TrackingEventRow
+from tracker.models import Alert, Notification, Order, Shipment, TrackingEventRow
 from tracker.status import Milestone, Status
 
 log = logging.getLogger("tracker.watch")
@@ -291,14 +291,8 @@ class Watcher:
 
     async def _problems(self, now: datetime, stats: WatchStats) -> None:
         async with self.maker() as session, session.begin():
-            candidates = await self._load(session, Shipment.status.in_(PROBLEMS))
-            if not candidates:
-                return
-            ids = [s.id for s, _ in candidates]
-            from tracker.models import Alert
-            done = set((await session.execute(select(Alert.shipment_id, Alert.cause).where(
-                Alert.shipment_id.in_(ids), Alert.cause.in_(PROBLEMS)))).all())
-            todo = [(s, o) for s, o in candidates if (s.id, s.status) not in done]
+            todo = await self._load(session, Shipment.status.in_(PROBLEMS), ~select(Alert.id).where(
+                Alert.shipment_id == Shipment.id, Alert.cause == Shipment.status).exists())
             if not todo:
                 return
             latest: dict[int, TrackingEventRow] = {}
