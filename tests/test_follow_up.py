@@ -104,3 +104,16 @@ async def test_follow_up_respects_channel_choice_and_opt_out(tmp_path, start_dae
     assert not [n for n in await notifications(daemon.engine, sms_only.id) if n.milestone == "follow_up"]
     assert [(n.milestone, n.state) for n in await notifications(daemon.engine, opted_out.id)
             if n.milestone == "follow_up"] == [("follow_up", "suppressed")]
+
+
+def test_follow_up_needs_a_signing_secret_from_the_environment(monkeypatch):
+    import pytest
+
+    from tracker.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as err:
+        load_settings(text="follow_up:\n  enabled: true\n")
+    assert "follow_up" in str(err.value) and "secret" in str(err.value)
+    monkeypatch.setenv("TRACKER_FOLLOW_UP_SECRET", SECRET)
+    s = load_settings(text="follow_up:\n  enabled: true\n  secret: ${TRACKER_FOLLOW_UP_SECRET}\n")
+    assert s.follow_up.enabled and s.follow_up.secret == SECRET
