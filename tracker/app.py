@@ -24,6 +24,8 @@ from tracker.dispatcher import Dispatcher
 from tracker.notify import CHANNELS
 from tracker.notify.render import Renderer
 from tracker.poller import CarrierRuntime, Poller, RateLimiter
+from tracker.support import AlertSender
+from tracker.watch import Watcher
 from tracker.web import build_app
 
 log = logging.getLogger("tracker.app")
@@ -76,6 +78,9 @@ class Daemon:
                 renderer=Renderer(s.templates.override_dir),
                 carrier_names={n: rt.carrier.display_name for n, rt in self.carriers.items()},
                 clock=self.clock, owner=self.owner, rng=self.rng)
+            self.watcher = Watcher(engine=self.engine, settings=s, clock=self.clock)
+            self.support = AlertSender(engine=self.engine, settings=s, email=self.channels["email"], http=self.http,
+                                       clock=self.clock, rng=self.rng)
             if web_server if web_server is not None else s.server.enabled:
                 await self._start_web()
         except BaseException:
@@ -112,12 +117,23 @@ class Daemon:
         totals = {"checked": 0, "sent": 0}
         while not self._closing:
             stats = await self.poller.tick()
+            watched = await self.watcher.tick()
             sent = await self.dispatcher.tick()
+            alerted = await self.support.tick()
             totals["checked"] += stats.checked
             totals["sent"] += sent
-            if stats.claimed == 0 and sent == 0:
+            if stats.claimed == 0 and sent == 0 and watched.total == 0 and alerted == 0:
                 break
         return totals
+
+    async def _watch_job(self) -> None:
+        async def sweep() -> None:
+            if (await self.watcher.tick()).queued:
+                self.wake_dispatcher()
+        await self._tracked(sweep())
+
+    async def _support_job(self) -> None:
+        await self._tracked(self.support.tick())
 
     async def _poll_job(self) -> None:
         await self._tracked(self._poll_loop())
@@ -165,6 +181,9 @@ class Daemon:
         self.scheduler.add_job(self._poll_job, id="poll", seconds=self.settings.poller.tick_seconds, **common)
         self.scheduler.add_job(self._dispatch_job, id="dispatch", seconds=self.settings.dispatcher.tick_seconds,
                                **common)
+        self.scheduler.add_job(self._watch_job, id="watch", seconds=self.settings.watch.tick_seconds, **common)
+        self.scheduler.add_job(self._support_job, id="support_alerts",
+                               seconds=self.settings.support_alerts.tick_seconds, **common)
         self.scheduler.start()
         log.info("tracker %s running: carriers %s; sms via %s, email via %s", __version__,
                  ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
@@ -181,7 +200,7 @@ class Daemon:
         self._closing = True
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        for part in ("poller", "dispatcher"):
+        for part in ("poller", "dispatcher", "watcher", "support"):
             if hasattr(self, part):
                 getattr(self, part).stopping = True
         if self._inflight:

@@ -257,6 +257,76 @@ def cmd_status(args) -> int:
     return _run(go())
 
 
+def cmd_alerts(args) -> int:
+    settings = _settings(args)
+    from zoneinfo import ZoneInfo
+
+    from tracker.support import ack_alert, delivery_state, list_alerts
+
+    tz = ZoneInfo(settings.shop.timezone)
+
+    async def go():
+        engine = await _engine(settings)
+        try:
+            if getattr(args, "alerts_command", None) == "ack":
+                by = args.by or os.environ.get("USER") or "cli"
+                alert = await ack_alert(engine, args.id, by=by, now=SYSTEM.now())
+                if alert is None:
+                    raise Failure(f"id: no alert #{args.id}. Fix: run `tracker alerts` to see the open ones.")
+                print(f"alert #{alert.id} acknowledged by {alert.acked_by} at "
+                      f"{alert.acked_at.astimezone(tz):%Y-%m-%d %H:%M}: [{alert.cause}] {alert.message}")
+                return 0
+            rows = await list_alerts(engine, include_acked=args.all)
+        finally:
+            await engine.dispose()
+        if not rows:
+            print("no open alerts" if not args.all else "no alerts")
+            return 0
+        print(f"{'open' if not args.all else 'all'} alerts ({len(rows)}), times in {settings.shop.timezone}:")
+        for alert, order in rows:
+            about = f"order {order}" if order else (f"carrier {alert.carrier}" if alert.carrier else "-")
+            state = delivery_state(alert, settings)
+            ack = f"  acknowledged by {alert.acked_by}" if alert.acked_at else ""
+            print(f"  #{alert.id:<5} {alert.created_at.astimezone(tz):%Y-%m-%d %H:%M}  {alert.cause:<16} {about}: "
+                  f"{alert.message}{f'  ({state})' if state else ''}{ack}")
+        if not args.all:
+            print("Acknowledge one with: tracker alerts ack ID")
+        return 0
+
+    return _run(go())
+
+
+def cmd_report(args) -> int:
+    settings = _settings(args)
+    from zoneinfo import ZoneInfo
+
+    from tracker import carrier_report
+
+    try:
+        window = carrier_report.parse_since(args.since)
+    except ValueError as exc:
+        raise Failure(f"since: {exc}.") from None
+    tz = ZoneInfo(settings.shop.timezone)
+
+    async def go():
+        engine = await _engine(settings)
+        try:
+            now = SYSTEM.now()
+            facts = await carrier_report.load(engine, now - window)
+        finally:
+            await engine.dispose()
+        figs = carrier_report.figures(facts, tz)
+        title = (f"{settings.shop.name}: carriers, shipments registered since "
+                 f"{(now - window).astimezone(tz):%Y-%m-%d %H:%M} ({args.since})")
+        print(carrier_report.table(figs, title))
+        if args.html:
+            Path(args.html).write_text(carrier_report.html(figs, title), encoding="utf-8")
+            print(f"wrote {args.html}")
+        return 0
+
+    return _run(go())
+
+
 def cmd_check(args) -> int:
     settings = _settings(args)
     import aiohttp
@@ -356,6 +426,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("order", nargs="?")
     s.add_argument("--carriers", action="store_true", help="carrier health and daily budget use instead")
     s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("alerts", help="support alerts: list the open ones, or `alerts ack ID`")
+    s.add_argument("--all", action="store_true", help="include acknowledged alerts")
+    s.set_defaults(func=cmd_alerts)
+    asub = s.add_subparsers(dest="alerts_command")
+    a = asub.add_parser("ack", help="acknowledge an alert")
+    a.add_argument("id", type=int)
+    a.add_argument("--by", help="who acknowledges it (default: $USER)")
+    a.set_defaults(func=cmd_alerts, all=False)
+
+    s = sub.add_parser("report", help="per carrier: on-time rate, transit, exceptions, notifications, rating")
+    s.add_argument("--since", default="30d", help="window of registration, e.g. 30d, 12h, 2w (default 30d)")
+    s.add_argument("--html", metavar="FILE", help="also write an HTML page with charts")
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("check", help="ask the carrier once and print the normalized result (writes nothing)")
     s.add_argument("tracking")

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
 ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -118,6 +118,66 @@ class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class SilenceHours(_Strict):
+    """Hours without a carrier event (or since registration, when there is none) before a shipment in this
+    status counts as silent. null: never for that status."""
+
+    pending: float | None = Field(120, gt=0)
+    info_received: float | None = Field(72, gt=0)
+    in_transit: float | None = Field(72, gt=0)
+    out_for_delivery: float | None = Field(24, gt=0)
+    failed_attempt: float | None = Field(72, gt=0)
+    available_for_pickup: float | None = Field(None, gt=0)
+    exception: float | None = Field(None, gt=0)
+
+
+class WatchSettings(_Strict):
+    tick_seconds: float = Field(300, gt=0)
+    silence_hours: SilenceHours = SilenceHours()
+    silent_repeat_hours: float = Field(72, gt=0)
+    late: bool = True
+    expire_after_days: float = Field(30, gt=0)
+
+
+class SupportAlertsSettings(_Strict):
+    email: str | None = None
+    webhook_url: str | None = None
+    tick_seconds: float = Field(30, gt=0)
+    max_attempts: int = Field(10, ge=1)
+    backoff_base_seconds: float = Field(60, gt=0)
+    backoff_max_seconds: float = Field(3600, gt=0)
+
+    @field_validator("email", "webhook_url")
+    @classmethod
+    def _blank_is_none(cls, v: str | None) -> str | None:
+        return v.strip() or None if v is not None else None
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("use an http:// or https:// address")
+        return v
+
+
+class FollowUpSettings(_Strict):
+    enabled: bool = False
+    days_after_delivery: float = Field(3, ge=0)
+    secret: str = ""
+    low_rating: int = Field(2, ge=1, le=5)
+
+    @field_validator("secret")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.strip()
+
+    @model_validator(mode="after")
+    def _secret_when_enabled(self) -> "FollowUpSettings":
+        if self.enabled and len(self.secret) < 16:
+            raise ValueError("enabled needs secret (at least 16 characters; write ${ENV_VAR} and export it)")
+        return self
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
@@ -129,6 +189,9 @@ class Settings(_Strict):
     providers: dict[str, dict[str, Any]] = {"console": {}}
     templates: TemplatesSettings = TemplatesSettings()
     logging: LoggingSettings = LoggingSettings()
+    watch: WatchSettings = WatchSettings()
+    support_alerts: SupportAlertsSettings = SupportAlertsSettings()
+    follow_up: FollowUpSettings = FollowUpSettings()
 
     # Not from the file: where it was read, to resolve relative paths.
     source: str = Field("<defaults>", exclude=True)

@@ -13,6 +13,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select, update
 
@@ -122,6 +123,8 @@ class Dispatcher:
 
     def render_message(self, job: Job, latest: TrackingEventRow | None) -> Message:
         note, ship, order = job.note, job.shipment, job.order
+        milestone = note.milestone.split("#", 1)[0]  # repeats ("silent#2") use the milestone's template
+        today = self.clock.now().astimezone(ZoneInfo(self.settings.shop.timezone)).date()
         ctx = dict(
             shop_name=self.settings.shop.name,
             support_email=self.settings.shop.support_email,
@@ -130,20 +133,26 @@ class Dispatcher:
             carrier_name=self.carrier_names.get(ship.carrier, ship.carrier),
             tracking_number=ship.tracking_number,
             tracking_url=f"{self.settings.server.public_url.rstrip('/')}/t/{ship.public_token}",
-            expected_delivery=ship.expected_delivery,
+            # a date already gone is no estimate: templates then say there is no new date yet
+            expected_delivery=ship.expected_delivery if ship.expected_delivery and ship.expected_delivery >= today
+            else None,
+            pickup_until=ship.pickup_until,
             signed_by=ship.signed_by,
             pickup_location=ship.pickup_location,
             event_text=latest.raw_text if latest else "",
             location=latest.location if latest else "",
             locale_tag=order.locale,
         )
-        rendered = self.renderer.render(note.milestone, order.locale, ctx)
+        if milestone == "follow_up":
+            from tracker.web.rating import rating_links
+            ctx["rating_links"] = rating_links(self.settings, ship)
+        rendered = self.renderer.render(milestone, order.locale, ctx)
         to = self.address(order, note.channel) or ""
         if note.channel == "sms":
-            return Message(note.id, "sms", to, rendered.sms, locale=rendered.locale, milestone=note.milestone,
+            return Message(note.id, "sms", to, rendered.sms, locale=rendered.locale, milestone=milestone,
                            order_number=order.number)
         return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,
-                       locale=rendered.locale, milestone=note.milestone, order_number=order.number)
+                       locale=rendered.locale, milestone=milestone, order_number=order.number)
 
     async def _handle(self, job: Job, latest: TrackingEventRow | None, suppressed: set[tuple[str, str]],
                       fresh_until: datetime) -> None:

@@ -62,6 +62,7 @@ class Shipment(SQLModel, table=True):
     first_expected_delivery: date | None = None
     signed_by: str | None = Field(default=None, max_length=128)
     pickup_location: str | None = Field(default=None, max_length=256)
+    pickup_until: date | None = None
     delivered_at: datetime | None = Field(default=None, sa_column=_ts())
     next_check_at: datetime | None = Field(default=None, sa_column=_ts(index=True))
     leased_until: datetime | None = Field(default=None, sa_column=_ts())
@@ -144,6 +145,12 @@ class Alert(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     acked_at: datetime | None = Field(default=None, sa_column=_ts())
     acked_by: str | None = Field(default=None, max_length=64)
+    # Delivery to the support channels (support_alerts:), retried until done or given up.
+    emailed_at: datetime | None = Field(default=None, sa_column=_ts())
+    posted_at: datetime | None = Field(default=None, sa_column=_ts())
+    notify_attempts: int = 0
+    notify_after: datetime | None = Field(default=None, sa_column=_ts())
+    notify_error: str | None = None
 
 
 class CarrierState(SQLModel, table=True):
@@ -169,3 +176,16 @@ class WebhookEvent(SQLModel, table=True):
     source: str = Field(max_length=32)
     event_id: str = Field(max_length=128)
     received_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class Rating(SQLModel, table=True):
+    """The customer's answer to the follow-up after delivery: one per shipment (single-use links)."""
+
+    __tablename__ = "ratings"
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipments.id", unique=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    score: int
+    comment: str | None = None
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    commented_at: datetime | None = Field(default=None, sa_column=_ts())

@@ -414,6 +414,7 @@ class Poller:
             ship.first_expected_delivery = ship.first_expected_delivery or result.expected_delivery
         ship.signed_by = result.signed_by or ship.signed_by
         ship.pickup_location = result.pickup_location or ship.pickup_location
+        ship.pickup_until = result.pickup_until or ship.pickup_until
         ship.failures, ship.last_error = 0, None
         ship.next_check_at = next_check(outcome.status, now, self.settings, self.rng)
         if outcome.supersede:

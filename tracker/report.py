@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 
 from tracker.config import Settings
 from tracker.db import sessionmaker
-from tracker.models import Alert, CarrierState, Notification, Order, Shipment, TrackingEventRow
+from tracker.models import Alert, CarrierState, Notification, Order, Rating, Shipment, TrackingEventRow
 
 
 async def order_story(engine, number: str, settings: Settings) -> str | None:
@@ -26,6 +26,8 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
         notes = (await session.execute(
             select(Notification).where(Notification.shipment_id.in_(ids))
             .order_by(Notification.created_at, Notification.id))).scalars().all()
+        ratings = {r.shipment_id: r for r in (await session.execute(
+            select(Rating).where(Rating.shipment_id.in_(ids)))).scalars()}
         alerts = (await session.execute(
             select(Alert).where(or_(Alert.shipment_id.in_(ids),
                                     Alert.carrier.in_([s.carrier for s in ships]) & Alert.shipment_id.is_(None)))
@@ -60,6 +62,10 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
             facts.append(f"CARRIER PAUSED: {paused[ship.carrier].paused_reason}")
         out.append("  " + "; ".join(facts))
         out.append(f"  customer page: {settings.server.public_url.rstrip('/')}/t/{ship.public_token}")
+        if ship.id in ratings:
+            r = ratings[ship.id]
+            said = f': "{r.comment}"' if r.comment else " (no comment)"
+            out.append(f"  Customer rating: {r.score}/5 on {t(r.created_at)}{said}")
         out.append("  Carrier timeline:")
         mine = [e for e in events if e.shipment_id == ship.id]
         if not mine:
@@ -78,9 +84,12 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
                        f"{when}{extra}")
     out.append("")
     out.append("Alerts:" if alerts else "Alerts: none")
+    from tracker.support import delivery_state
+
     for a in alerts:
-        ack = f" (acknowledged {t(a.acked_at)})" if a.acked_at else ""
-        out.append(f"  #{a.id} {t(a.created_at)} [{a.cause}] {a.message}{ack}")
+        ack = f" (acknowledged {t(a.acked_at)} by {a.acked_by})" if a.acked_at else " (open)"
+        state = delivery_state(a, settings)
+        out.append(f"  #{a.id} {t(a.created_at)} [{a.cause}] {a.message}{ack}{f'; {state}' if state else ''}")
     return "\n".join(out)
 
 

@@ -104,6 +104,7 @@ class TrackingResult:
     expected_delivery: date | None = None
     signed_by: str | None = None
     pickup_location: str | None = None
+    pickup_until: date | None = None
     carrier_status: Status | None = None
 
     @property
@@ -195,7 +196,12 @@ def announced_from_rows(rows: Iterable[tuple[str, str]]) -> dict[Milestone, str]
     """
     out: dict[Milestone, str] = {}
     for milestone, state in rows:
-        m = Milestone(milestone)
+        # Repeats of a milestone carry a suffix ("silent#2"); keys that are no milestone ("follow_up") are
+        # not news about the parcel.
+        try:
+            m = Milestone(milestone.split("#", 1)[0])
+        except ValueError:
+            continue
         if m not in out or out[m] in UNSENT_STATES:
             out[m] = state
     return out

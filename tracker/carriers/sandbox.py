@@ -133,6 +133,8 @@ def simulate(number: str, start: datetime, now: datetime, time_scale: float) -> 
         payload["signed_by"] = journey.get("signed_by")
     if journey.get("pickup") and any(e["code"] == "PK" for e in events):
         payload["pickup"] = journey["pickup"]
+        ready = next(h for h, code, *_ in journey["steps"] if code == "PK")
+        payload["pickup_until"] = (at(ready) + timedelta(days=7)).date().isoformat()
     return payload
 
 
@@ -159,6 +161,7 @@ def parse(payload: dict[str, Any]) -> dict[str, TrackingResult | CarrierError]:
             number=number, events=events,
             expected_delivery=datetime.fromisoformat(eta).date() if eta else None,
             signed_by=item.get("signed_by"), pickup_location=item.get("pickup"),
+            pickup_until=datetime.fromisoformat(item["pickup_until"]).date() if item.get("pickup_until") else None,
         )
     return out
 

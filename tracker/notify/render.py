@@ -78,6 +78,7 @@ class Renderer:
         template, used = self._pick(f"{milestone}.txt.j2", locale)
         ctx = dict(context)
         ctx["expected_date"] = localized_date(context.get("expected_delivery"), used)
+        ctx["pickup_until_date"] = localized_date(context.get("pickup_until"), used)
         ctx.setdefault("milestone", milestone)
         tctx = template.new_context(ctx)
         block = lambda name: _squash("".join(template.blocks[name](tctx)))  # noqa: E731

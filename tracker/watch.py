@@ -1,0 +1,325 @@
+"""Watchers: the periodic sweeps that keep the promise "nobody waits without news".
+
+    silence   in flight, no carrier event for `watch.silence_hours[status]` (counted from registration
+              while there is none): "still on its way, we are watching it" to the customer, at most once
+              per `watch.silent_repeat_hours`, and a support alert (once per shipment).
+    late      the first expected delivery date has passed without delivery: an apology with the carrier's
+              new estimate when it gives one (milestone `delayed`, once per shipment) and a support alert.
+    problems  exception and failed attempt: a support alert (the customer message comes from the milestone).
+    expired   no carrier event for `watch.expire_after_days`: status `expired`, polling stops, support alerted.
+    follow-up (follow_up.enabled) N days after delivery: the rating email (milestone `follow_up`, email only).
+
+The decisions are pure functions over a `View` of a shipment; `Watcher.tick()` is the thin database
+layer. Everything it writes is insert-once (UNIQUE outbox key, unique alert key), so any number of
+daemons may sweep at the same time.
+
+The silent message repeats, but the outbox allows each (shipment, milestone, channel) once. Each repeat
+therefore gets its own milestone key: `silent` for the first, then `silent#2`, `silent#3`... The number
+is derived from the rows already there, so two daemons sweeping together compute the same key and the
+UNIQUE constraint keeps exactly one. The template is the one of the base milestone (`silent`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select, update
+
+from tracker import alerts
+from tracker.clock import Clock
+from tracker.config import Settings, WatchSettings
+from tracker.db import insert_ignore, sessionmaker
+from tracker.models import Alert, Notification, Order, Shipment, TrackingEventRow
+from tracker.status import Milestone, Status
+
+log = logging.getLogger("tracker.watch")
+
+IN_FLIGHT = tuple(s.value for s in Status if s not in (Status.DELIVERED, Status.EXPIRED, Status.UNKNOWN))
+PROBLEMS = (Status.EXCEPTION.value, Status.FAILED_ATTEMPT.value)
+# An exception already told the customer what went wrong and what we do about it, and a parcel waiting at
+# a pickup point is there: no "late" on top of either.
+LATE_CANDIDATES = tuple(s for s in IN_FLIGHT if s not in (Status.EXCEPTION.value, Status.AVAILABLE_FOR_PICKUP.value))
+FOLLOW_UP = "follow_up"
+# How far back the follow-up looks: turning it on does not email every customer of the past.
+FOLLOW_UP_WINDOW = timedelta(days=14)
+
+
+def repeat_key(milestone: str, n: int) -> str:
+    """The outbox key of the n-th (1-based) message of a repeating milestone: silent, silent#2, ..."""
+    return milestone if n <= 1 else f"{milestone}#{n}"
+
+
+def base_milestone(key: str) -> str:
+    return key.split("#", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What the watchers need to know about one shipment."""
+
+    id: int
+    status: str
+    created_at: datetime
+    last_event_at: datetime | None = None
+    expected_delivery: date | None = None
+    first_expected_delivery: date | None = None
+    delivered_at: datetime | None = None
+
+    @property
+    def quiet_since(self) -> datetime:
+        return self.last_event_at or self.created_at
+
+
+# --- pure decisions ---------------------------------------------------------------------------------
+
+def silence_threshold(status: str, cfg: WatchSettings) -> timedelta | None:
+    hours = getattr(cfg.silence_hours, status, None)
+    return timedelta(hours=hours) if hours else None
+
+
+def is_silent(view: View, now: datetime, cfg: WatchSettings) -> bool:
+    threshold = silence_threshold(view.status, cfg)
+    return threshold is not None and view.status in IN_FLIGHT and now - view.quiet_since >= threshold
+
+
+def silent_message_due(view: View, now: datetime, cfg: WatchSettings, last_sent: datetime | None) -> bool:
+    """Silent now, and no "still on its way" in the last `silent_repeat_hours`."""
+    if not is_silent(view, now, cfg):
+        return False
+    return last_sent is None or now - last_sent >= timedelta(hours=cfg.silent_repeat_hours)
+
+
+def is_late(view: View, today: date, cfg: WatchSettings) -> bool:
+    """The first date the carrier gave has passed and the parcel is still not there."""
+    return (cfg.late and view.status in LATE_CANDIDATES and view.first_expected_delivery is not None
+            and today > view.first_expected_delivery)
+
+
+def new_estimate(view: View, today: date) -> date | None:
+    """The carrier's current estimate, when it is one (not a date already gone)."""
+    if view.expected_delivery is not None and view.expected_delivery >= today:
+        return view.expected_delivery
+    return None
+
+
+def is_expired(view: View, now: datetime, cfg: WatchSettings) -> bool:
+    return view.status in IN_FLIGHT and now - view.quiet_since >= timedelta(days=cfg.expire_after_days)
+
+
+def follow_up_due(view: View, now: datetime, days: float) -> bool:
+    return (view.status == Status.DELIVERED.value and view.delivered_at is not None
+            and now - FOLLOW_UP_WINDOW - timedelta(days=days) <= view.delivered_at <= now - timedelta(days=days))
+
+
+def _view(s: Shipment) -> View:
+    return View(id=s.id, status=s.status, created_at=s.created_at, last_event_at=s.last_event_at,
+                expected_delivery=s.expected_delivery, first_expected_delivery=s.first_expected_delivery,
+                delivered_at=s.delivered_at)
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours / 24:.0f} days" if hours >= 48 else f"{hours:.0f} hours"
+
+
+# --- the sweep --------------------------------------------------------------------------------------
+
+@dataclass
+class WatchStats:
+    expired: int = 0
+    silent: int = 0
+    late: int = 0
+    follow_up: int = 0
+    alerts: int = 0
+    superseded: int = 0
+
+    @property
+    def queued(self) -> int:
+        return self.silent + self.late + self.follow_up
+
+    @property
+    def total(self) -> int:
+        return self.expired + self.queued + self.alerts + self.superseded
+
+
+class Watcher:
+    def __init__(self, *, engine, settings: Settings, clock: Clock) -> None:
+        self.engine = engine
+        self.maker = sessionmaker(engine)
+        self.settings = settings
+        self.cfg = settings.watch
+        self.clock = clock
+        self.tz = ZoneInfo(settings.shop.timezone)
+        self.stopping = False
+        self._lock = asyncio.Lock()
+
+    async def tick(self) -> WatchStats:
+        stats = WatchStats()
+        if self.stopping:
+            return stats
+        async with self._lock:
+            now = self.clock.now()
+            await self._supersede_silent(now, stats)
+            await self._expired(now, stats)
+            await self._silence(now, stats)
+            await self._late(now, stats)
+            await self._problems(now, stats)
+            if self.settings.follow_up.enabled:
+                await self._follow_up(now, stats)
+        if stats.total:
+            log.info("watchers: %d expired, %d silent, %d late, %d follow-ups queued, %d alerts raised",
+                     stats.expired, stats.silent, stats.late, stats.follow_up, stats.alerts)
+        return stats
+
+    # --- helpers ---
+    async def _queue(self, session, ship: Shipment, order: Order, milestone: str, now: datetime,
+                     channels: list[str] | None = None) -> int:
+        from tracker.poller import channels_for
+
+        wanted = [c for c in channels_for(order) if channels is None or c in channels]
+        if not wanted or order.erased_at is not None:
+            return 0
+        result = await session.execute(insert_ignore(self.engine, Notification.__table__, [dict(
+            shipment_id=ship.id, order_id=order.id, milestone=milestone, channel=c, state="queued", attempts=0,
+            next_attempt_at=now, created_at=now, updated_at=now) for c in wanted],
+            ["shipment_id", "milestone", "channel"]))
+        return max(result.rowcount or 0, 0)
+
+    async def _alert(self, session, ship: Shipment, order: Order, cause: str, text: str, now: datetime) -> int:
+        new = await alerts.raise_alert(
+            session, key=f"shipment:{ship.id}:{cause}", cause=cause, shipment_id=ship.id, now=now,
+            message=f"order {order.number}, {ship.carrier} {ship.tracking_number}: {text}")
+        return int(new)
+
+    async def _load(self, session, *where) -> list[tuple[Shipment, Order]]:
+        rows = await session.execute(
+            select(Shipment, Order).join(Order, Order.id == Shipment.order_id).where(*where).order_by(Shipment.id))
+        return [(s, o) for s, o in rows.all()]
+
+    # --- sweeps ---
+    async def _supersede_silent(self, now: datetime, stats: WatchStats) -> None:
+        """A "still on its way" still waiting in the outbox is dropped once the carrier speaks again."""
+        N, S = Notification, Shipment
+        async with self.maker() as session, session.begin():
+            ids = [i for (i,) in await session.execute(
+                select(N.id).join(S, S.id == N.shipment_id).where(
+                    or_(N.milestone == Milestone.SILENT.value, N.milestone.like(f"{Milestone.SILENT.value}#%")),
+                    N.state.in_(["queued", "deferred"]), S.last_event_at > N.created_at))]
+            if ids:
+                await session.execute(update(N).where(N.id.in_(ids), N.state.in_(["queued", "deferred"])).values(
+                    state="suppressed", error="superseded by newer news", updated_at=now)
+                    .execution_options(synchronize_session=False))
+                stats.superseded += len(ids)
+
+    async def _expired(self, now: datetime, stats: WatchStats) -> None:
+        cutoff = now - timedelta(days=self.cfg.expire_after_days)
+        quiet = func.coalesce(Shipment.last_event_at, Shipment.created_at)
+        async with self.maker() as session, session.begin():
+            for ship, order in await self._load(session, Shipment.status.in_(IN_FLIGHT), quiet <= cutoff):
+                if not is_expired(_view(ship), now, self.cfg):
+                    continue
+                was = ship.status
+                ship.status, ship.status_at, ship.next_check_at, ship.updated_at = "expired", now, None, now
+                stats.expired += 1
+                log.warning("order %s: %s %s expired: no carrier news for %s", order.number, ship.carrier,
+                            ship.tracking_number, _hours(now - _view(ship).quiet_since))
+                stats.alerts += await self._alert(
+                    session, ship, order, "expired",
+                    f"no news from the carrier for {self.cfg.expire_after_days:g} days (last status {was}); "
+                    f"polling stopped. Ask the carrier, then tell the customer.", now)
+
+    async def _silence(self, now: datetime, stats: WatchStats) -> None:
+        quiet = func.coalesce(Shipment.last_event_at, Shipment.created_at)
+        conditions = []
+        for status in IN_FLIGHT:
+            threshold = silence_threshold(status, self.cfg)
+            if threshold is not None:
+                conditions.append(and_(Shipment.status == status, quiet <= now - threshold))
+        if not conditions:
+            return
+        async with self.maker() as session, session.begin():
+            candidates = await self._load(session, or_(*conditions))
+            if not candidates:
+                return
+            ids = [s.id for s, _ in candidates]
+            keys: dict[int, set[str]] = defaultdict(set)
+            last: dict[int, datetime] = {}
+            for sid, milestone, created in await session.execute(
+                    select(Notification.shipment_id, Notification.milestone, Notification.created_at).where(
+                        Notification.shipment_id.in_(ids),
+                        or_(Notification.milestone == Milestone.SILENT.value,
+                            Notification.milestone.like(f"{Milestone.SILENT.value}#%")))):
+                keys[sid].add(milestone)
+                last[sid] = max(last.get(sid, created), created)
+            for ship, order in candidates:
+                view = _view(ship)
+                if not silent_message_due(view, now, self.cfg, last.get(ship.id)):
+                    continue
+                key = repeat_key(Milestone.SILENT.value, len(keys[ship.id]) + 1)
+                queued = await self._queue(session, ship, order, key, now)
+                stats.silent += queued
+                if queued:
+                    log.info("order %s: carrier quiet for %s; customer told it is still on its way (%s)",
+                             order.number, _hours(now - view.quiet_since), key)
+                stats.alerts += await self._alert(
+                    session, ship, order, "silent",
+                    f"no carrier event for {_hours(now - view.quiet_since)} (status {ship.status}). "
+                    f"The customer was told we are watching it; ask the carrier.", now)
+
+    async def _late(self, now: datetime, stats: WatchStats) -> None:
+        if not self.cfg.late:
+            return
+        today = now.astimezone(self.tz).date()
+        async with self.maker() as session, session.begin():
+            for ship, order in await self._load(session, Shipment.status.in_(LATE_CANDIDATES),
+                                                Shipment.first_expected_delivery < today):
+                view = _view(ship)
+                if not is_late(view, today, self.cfg):
+                    continue
+                stats.late += await self._queue(session, ship, order, Milestone.DELAYED.value, now)
+                estimate = new_estimate(view, today)
+                est = f"the carrier now says {estimate.isoformat()}" if estimate else "no new date from the carrier"
+                stats.alerts += await self._alert(
+                    session, ship, order, "late",
+                    f"expected {view.first_expected_delivery.isoformat()}, not delivered yet ({est}). "
+                    f"The customer got an apology.", now)
+
+    async def _problems(self, now: datetime, stats: WatchStats) -> None:
+        async with self.maker() as session, session.begin():
+            todo = await self._load(session, Shipment.status.in_(PROBLEMS), ~select(Alert.id).where(
+                Alert.shipment_id == Shipment.id, Alert.cause == Shipment.status).exists())
+            if not todo:
+                return
+            latest: dict[int, TrackingEventRow] = {}
+            for ev in (await session.execute(
+                    select(TrackingEventRow).where(TrackingEventRow.shipment_id.in_([s.id for s, _ in todo]))
+                    .order_by(TrackingEventRow.occurred_at))).scalars():
+                if ev.status != "unknown":
+                    latest[ev.shipment_id] = ev
+            for ship, order in todo:
+                ev = latest.get(ship.id)
+                said = f'the carrier says "{ev.raw_text}"' if ev and ev.raw_text else "no details from the carrier"
+                where = f" at {ev.location}" if ev and ev.location else ""
+                what = "delivery exception" if ship.status == Status.EXCEPTION.value else "delivery attempt failed"
+                extra = f"; pickup point: {ship.pickup_location}" if ship.pickup_location else ""
+                stats.alerts += await self._alert(
+                    session, ship, order, ship.status,
+                    f"{what}{where}: {said}{extra}. The customer was told what happens next.", now)
+
+    async def _follow_up(self, now: datetime, stats: WatchStats) -> None:
+        days = self.settings.follow_up.days_after_delivery
+        latest = now - timedelta(days=days)
+        async with self.maker() as session, session.begin():
+            candidates = await self._load(
+                session, Shipment.status == Status.DELIVERED.value, Shipment.delivered_at <= latest,
+                Shipment.delivered_at >= latest - FOLLOW_UP_WINDOW,
+                ~select(Notification.id).where(Notification.shipment_id == Shipment.id,
+                                               Notification.milestone == FOLLOW_UP).exists())
+            for ship, order in candidates:
+                if follow_up_due(_view(ship), now, days):
+                    stats.follow_up += await self._queue(session, ship, order, FOLLOW_UP, now, channels=["email"])
