@@ -30,7 +30,8 @@ STATUS_MAP: dict[str, Status] = {
 }
 
 # statusCode is coarse (five values); the business units' wording sharpens "transit" and "failure".
-_OUT_FOR_DELIVERY = ("out for delivery", "with delivery courier", "in delivery", "loaded onto the delivery vehicle",
+_OUT_FOR_DELIVERY = ("out for delivery", "with delivery courier", "out with courier", "with courier for delivery",
+                     "in delivery", "loaded onto the delivery vehicle",
                      "zustellfahrzeug", "in zustellung")
 _PICKUP = ("ready for pick", "ready for collection", "available for pick", "awaiting collection", "parcel shop",
            "parcelshop", "packstation", "service point", "servicepoint", "post office for collection", "abholbereit")
