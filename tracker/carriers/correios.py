@@ -75,8 +75,8 @@ class CorreiosSettings(CarrierSettings):
 
 
 def status_of(code: str | None, tipo: str | None, description: str | None = "") -> Status:
-    code = (code or "").strip().upper()
-    tipo = (tipo or "").strip().zfill(2)
+    code = str(code or "").strip().upper()
+    tipo = str(tipo or "").strip().zfill(2)
     if f"{code} {tipo}" in STATUS_MAP:
         return STATUS_MAP[f"{code} {tipo}"]
     if code in ("BDE", "BDI", "BDR"):
@@ -109,6 +109,8 @@ def _object(obj: dict[str, Any]) -> TrackingResult | CarrierError:
         return Invalid(f"Correios: {message}")
     events, signed = [], None
     for ev in obj.get("eventos") or []:
+        if not ev.get("dtHrCriado"):
+            continue
         when, off = from_iso(ev["dtHrCriado"], zone=BRASILIA)
         desc = text(ev.get("descricao"))
         detail = text(ev.get("detalhe"))

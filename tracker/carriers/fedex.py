@@ -62,7 +62,7 @@ class FedExSettings(CarrierSettings):
 
 def status_of(event_type: str | None, derived: str | None, exception_code: str | None = None) -> Status:
     for code in (event_type, derived):
-        code = (code or "").strip().upper()
+        code = str(code or "").strip().upper()
         if code in STATUS_MAP:
             status = STATUS_MAP[code]
             # a delivery exception whose reason is "nobody home" is a failed attempt

@@ -175,6 +175,8 @@ def parse(payload: dict[str, Any], number: str | None = None) -> dict[str, Track
 def _package(key: str, pkg: dict[str, Any]) -> TrackingResult:
     events = []
     for act in pkg.get("activity") or []:
+        if not act.get("date") and not act.get("gmtDate"):
+            continue
         st = act.get("status") or {}
         when, off = _event_time(act)
         addr = (act.get("location") or {}).get("address") or {}

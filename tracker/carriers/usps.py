@@ -107,7 +107,7 @@ def request_error(status: int, payload: Any, number: str) -> CarrierError | None
     message = text((err or {}).get("message"))
     details = " ".join(text(e.get("detail") or e.get("title")) for e in (err or {}).get("errors") or [])
     words = f"{message} {details}".lower()
-    if status == 404 or "not found" in words or "not available" in words:
+    if status == 404 or str((err or {}).get("code")) == "404" or "not found" in words or "not available" in words:
         return NotFoundYet(f"{number} is not known to USPS yet ({message or 'not found'})")
     if status in (401, 403):
         return AuthFailed(f"USPS refused access (HTTP {status}: {message})")
@@ -116,9 +116,18 @@ def request_error(status: int, payload: Any, number: str) -> CarrierError | None
     return Temporary(f"USPS error HTTP {status}: {message}")
 
 
-def parse(payload: dict[str, Any], number: str | None = None, status: int = 200
+def parse(payload: dict[str, Any] | list[Any], number: str | None = None, status: int = 200
           ) -> dict[str, TrackingResult | CarrierError]:
-    """Pure: one USPS reply -> {number: result}. Per-number errors are returned, request-level ones raised."""
+    """Pure: one USPS reply -> {number: result}. Per-number errors are returned, request-level ones raised.
+
+    Accepts the v3 single-number object and the v3r2 batch array."""
+    if isinstance(payload, list):
+        # Tracking v3r2 answers a batch with an array (HTTP 200 or 207), one element per number
+        out: dict[str, TrackingResult | CarrierError] = {}
+        for item in payload:
+            item_status = int(str(item.get("statusCode") or 200)) if isinstance(item, dict) else 200
+            out.update(parse(item, None, item_status))
+        return out
     if not isinstance(payload, dict):
         raise Temporary("USPS: reply is not a JSON object")
     key = payload.get("trackingNumber") or number or ""
@@ -131,6 +140,8 @@ def parse(payload: dict[str, Any], number: str | None = None, status: int = 200
         raise Temporary("USPS: reply has neither trackingEvents nor statusCategory")
     events, signed, pickup = [], None, None
     for ev in payload.get("trackingEvents") or []:
+        if not ev.get("GMTTimestamp") and not ev.get("eventTimestamp"):
+            continue
         when, off = _event_time(ev)
         st = status_of(ev.get("eventCode"), ev.get("eventType"))
         loc = place(ev.get("eventCity"), ev.get("eventState"), ev.get("eventZIP"), ev.get("eventCountry"))
