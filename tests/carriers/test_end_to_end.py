@@ -7,7 +7,7 @@ import pytest
 
 from tests.carriers.conftest import HOURLY, NUMBERS
 from tests.helpers import add, make_settings, notifications, sent, shipment
-from tests.fakes.carriers import deliver_journey
+from tests.fakes.carriers import deliver_journey, journey
 
 
 async def walk(daemon, clock, hours: int) -> None:
@@ -41,3 +41,17 @@ async def test_full_journey_announces_each_milestone_once(carrier, tmp_path, sta
     assert fake.carriers[carrier].calls >= 5
     if carrier != "dhl":  # DHL has an API key, the others a token that is reused, not fetched per call
         assert fake.carriers[carrier].token_calls == 1
+
+
+@pytest.mark.parametrize("carrier", list(NUMBERS))
+async def test_failed_attempt_then_pickup_point(carrier, tmp_path, start_daemon, clock, fake, capsys):
+    number = NUMBERS[carrier]
+    fake.add(carrier, number, journey("label", "picked_up", "in_transit", "out_for_delivery", "failed_attempt",
+                                      "ready_for_pickup", "delivered", every_hours=5))
+    daemon = await start_daemon(make_settings(tmp_path, carriers={carrier: fake.settings(carrier)}, **HOURLY))
+    ship = await add(daemon, "ORDER-9", number, carrier=carrier, phone=None)
+    await walk(daemon, clock, 40)
+    assert [m for m, _ in sent(await notifications(daemon.engine, ship.id))] == [
+        "shipped", "out_for_delivery", "failed_attempt", "available_for_pickup", "delivered"]
+    final = await shipment(daemon.engine, ship.id)
+    assert final.pickup_location

@@ -29,7 +29,7 @@ def test_exceptions_failed_attempt_and_pickup():
     result = parse(load("fedex", "exception"))[N]
     by_code = {e.raw_code: e.status for e in result.events}
     assert by_code == {"SE": Status.EXCEPTION, "DE": Status.FAILED_ATTEMPT, "HP": Status.AVAILABLE_FOR_PICKUP}
-    assert result.pickup_location == "SEATTLE, WA, US"
+    assert result.pickup_location == "1500 4TH AVE"
     assert "Package damaged" in next(e.raw_text for e in result.events if e.raw_code == "SE")
 
 

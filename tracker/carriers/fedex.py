@@ -111,7 +111,10 @@ def _one_result(number: str, res: dict[str, Any]) -> TrackingResult | CarrierErr
     pickup = None
     held = [e for e in events if e.status is Status.AVAILABLE_FOR_PICKUP]
     if held:
-        pickup = text(delivery.get("locationDescription")) or max(held, key=lambda e: e.occurred_at).location or None
+        last = max(held, key=lambda e: e.occurred_at)
+        # quirk: the hold address comes as text, "Package available for pickup at: 2420 N MAIN ST"
+        _, found, address = last.raw_text.rpartition("pickup at:")
+        pickup = (text(address) if found else "") or text(delivery.get("locationDescription")) or last.location or None
     current = status_of(latest.get("code"), latest.get("derivedCode")) if latest else None
     return TrackingResult(number=number, events=events, expected_delivery=expected, signed_by=signed,
                           pickup_location=pickup, carrier_status=current)
