@@ -32,6 +32,9 @@ from tracker.status import Known, Status, announced_from_rows, apply
 
 log = logging.getLogger("tracker.poller")
 
+# Longest a batch waits for its carrier's rate limit; beyond that it goes back to the queue for later.
+MAX_PACING_WAIT = 5.0
+
 
 class RateLimiter:
     """Token bucket on the event loop's monotonic time: requests per second to one carrier."""
@@ -48,6 +51,15 @@ class RateLimiter:
             self._next = max(now, self._next) + self.interval
         if wait > 0:
             await asyncio.sleep(wait)
+
+    def try_reserve(self, max_wait: float) -> tuple[bool, float]:
+        """Book the next slot if it comes within `max_wait` seconds. Returns (booked, seconds until the slot)."""
+        now = time.monotonic()
+        wait = max(0.0, self._next - now)
+        if wait > max_wait:
+            return False, wait
+        self._next = max(now, self._next) + self.interval
+        return True, wait
 
 
 @dataclass
@@ -176,7 +188,13 @@ class Poller:
             if self.stopping or not rt.available(now):
                 await self.release(ids)
                 return
-            await rt.limiter.acquire()
+            # a slow-paced carrier (USPS: one call a minute) must not hold a slot other carriers need
+            booked, wait = rt.limiter.try_reserve(MAX_PACING_WAIT)
+            if not booked:
+                await self.release(ids, next_check_at=now + timedelta(seconds=wait))
+                return
+            if wait > 0:
+                await asyncio.sleep(wait)
             stats.calls += 1
             try:
                 timeout = rt.carrier.settings.timeout_seconds + 5

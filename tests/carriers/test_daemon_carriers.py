@@ -114,3 +114,24 @@ async def test_unknown_code_is_recorded_and_logged_not_announced(tmp_path, start
     assert sent(await notifications(daemon.engine, ship.id)) == []
     story = await order_story(daemon.engine, "ORDER-Q", settings)
     assert "unknown" in story and "Mystery scan" in story
+
+
+async def test_a_slow_paced_carrier_defers_instead_of_blocking_the_others(tmp_path, start_daemon, clock, fake):
+    """USPS allows about one call a minute: extra numbers go back to the queue, FedEx is not held up."""
+    numbers = ["9400111899223100001113", "9400111899223100001120", "9400111899223100001137"]
+    for n in numbers:
+        fake.add("usps", n, deliver_journey())
+    fake.add("fedex", NUMBERS["fedex"], deliver_journey())
+    usps = fake.settings("usps")
+    del usps["rate_per_second"]                       # the documented default: 60 an hour
+    settings = make_settings(tmp_path, carriers={"usps": usps, "fedex": fake.settings("fedex")}, **HOURLY)
+    daemon = await start_daemon(settings)
+    ships = [await add(daemon, f"ORDER-{i}", n, carrier="usps", phone=None) for i, n in enumerate(numbers)]
+    fedex = await add(daemon, "ORDER-F", NUMBERS["fedex"], carrier=None, phone=None)
+    await daemon.run_once()
+    assert fake.carriers["usps"].calls == 1 and fake.carriers["fedex"].calls == 1
+    waiting = [await shipment(daemon.engine, s.id) for s in ships]
+    assert sum(s.last_checked_at is None for s in waiting) == 2
+    assert all(s.next_check_at is not None and s.next_check_at.replace(tzinfo=None) > clock.now().replace(tzinfo=None)
+               for s in waiting)
+    assert (await shipment(daemon.engine, fedex.id)).status == "info_received"
