@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import aiohttp
 from sqlalchemy import or_, select, update
@@ -73,8 +73,29 @@ class CarrierRuntime:
     failing_since: datetime | None = None
     failures: int = 0
 
+    budget_day: date | None = None
+    calls_today: int = 0
+
     def available(self, now: datetime) -> bool:
         return self.paused_reason is None and (self.cooldown_until is None or self.cooldown_until <= now)
+
+    def spend(self, now: datetime) -> bool:
+        """Count one call against the carrier's daily budget (UTC days, as carriers reset quotas at 00:00 GMT).
+        False when today's budget is spent: the carrier then cools down until midnight UTC."""
+        budget = self.carrier.budget_per_day
+        if budget is None:
+            return True
+        if self.budget_day != now.date():
+            self.budget_day, self.calls_today = now.date(), 0
+        if self.calls_today < budget:
+            self.calls_today += 1
+            return True
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+        if self.cooldown_until != midnight:
+            log.warning("carrier %s: daily budget of %d calls spent; next calls after %s", self.carrier.name,
+                        budget, midnight.isoformat())
+        self.cooldown_until = midnight
+        return False
 
     def failed(self, now: datetime, error: BaseException) -> None:
         self.failures += 1
@@ -187,6 +208,9 @@ class Poller:
             now = self.clock.now()
             if self.stopping or not rt.available(now):
                 await self.release(ids)
+                return
+            if not rt.spend(now):
+                await self.release(ids, next_check_at=rt.cooldown_until)
                 return
             # a slow-paced carrier (USPS: one call a minute) must not hold a slot other carriers need
             booked, wait = rt.limiter.try_reserve(MAX_PACING_WAIT)
