@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import aiohttp
 from sqlalchemy import or_, select, update
@@ -44,14 +44,6 @@ class RateLimiter:
         self._next = 0.0
         self._lock = asyncio.Lock()
 
-    async def acquire(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            wait = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if wait > 0:
-            await asyncio.sleep(wait)
-
     def try_reserve(self, max_wait: float) -> tuple[bool, float]:
         """Book the next slot if it comes within `max_wait` seconds. Returns (booked, seconds until the slot)."""
         now = time.monotonic()
@@ -60,6 +52,14 @@ class RateLimiter:
             return False, wait
         self._next = max(now, self._next) + self.interval
         return True, wait
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            wait = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if wait > 0:
+            await asyncio.sleep(wait)
 
 
 @dataclass
@@ -73,29 +73,8 @@ class CarrierRuntime:
     failing_since: datetime | None = None
     failures: int = 0
 
-    budget_day: date | None = None
-    calls_today: int = 0
-
     def available(self, now: datetime) -> bool:
         return self.paused_reason is None and (self.cooldown_until is None or self.cooldown_until <= now)
-
-    def spend(self, now: datetime) -> bool:
-        """Count one call against the carrier's daily budget (UTC days, as carriers reset quotas at 00:00 GMT).
-        False when today's budget is spent: the carrier then cools down until midnight UTC."""
-        budget = self.carrier.budget_per_day
-        if budget is None:
-            return True
-        if self.budget_day != now.date():
-            self.budget_day, self.calls_today = now.date(), 0
-        if self.calls_today < budget:
-            self.calls_today += 1
-            return True
-        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
-        if self.cooldown_until != midnight:
-            log.warning("carrier %s: daily budget of %d calls spent; next calls after %s", self.carrier.name,
-                        budget, midnight.isoformat())
-        self.cooldown_until = midnight
-        return False
 
     def failed(self, now: datetime, error: BaseException) -> None:
         self.failures += 1
@@ -208,9 +187,6 @@ class Poller:
             now = self.clock.now()
             if self.stopping or not rt.available(now):
                 await self.release(ids)
-                return
-            if not rt.spend(now):
-                await self.release(ids, next_check_at=rt.cooldown_until)
                 return
             # a slow-paced carrier (USPS: one call a minute) must not hold a slot other carriers need
             booked, wait = rt.limiter.try_reserve(MAX_PACING_WAIT)

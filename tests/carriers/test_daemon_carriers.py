@@ -136,19 +136,3 @@ async def test_a_slow_paced_carrier_defers_instead_of_blocking_the_others(tmp_pa
                for s in waiting)
     assert (await shipment(daemon.engine, fedex.id)).status == "info_received"
 
-
-async def test_daily_budget_stops_calls_until_midnight_utc(tmp_path, start_daemon, clock, fake):
-    numbers = ["1234567806", "1234567810", "1234567821"]
-    for n in numbers:
-        fake.add("dhl", n, deliver_journey())
-    settings = make_settings(tmp_path, carriers={"dhl": fake.settings("dhl", daily_budget=2)}, **HOURLY)
-    daemon = await start_daemon(settings)
-    for i, n in enumerate(numbers):
-        await add(daemon, f"ORDER-{i}", n, carrier="dhl", phone=None)
-    await daemon.run_once()
-    assert fake.carriers["dhl"].calls == 2
-    await walk(daemon, clock, 9)              # 14:00 -> 23:00: the budget is spent for today
-    assert fake.carriers["dhl"].calls == 2
-    clock.advance(timedelta(hours=1))         # midnight UTC: a new day's budget
-    await daemon.run_once()
-    assert fake.carriers["dhl"].calls == 4
