@@ -147,3 +147,12 @@ async def test_correios_batches_objects_in_one_call(fake, http, clock):
     assert fake.carriers["correios"].calls == 1
     assert isinstance(result["QB123456785BR"], TrackingResult)
     assert isinstance(result["PQ876543216ES"], NotFoundYet)
+
+
+async def test_latency_within_the_timeout_is_fine_beyond_it_is_temporary(fake, http, clock):
+    fake.carriers["fedex"].latency = 0.05
+    carrier = client("fedex", fake, http, clock, timeout_seconds=0.5)
+    assert isinstance((await carrier.track([NUMBERS["fedex"]]))[NUMBERS["fedex"]], NotFoundYet)
+    fake.carriers["fedex"].latency = 0.8
+    with pytest.raises(Temporary):
+        await carrier.track([NUMBERS["fedex"]])

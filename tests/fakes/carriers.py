@@ -162,10 +162,9 @@ class FakeCarriers:
         r.add_get("/correios/srorastro/v1/objetos", self._correios_track)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.root = f"http://127.0.0.1:{port}"
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        host, port = self.runner.addresses[0][:2]
+        self.root = f"http://{host}:{port}"
 
     async def close(self) -> None:
         if self.runner is not None:
