@@ -64,3 +64,7 @@ def test_unknown_codes_are_unknown():
 ])
 def test_status_vocabulary(code, text, status):
     assert status_of(code, text) is status
+
+
+def test_status_word_stands_in_for_a_missing_status_code():
+    assert status_of(None, "delivered", "Delivered") is Status.DELIVERED

@@ -78,3 +78,11 @@ def test_unknown_code_is_unknown_not_in_transit():
 ])
 def test_status_vocabulary(raw, status):
     assert status_of(raw) is status
+
+
+@pytest.mark.parametrize("desc,status", [
+    ("DELIVERED TO UPS ACCESS POINT", Status.AVAILABLE_FOR_PICKUP),
+    ("The package was picked up from the UPS Access Point by the receiver", Status.DELIVERED),
+])
+def test_access_point_wording(desc, status):
+    assert status_of({"type": "D", "code": "A7", "description": desc}) is status

@@ -53,7 +53,10 @@ CODE_DEFAULTS: dict[str, Status] = {
     "PAR": Status.IN_TRANSIT,     # customs steps (payment and refusal listed above)
     "OEC": Status.OUT_FOR_DELIVERY,  # saiu para entrega / em rota de entrega
     "LDI": Status.AVAILABLE_FOR_PICKUP,  # aguardando retirada
+    "CMT": Status.IN_TRANSIT,     # chegada em unidade
     "IDC": Status.EXCEPTION,      # objeto não localizado
+    "BLQ": Status.EXCEPTION,      # bloqueado
+    "IE": Status.EXCEPTION,       # irregularidade na expedição
     "EST": Status.EXCEPTION,      # estorno
 }
 _WORDS: list[tuple[tuple[str, ...], Status]] = [

@@ -46,7 +46,10 @@ class DHLSettings(CarrierSettings):
 
 
 def status_of(code: str | None, *texts: Any) -> Status:
-    status = STATUS_MAP.get((code or "").strip().lower(), Status.UNKNOWN)
+    key = str(code or "").strip().lower()
+    if not key and texts and str(texts[0] or "").strip().lower() in STATUS_MAP:
+        key = str(texts[0]).strip().lower()  # some business units only fill `status` with the code word
+    status = STATUS_MAP.get(key, Status.UNKNOWN)
     words = " ".join(str(t) for t in texts if t).lower()
     if status is Status.IN_TRANSIT:
         if any(w in words for w in _OUT_FOR_DELIVERY):

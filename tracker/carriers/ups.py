@@ -96,8 +96,9 @@ def status_of(raw: dict[str, Any]) -> Status:
         return STATUS_CODES[number]
     if kind in ("D", "I", "O") and ("out for delivery" in desc or "delivery vehicle" in desc):
         return Status.OUT_FOR_DELIVERY
-    if "access point" in desc and ("pick" in desc or "await" in desc or "collect" in desc):
-        return Status.AVAILABLE_FOR_PICKUP
+    if "access point" in desc:
+        picked = "picked up by" in desc or "collected by" in desc or "picked up from" in desc
+        return Status.DELIVERED if picked else Status.AVAILABLE_FOR_PICKUP
     if kind == "X" and ("attempt" in desc or "not available" in desc or "not home" in desc):
         return Status.FAILED_ATTEMPT
     return STATUS_MAP.get(kind, Status.UNKNOWN)
