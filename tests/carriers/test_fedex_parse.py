@@ -70,3 +70,11 @@ def test_request_batches_numbers():
     body = build_request(["A1", "B2"])
     assert body["includeDetailedScans"] is True
     assert [i["trackingNumberInfo"]["trackingNumber"] for i in body["trackingInfo"]] == ["A1", "B2"]
+
+
+def test_a_scan_with_an_unreadable_time_is_skipped_not_fatal():
+    payload = load("fedex", "delivered")
+    scans = payload["output"]["completeTrackResults"][0]["trackResults"][0]["scanEvents"]
+    scans.append(dict(scans[0], date="yesterday-ish", eventType="PU"))
+    result = parse(payload)[N]
+    assert [e.raw_code for e in result.events] == ["DL"]

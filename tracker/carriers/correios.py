@@ -114,7 +114,10 @@ def _object(obj: dict[str, Any]) -> TrackingResult | CarrierError:
     for ev in obj.get("eventos") or []:
         if not ev.get("dtHrCriado"):
             continue
-        when, off = from_iso(ev["dtHrCriado"], zone=BRASILIA)
+        try:
+            when, off = from_iso(ev["dtHrCriado"], zone=BRASILIA)
+        except (ValueError, TypeError):
+            continue  # an unreadable time: keep the readable scans rather than fail the whole number
         desc = text(ev.get("descricao"))
         detail = text(ev.get("detalhe"))
         st = status_of(ev.get("codigo"), ev.get("tipo"), desc)

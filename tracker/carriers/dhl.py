@@ -107,7 +107,10 @@ def parse(payload: dict[str, Any], number: str | None = None, status: int = 200
     for ev in ship.get("events") or []:
         if not ev.get("timestamp"):
             continue
-        when, off = from_iso(ev["timestamp"])
+        try:
+            when, off = from_iso(ev["timestamp"])
+        except (ValueError, TypeError):
+            continue  # an unreadable time: keep the readable scans rather than fail the whole number
         desc = text(ev.get("description") or ev.get("status"))
         events.append(TrackingEvent(
             occurred_at=when, status=status_of(ev.get("statusCode"), ev.get("status"), ev.get("description")),

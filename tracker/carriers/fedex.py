@@ -88,7 +88,10 @@ def _one_result(number: str, res: dict[str, Any]) -> TrackingResult | CarrierErr
     for scan in res.get("scanEvents") or []:
         if not scan.get("date"):
             continue
-        when, off = from_iso(scan["date"])
+        try:
+            when, off = from_iso(scan["date"])
+        except (ValueError, TypeError):
+            continue  # an unreadable time: keep the readable scans rather than fail the whole number
         raw_text = text(scan.get("eventDescription"))
         if scan.get("exceptionDescription"):
             raw_text = f"{raw_text}: {text(scan['exceptionDescription'])}" if raw_text else text(scan["exceptionDescription"])

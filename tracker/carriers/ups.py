@@ -179,7 +179,10 @@ def _package(key: str, pkg: dict[str, Any]) -> TrackingResult:
         if not act.get("date") and not act.get("gmtDate"):
             continue
         st = act.get("status") or {}
-        when, off = _event_time(act)
+        try:
+            when, off = _event_time(act)
+        except (ValueError, TypeError):
+            continue  # an unreadable time: keep the readable scans rather than fail the whole number
         addr = (act.get("location") or {}).get("address") or {}
         code = "/".join(x for x in (text(st.get("type")), text(st.get("code"))) if x)
         events.append(TrackingEvent(

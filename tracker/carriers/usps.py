@@ -142,7 +142,10 @@ def parse(payload: dict[str, Any] | list[Any], number: str | None = None, status
     for ev in payload.get("trackingEvents") or []:
         if not ev.get("GMTTimestamp") and not ev.get("eventTimestamp"):
             continue
-        when, off = _event_time(ev)
+        try:
+            when, off = _event_time(ev)
+        except (ValueError, TypeError):
+            continue  # an unreadable time: keep the readable scans rather than fail the whole number
         st = status_of(ev.get("eventCode"), ev.get("eventType"))
         loc = place(ev.get("eventCity"), ev.get("eventState"), ev.get("eventZIP"), ev.get("eventCountry"))
         events.append(TrackingEvent(occurred_at=when, status=st, raw_code=text(ev.get("eventCode")),
