@@ -339,8 +339,12 @@ def cmd_check(args) -> int:
         if len(settings.carriers) == 1:
             carrier_name = next(iter(settings.carriers))
         else:
-            raise Failure(f"carrier: more than one carrier is configured. Fix: add --carrier "
-                          f"({', '.join(settings.carriers)}).")
+            from tracker.carriers.detect import Undetected, choose
+
+            try:
+                carrier_name = choose(args.tracking, settings.carriers)
+            except Undetected as exc:
+                raise Failure(f"carrier: {exc.problem}. Fix: {exc.fix} with --carrier.") from None
     if carrier_name not in settings.carriers:
         raise Failure(f"carrier: {carrier_name!r} is not configured. Fix: use one of {', '.join(settings.carriers)}.")
     cls = CARRIERS[carrier_name]

@@ -17,6 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tracker.carriers.detect import Undetected, choose
 from tracker.models import Order, Shipment
 
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
@@ -79,7 +80,10 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
                          "use the letters and digits printed on the label")
     carrier = (carrier or "").strip().lower()
     if not carrier:
-        raise InputError("carrier", "is missing", f"give one of {', '.join(known_carriers)}")
+        try:
+            carrier = choose(tracking, known_carriers)
+        except Undetected as exc:
+            raise InputError("carrier", exc.problem, exc.fix) from None
     if carrier not in known_carriers:
         raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
     email_n = normalize_email(email.strip()) if email and email.strip() else None

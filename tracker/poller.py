@@ -32,6 +32,9 @@ from tracker.status import Known, Status, announced_from_rows, apply
 
 log = logging.getLogger("tracker.poller")
 
+# Longest a batch waits for its carrier's rate limit; beyond that it goes back to the queue for later.
+MAX_PACING_WAIT = 5.0
+
 
 class RateLimiter:
     """Token bucket on the event loop's monotonic time: requests per second to one carrier."""
@@ -40,6 +43,15 @@ class RateLimiter:
         self.interval = 1.0 / per_second
         self._next = 0.0
         self._lock = asyncio.Lock()
+
+    def try_reserve(self, max_wait: float) -> tuple[bool, float]:
+        """Book the next slot if it comes within `max_wait` seconds. Returns (booked, seconds until the slot)."""
+        now = time.monotonic()
+        wait = max(0.0, self._next - now)
+        if wait > max_wait:
+            return False, wait
+        self._next = max(now, self._next) + self.interval
+        return True, wait
 
     async def acquire(self) -> None:
         async with self._lock:
@@ -261,7 +273,13 @@ class Poller:
             if self.stopping or not rt.available(now):
                 await self.release(ids)
                 return
-            await rt.limiter.acquire()
+            # a slow-paced carrier (USPS: one call a minute) must not hold a slot other carriers need
+            booked, wait = rt.limiter.try_reserve(MAX_PACING_WAIT)
+            if not booked:
+                await self.release(ids, next_check_at=now + timedelta(seconds=wait))
+                return
+            if wait > 0:
+                await asyncio.sleep(wait)
             if self.clock.now() >= fresh_until:  # waited long: make sure the numbers are still ours
                 items = await self.renew(items)
                 if not items:

@@ -1,0 +1,73 @@
+import pytest
+
+from tracker.carriers.detect import Undetected, candidates, choose, detect
+from tracker.orders import InputError, validate
+
+ALL = ["sandbox", "ups", "fedex", "usps", "dhl", "correios"]
+
+
+@pytest.mark.parametrize("number,carrier", [
+    ("1Z4W8E1Y0369451279", "ups"),
+    ("1z 4w8e 1y03 6945 1279", "ups"),             # spaces and lower case as people type them
+    ("123456789012", "fedex"),                       # Express, 12 digits
+    ("612345678902", "fedex"),
+    ("123456789012343", "fedex"),                    # Ground, 15 digits
+    ("9400111899223100001113", "usps"),              # IMpb
+    ("420787019400111899223100001113", "usps"),      # IMpb behind a 420+ZIP routing prefix
+    ("1234567806", "dhl"),                           # Express, mod 7
+    ("JJD000390007801234567", "dhl"),
+    ("QB123456785BR", "correios"),                   # UPU S10, Brazil
+    ("EA123456785US", "usps"),                       # UPU S10, United States
+    ("SBX-DELIVER-1", "sandbox"),
+])
+def test_formats(number, carrier):
+    assert candidates(number) == [carrier]
+
+
+@pytest.mark.parametrize("number", [
+    "1Z4W8E1Y0369451278",        # UPS, wrong check digit
+    "123456789013",              # FedEx Express, wrong check digit
+    "9400111899223100001114",    # IMpb, wrong check digit
+    "1234567807",                # DHL Express, wrong check digit
+    "QB123456786BR",             # S10, wrong check digit
+    "HELLO",
+])
+def test_wrong_check_digits_match_nothing(number):
+    assert detect(number) == []
+
+
+def test_s10_names_national_posts_without_connectors():
+    assert candidates("PQ876543216ES") == ["correos"]
+    assert candidates("RE112233447GR") == ["elta"]
+    with pytest.raises(Undetected) as err:
+        choose("PQ876543216ES", ALL)
+    assert "Correos (Spain)" in str(err.value) and "not configured" in str(err.value)
+
+
+def test_smartpost_is_ambiguous_between_usps_and_fedex():
+    number = "9261290100130435082763"
+    assert candidates(number) == ["usps", "fedex"]
+    with pytest.raises(Undetected) as err:
+        choose(number, ALL)
+    assert err.value.candidates == ["usps", "fedex"]
+    assert choose(number, ["sandbox", "fedex"]) == "fedex"   # only one of them is configured
+
+
+def test_validate_detects_among_configured_carriers():
+    reg = validate(order_number="A-1", carrier=None, tracking_number="1Z4W8E1Y0369451279", email="a@example.com",
+                   known_carriers=["sandbox", "ups"])
+    assert reg.carrier == "ups"
+
+
+@pytest.mark.parametrize("number,known,words", [
+    ("9261290100130435082763", ALL, ["could belong to", "usps", "fedex"]),
+    ("1Z4W8E1Y0369451279", ["sandbox"], ["UPS", "not configured"]),
+    ("ABC123", ALL, ["cannot be told", "give the carrier"]),
+])
+def test_validate_asks_for_the_carrier_when_it_cannot_tell(number, known, words):
+    with pytest.raises(InputError) as err:
+        validate(order_number="A-1", carrier="", tracking_number=number, email="a@example.com",
+                 known_carriers=known)
+    assert err.value.field == "carrier"
+    for w in words:
+        assert w in str(err.value)

@@ -1,0 +1,68 @@
+"""Small pure helpers the carrier parsers share: times with offsets, places, codes."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+_OFFSET = re.compile(r"^([+-])(\d{1,2}):?(\d{2})?$")
+
+
+def offset_minutes(text: str | None) -> int | None:
+    """'-05:00' -> -300, '+0530' -> 330, 'Z' -> 0."""
+    if text is None:
+        return None
+    text = str(text).strip()
+    if text in ("Z", "z"):
+        return 0
+    m = _OFFSET.match(text)
+    if not m:
+        return None
+    minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
+    return -minutes if m.group(1) == "-" else minutes
+
+
+def from_iso(text: str, *, zone: tzinfo | None = None) -> tuple[datetime, int | None]:
+    """ISO 8601 -> (aware UTC, original offset in minutes). A time with no offset is read in `zone`
+    (or, without one, as UTC with an unknown offset)."""
+    when = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        if zone is None:
+            return when.replace(tzinfo=timezone.utc), None
+        when = when.replace(tzinfo=zone)
+    off = when.utcoffset()
+    return when.astimezone(timezone.utc), int(off.total_seconds() // 60) if off is not None else None
+
+
+def with_offset(local: datetime, minutes: int) -> datetime:
+    """A naive local time and its offset -> aware UTC."""
+    return (local - timedelta(minutes=minutes)).replace(tzinfo=timezone.utc)
+
+
+def date_of(text: str | None) -> date | None:
+    """'2024-11-22', '2024-11-22T00:00:00Z' or '20241122' -> date."""
+    if not text:
+        return None
+    text = str(text).strip()
+    try:
+        if re.fullmatch(r"\d{8}", text):
+            return datetime.strptime(text, "%Y%m%d").date()
+        return datetime.fromisoformat(text.replace("Z", "+00:00")[:10] if "T" not in text else
+                                      text.replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+
+
+def place(*parts: Any) -> str:
+    """Join the non-empty parts of an address: 'PARAMUS, NJ, US'."""
+    seen: list[str] = []
+    for p in parts:
+        p = " ".join(str(p).split()) if p not in (None, "") else ""
+        if p and p not in seen:
+            seen.append(p)
+    return ", ".join(seen)
+
+
+def text(value: Any) -> str:
+    return " ".join(str(value).split()) if value not in (None, "") else ""

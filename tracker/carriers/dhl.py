@@ -1,0 +1,174 @@
+"""DHL Shipment Tracking - Unified (API key).
+
+Docs: https://developer.dhl.com/api-reference/shipment-tracking
+
+`GET /track/shipments?trackingNumber=...` with header `DHL-API-Key`. One number per call; the starter
+plan allows 1 call a second and 250 a day (quota resets at 00:00 GMT). Unknown numbers are a 404
+problem document, not an empty list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tracker.carriers.base import (
+    AuthFailed, Carrier, CarrierError, CarrierSettings, Invalid, NotFoundYet, RateLimited, Status, Temporary,
+    TrackingEvent, TrackingResult,
+)
+from tracker.carriers.common import date_of, from_iso, place, text
+from tracker.carriers.oauth import call
+
+PRODUCTION_URL = "https://api-eu.dhl.com"
+
+STATUS_MAP: dict[str, Status] = {
+    "pre-transit": Status.INFO_RECEIVED,
+    "transit": Status.IN_TRANSIT,
+    "delivered": Status.DELIVERED,
+    "failure": Status.EXCEPTION,
+    "unknown": Status.UNKNOWN,
+}
+
+# statusCode is coarse (five values); the business units' wording sharpens "transit" and "failure".
+_OUT_FOR_DELIVERY = ("out for delivery", "with delivery courier", "out with courier", "with courier for delivery",
+                     "in delivery", "loaded onto the delivery vehicle",
+                     "zustellfahrzeug", "in zustellung")
+_PICKUP = ("ready for pick", "ready for collection", "available for pick", "awaiting collection", "parcel shop",
+           "parcelshop", "packstation", "service point", "servicepoint", "post office for collection", "abholbereit")
+_ATTEMPT = ("delivery attempt", "attempted delivery", "not at home", "recipient not home", "could not be delivered",
+            "recipient not available", "nicht angetroffen", "zustellversuch")
+
+
+class DHLSettings(CarrierSettings):
+    api_key: str = ""
+    service: str | None = None
+    language: str = "en"
+
+
+def status_of(code: str | None, *texts: Any) -> Status:
+    key = str(code or "").strip().lower()
+    if not key and texts and str(texts[0] or "").strip().lower() in STATUS_MAP:
+        key = str(texts[0]).strip().lower()  # some business units only fill `status` with the code word
+    status = STATUS_MAP.get(key, Status.UNKNOWN)
+    words = " ".join(str(t) for t in texts if t).lower()
+    if status is Status.IN_TRANSIT:
+        if any(w in words for w in _OUT_FOR_DELIVERY):
+            return Status.OUT_FOR_DELIVERY
+        if any(w in words for w in _PICKUP):
+            return Status.AVAILABLE_FOR_PICKUP
+    if status is Status.EXCEPTION and any(w in words for w in _ATTEMPT):
+        return Status.FAILED_ATTEMPT
+    return status
+
+
+def _location(loc: dict[str, Any] | None) -> str:
+    addr = (loc or {}).get("address") or {}
+    return place(addr.get("addressLocality"), addr.get("postalCode"), addr.get("countryCode"))
+
+
+def problem(status: int, payload: Any, number: str = "") -> CarrierError | None:
+    """DHL's RFC 7807 problem documents -> typed errors."""
+    if not isinstance(payload, dict) or "shipments" in payload:
+        return None
+    code = payload.get("status", status)
+    try:
+        code = int(code)
+    except (TypeError, ValueError):
+        code = status
+    detail = text(payload.get("detail") or payload.get("title"))
+    if code == 404:
+        return NotFoundYet(f"{number or 'the number'} is not known to DHL yet ({detail or 'no result found'})")
+    if code in (401, 403):
+        return AuthFailed(f"DHL refused the API key (HTTP {code}: {detail})")
+    if code == 429:
+        return RateLimited(f"DHL: {detail or 'too many requests'}")
+    if code == 400:
+        return Invalid(f"DHL: {detail or 'invalid tracking number'}")
+    return Temporary(f"DHL error HTTP {code}: {detail}")
+
+
+def parse(payload: dict[str, Any], number: str | None = None, status: int = 200
+          ) -> dict[str, TrackingResult | CarrierError]:
+    """Pure: one DHL reply -> {number: result}. Per-number errors are returned, request-level ones raised."""
+    if not isinstance(payload, dict):
+        raise Temporary("DHL: reply is not a JSON object")
+    err = problem(status, payload, number or "")
+    if err is not None:
+        if isinstance(err, (NotFoundYet, Invalid)):
+            return {number or "": err}
+        raise err
+    shipments = payload.get("shipments") or []
+    if not shipments:
+        return {number or "": NotFoundYet(f"{number} is not known to DHL yet")}
+    # one number can match several services: keep the one with the most history
+    ship = max(shipments, key=lambda s: len(s.get("events") or []))
+    key = str(ship.get("id") or number or "")
+    events = []
+    for ev in ship.get("events") or []:
+        if not ev.get("timestamp"):
+            continue
+        try:
+            when, off = from_iso(ev["timestamp"])
+        except (ValueError, TypeError):
+            continue  # an unreadable time: keep the readable scans rather than fail the whole number
+        desc = text(ev.get("description") or ev.get("status"))
+        events.append(TrackingEvent(
+            occurred_at=when, status=status_of(ev.get("statusCode"), ev.get("status"), ev.get("description")),
+            raw_code=text(ev.get("statusCode")) or "-", raw_text=desc, location=_location(ev.get("location")),
+            utc_offset_minutes=off))
+    current = ship.get("status") or {}
+    if not events and current.get("timestamp"):
+        when, off = from_iso(current["timestamp"])
+        events.append(TrackingEvent(
+            occurred_at=when, status=status_of(current.get("statusCode"), current.get("status"),
+                                               current.get("description")),
+            raw_code=text(current.get("statusCode")) or "-", raw_text=text(current.get("description")
+                                                                            or current.get("status")),
+            location=_location(current.get("location")), utc_offset_minutes=off))
+    expected = date_of(ship.get("estimatedTimeOfDelivery")
+                       or (ship.get("estimatedDeliveryTimeFrame") or {}).get("estimatedThrough"))
+    pod = (ship.get("details") or {}).get("proofOfDelivery") or {}
+    signed_obj = pod.get("signed") or {}
+    signed = text(signed_obj.get("name") or " ".join(
+        x for x in (signed_obj.get("givenName"), signed_obj.get("familyName")) if x)) or None
+    held = [e for e in events if e.status is Status.AVAILABLE_FOR_PICKUP]
+    pickup = max(held, key=lambda e: e.occurred_at).location or None if held else None
+    carrier_status = status_of(current.get("statusCode"), current.get("status"), current.get("description")) \
+        if current else None
+    return {key: TrackingResult(number=key, events=events, expected_delivery=expected, signed_by=signed,
+                                pickup_location=pickup, carrier_status=carrier_status)}
+
+
+class DHLCarrier(Carrier):
+    name = "dhl"
+    display_name = "DHL"
+    Settings = DHLSettings
+    batch_size = 1
+    rate_per_second = 1.0
+    daily_budget = 250
+
+    @property
+    def base(self) -> str:
+        return (self.settings.base_url or PRODUCTION_URL).rstrip("/")
+
+    async def track(self, numbers: Sequence[str]) -> dict[str, TrackingResult | CarrierError]:
+        s: DHLSettings = self.settings
+        if not s.api_key:
+            raise AuthFailed("DHL: api_key is not set; set it in config.yaml (carriers.dhl) from ${DHL_API_KEY}")
+        out: dict[str, TrackingResult | CarrierError] = {}
+        for number in numbers:
+            params = {"trackingNumber": number, "language": s.language}
+            if s.service:
+                params["service"] = s.service
+            status, body = await call(self.session, "GET", f"{self.base}/track/shipments", carrier="DHL",
+                                      timeout=s.timeout_seconds, now=self.clock.now(), params=params,
+                                      headers={"DHL-API-Key": s.api_key, "Accept": "application/json"})
+            if status in (401, 403):
+                raise AuthFailed(f"DHL refused the API key (HTTP {status})")
+            if body is None:
+                raise Temporary(f"DHL: empty reply (HTTP {status})")
+            result = parse(body, number, status)
+            if number not in result and len(result) == 1:
+                result = {number: next(iter(result.values()))}
+            out.update(result)
+        return out

@@ -1,0 +1,272 @@
+"""UPS Tracking API v1 (OAuth client credentials).
+
+Docs: https://developer.ups.com/api/reference/tracking/product-info
+      https://developer.ups.com/api/reference/oauth/client-credentials
+
+`GET /api/track/v1/details/{inquiryNumber}` with a bearer token from `POST /security/v1/oauth/token`
+(HTTP Basic client_id:client_secret, form `grant_type=client_credentials`). One number per call.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from tracker.carriers.base import (
+    AuthFailed, Carrier, CarrierError, CarrierSettings, Invalid, NotFoundYet, Status, Temporary,
+    TrackingEvent, TrackingResult,
+)
+from tracker.carriers.common import date_of, from_iso, offset_minutes, place, text, with_offset
+from tracker.carriers.oauth import TokenCache, authorized, call, token_failure, token_lifetime
+from tracker.clock import SYSTEM, Clock
+
+PRODUCTION_URL = "https://onlinetools.ups.com"
+
+# status.type: the activity family (Track Alert spec: D, I, M, MV, U, X; older docs also P, O, RS).
+STATUS_MAP: dict[str, Status] = {
+    "M": Status.INFO_RECEIVED,     # manifest: label created, not handed over yet
+    "MV": Status.EXCEPTION,        # manifest voided: the label was cancelled
+    "P": Status.IN_TRANSIT,        # pickup
+    "I": Status.IN_TRANSIT,        # in progress
+    "U": Status.IN_TRANSIT,        # updated delivery date/time
+    "W": Status.IN_TRANSIT,        # warehousing
+    "O": Status.OUT_FOR_DELIVERY,
+    "D": Status.DELIVERED,         # quirk: D also covers "loaded on delivery vehicle" (refined below)
+    "DO": Status.DELIVERED,        # delivered to origin CFS (freight)
+    "DD": Status.DELIVERED,        # delivered to destination CFS (freight)
+    "X": Status.EXCEPTION,         # exceptions, including failed attempts (refined below)
+    "RS": Status.EXCEPTION,        # returned to shipper
+    "NA": Status.IN_TRANSIT,       # not available (status hidden); the parcel is still moving
+}
+
+# status.code: two-character activity codes whose meaning is sharper than their type.
+ACTIVITY_CODES: dict[str, Status] = {
+    "MP": Status.INFO_RECEIVED,
+    "OT": Status.OUT_FOR_DELIVERY, "OF": Status.OUT_FOR_DELIVERY, "OD": Status.OUT_FOR_DELIVERY,
+    "F4": Status.DELIVERED, "KB": Status.DELIVERED, "FS": Status.DELIVERED, "KM": Status.DELIVERED,
+    "9E": Status.DELIVERED,
+    "ZP": Status.AVAILABLE_FOR_PICKUP, "2W": Status.AVAILABLE_FOR_PICKUP,
+    "48": Status.FAILED_ATTEMPT, "49": Status.FAILED_ATTEMPT, "FC": Status.FAILED_ATTEMPT,
+    "SR": Status.IN_TRANSIT,       # released by customs
+    "OR": Status.IN_TRANSIT, "AR": Status.IN_TRANSIT, "DP": Status.IN_TRANSIT, "YP": Status.IN_TRANSIT,
+    "PU": Status.IN_TRANSIT,
+    "RS": Status.EXCEPTION, "RT": Status.EXCEPTION,
+}
+
+# status.statusCode: UPS's three-digit package status ("API Codes" table).
+STATUS_CODES: dict[str, Status] = {
+    "003": Status.INFO_RECEIVED, "045": Status.INFO_RECEIVED, "071": Status.INFO_RECEIVED,
+    "005": Status.IN_TRANSIT, "012": Status.IN_TRANSIT, "014": Status.IN_TRANSIT, "025": Status.IN_TRANSIT,
+    "044": Status.IN_TRANSIT, "057": Status.IN_TRANSIT, "058": Status.IN_TRANSIT, "061": Status.IN_TRANSIT,
+    "070": Status.IN_TRANSIT,
+    "020": Status.OUT_FOR_DELIVERY, "021": Status.OUT_FOR_DELIVERY, "072": Status.OUT_FOR_DELIVERY,
+    "011": Status.DELIVERED, "026": Status.DELIVERED, "059": Status.DELIVERED, "060": Status.DELIVERED,
+    "062": Status.DELIVERED,
+    "017": Status.AVAILABLE_FOR_PICKUP, "040": Status.AVAILABLE_FOR_PICKUP,
+    "022": Status.FAILED_ATTEMPT, "023": Status.FAILED_ATTEMPT, "024": Status.FAILED_ATTEMPT,
+    "007": Status.EXCEPTION, "013": Status.EXCEPTION, "016": Status.EXCEPTION, "029": Status.EXCEPTION,
+    "030": Status.EXCEPTION, "033": Status.EXCEPTION, "034": Status.EXCEPTION, "035": Status.EXCEPTION,
+    "036": Status.EXCEPTION, "037": Status.EXCEPTION, "038": Status.EXCEPTION, "049": Status.EXCEPTION,
+    "050": Status.EXCEPTION,
+}
+
+NOT_FOUND_CODES = {"TW0001", "TV1002", "151044", "151018"}
+AUTH_CODES = {"250002", "250003", "250004", "251004", "UJ0001", "250001"}
+
+
+class UPSSettings(CarrierSettings):
+    client_id: str = ""
+    client_secret: str = ""
+    merchant_id: str | None = None
+    locale: str = "en_US"
+    transaction_source: str = "tracker"
+
+
+def status_of(raw: dict[str, Any]) -> Status:
+    kind = str(raw.get("type") or "").strip().upper()
+    code = str(raw.get("code") or "").strip().upper()
+    number = str(raw.get("statusCode") or "").strip()
+    desc = str(raw.get("description") or raw.get("simplifiedTextDescription") or "").lower()
+    if code in ACTIVITY_CODES:
+        return ACTIVITY_CODES[code]
+    if number in STATUS_CODES:
+        return STATUS_CODES[number]
+    if kind in ("D", "I", "O") and ("out for delivery" in desc or "delivery vehicle" in desc):
+        return Status.OUT_FOR_DELIVERY
+    if "access point" in desc:
+        picked = "picked up by" in desc or "collected by" in desc or "picked up from" in desc
+        return Status.DELIVERED if picked else Status.AVAILABLE_FOR_PICKUP
+    if kind == "X" and ("attempt" in desc or "not available" in desc or "not home" in desc):
+        return Status.FAILED_ATTEMPT
+    return STATUS_MAP.get(kind, Status.UNKNOWN)
+
+
+def _event_time(act: dict[str, Any]) -> tuple[datetime, int | None]:
+    """UPS gives local date/time plus, usually, GMT date/time and the offset."""
+    local_d, local_t = str(act.get("date") or ""), str(act.get("time") or "000000").zfill(6)
+    gmt_d, gmt_t = act.get("gmtDate"), act.get("gmtTime")
+    off = offset_minutes(act.get("gmtOffset"))
+    if gmt_d and gmt_t is not None:
+        utc = datetime.strptime(f"{gmt_d}{str(gmt_t).zfill(6)}", "%Y%m%d%H%M%S")
+        if off is None and local_d:
+            local = datetime.strptime(f"{local_d}{local_t}", "%Y%m%d%H%M%S")
+            off = round((local - utc).total_seconds() / 900) * 15
+        return from_iso(utc.isoformat() + "+00:00")[0], off
+    local = datetime.strptime(f"{local_d}{local_t}", "%Y%m%d%H%M%S")
+    if off is not None:
+        return with_offset(local, off), off
+    return from_iso(local.isoformat())  # no zone given: read as UTC, offset unknown
+
+
+def _errors(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    resp = payload.get("response")
+    return list(resp.get("errors") or []) if isinstance(resp, dict) else []
+
+
+def request_error(payload: Any, number: str = "") -> CarrierError | None:
+    """An error body ({"response":{"errors":[...]}}) -> its typed error; None if the body is not one."""
+    if not isinstance(payload, dict):
+        return None
+    errors = _errors(payload)
+    if not errors:
+        return None
+    code, message = str(errors[0].get("code", "")), text(errors[0].get("message"))
+    if code in NOT_FOUND_CODES:
+        return NotFoundYet(f"{number} is not known to UPS yet ({code} {message})".strip())
+    if code in AUTH_CODES:
+        return AuthFailed(f"UPS refused the credentials ({code} {message})")
+    if code.startswith("TV") or code.startswith("TW"):
+        return Invalid(f"UPS: {code} {message}")
+    return Temporary(f"UPS error {code} {message}")
+
+
+def parse(payload: dict[str, Any], number: str | None = None) -> dict[str, TrackingResult | CarrierError]:
+    """Pure: one UPS reply -> normalized results by tracking number.
+
+    Per-number outcomes (not found yet, invalid) are returned; whole-request ones (bad credentials,
+    unexpected bodies) are raised. `number` names the result when UPS omits it (TW0001 warnings)."""
+    if not isinstance(payload, dict):
+        raise Temporary("UPS: reply is not a JSON object")
+    err = request_error(payload, number or "")
+    if err is not None:
+        if isinstance(err, (NotFoundYet, Invalid)):
+            return {number or "": err}
+        raise err
+    shipments = (payload.get("trackResponse") or {}).get("shipment")
+    if not isinstance(shipments, list):
+        raise Temporary("UPS: reply has no trackResponse.shipment")
+    out: dict[str, TrackingResult | CarrierError] = {}
+    for ship in shipments:
+        packages = ship.get("package") or []
+        if not packages:
+            key = ship.get("inquiryNumber") or number or ""
+            warnings = ship.get("warnings") or []
+            codes = " ".join(f"{w.get('code')} {text(w.get('message'))}" for w in warnings)
+            out[key] = NotFoundYet(f"{key} is not known to UPS yet ({codes or 'no package'})")
+            continue
+        for pkg in packages:
+            key = pkg.get("trackingNumber") or ship.get("inquiryNumber") or number or ""
+            out[key] = _package(key, pkg)
+    return out
+
+
+def _package(key: str, pkg: dict[str, Any]) -> TrackingResult:
+    events = []
+    for act in pkg.get("activity") or []:
+        if not act.get("date") and not act.get("gmtDate"):
+            continue
+        st = act.get("status") or {}
+        try:
+            when, off = _event_time(act)
+        except (ValueError, TypeError):
+            continue  # an unreadable time: keep the readable scans rather than fail the whole number
+        addr = (act.get("location") or {}).get("address") or {}
+        code = "/".join(x for x in (text(st.get("type")), text(st.get("code"))) if x)
+        events.append(TrackingEvent(
+            occurred_at=when, status=status_of(st), raw_code=code or text(st.get("statusCode")),
+            raw_text=text(st.get("description") or st.get("simplifiedTextDescription")),
+            location=place(addr.get("city"), addr.get("stateProvince"), addr.get("countryCode") or addr.get("country")),
+            utc_offset_minutes=off))
+    expected = None
+    for d in pkg.get("deliveryDate") or []:
+        if d.get("type") in ("SDD", "RDD"):
+            expected = date_of(d.get("date")) or expected
+    info = pkg.get("deliveryInformation") or {}
+    signed = text(info.get("receivedBy")) or None
+    pickup = None
+    ap = [e for e in events if e.status is Status.AVAILABLE_FOR_PICKUP]
+    if ap:
+        pickup = max(ap, key=lambda e: e.occurred_at).location or None
+    return TrackingResult(number=key, events=events, expected_delivery=expected, signed_by=signed,
+                          pickup_location=pickup,
+                          carrier_status=status_of(pkg["currentStatus"]) if pkg.get("currentStatus") else None)
+
+
+class UPSCarrier(Carrier):
+    name = "ups"
+    display_name = "UPS"
+    Settings = UPSSettings
+    batch_size = 1
+    rate_per_second = 5.0      # UPS publishes no tracking quota; stay polite
+    daily_budget = None
+
+    def __init__(self, settings: UPSSettings, session=None, clock: Clock = SYSTEM) -> None:
+        super().__init__(settings, session, clock)
+        self.tokens = TokenCache(self._fetch_token, clock)
+
+    @property
+    def base(self) -> str:
+        return (self.settings.base_url or PRODUCTION_URL).rstrip("/")
+
+    async def _fetch_token(self) -> tuple[str, float]:
+        s: UPSSettings = self.settings
+        if not s.client_id or not s.client_secret:
+            raise AuthFailed("UPS: client_id and client_secret are not set; set them in config.yaml "
+                             "(carriers.ups) from ${UPS_CLIENT_ID} and ${UPS_CLIENT_SECRET}")
+        basic = base64.b64encode(f"{s.client_id}:{s.client_secret}".encode()).decode()
+        headers = {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"}
+        if s.merchant_id:
+            headers["x-merchant-id"] = s.merchant_id
+        status, body = await call(self.session, "POST", f"{self.base}/security/v1/oauth/token", carrier="UPS",
+                                  timeout=s.timeout_seconds, now=self.clock.now(), headers=headers,
+                                  data="grant_type=client_credentials")
+        if status != 200 or not isinstance(body, dict) or not body.get("access_token"):
+            raise token_failure("UPS", status, body)
+        return body["access_token"], token_lifetime(body, 14399)
+
+    async def track(self, numbers: Sequence[str]) -> dict[str, TrackingResult | CarrierError]:
+        out: dict[str, TrackingResult | CarrierError] = {}
+        for number in numbers:
+            out.update(await self._one(number))
+        return out
+
+    async def _one(self, number: str) -> dict[str, TrackingResult | CarrierError]:
+        s: UPSSettings = self.settings
+
+        async def send(token: str):
+            return await call(
+                self.session, "GET", f"{self.base}/api/track/v1/details/{number}", carrier="UPS",
+                timeout=s.timeout_seconds, now=self.clock.now(),
+                params={"locale": s.locale, "returnSignature": "false", "returnMilestones": "false",
+                        "returnPOD": "false"},
+                headers={"Authorization": f"Bearer {token}", "transId": uuid.uuid4().hex,
+                         "transactionSrc": s.transaction_source, "Accept": "application/json"})
+
+        status, body = await authorized(self.tokens, send, carrier="UPS")
+        if status == 403:
+            raise AuthFailed(f"UPS refused access (HTTP 403){_first_error(body)}")
+        if status not in (200, 400, 404) or body is None:
+            raise Temporary(f"UPS: unexpected HTTP {status}")
+        result = parse(body, number)
+        # the key UPS echoes may differ in case/spaces from what we asked: answer for what we asked
+        if number not in result and len(result) == 1:
+            result = {number: next(iter(result.values()))}
+        return result
+
+
+def _first_error(body: Any) -> str:
+    errs = _errors(body) if isinstance(body, dict) else []
+    return f": {errs[0].get('code')} {text(errs[0].get('message'))}" if errs else ""
