@@ -337,7 +337,9 @@ class Poller:
         ship.signed_by = result.signed_by or ship.signed_by
         ship.pickup_location = result.pickup_location or ship.pickup_location
         ship.failures, ship.last_error = 0, None
-        ship.next_check_at = next_check(outcome.status, now, self.settings, self.rng)
+        ship.next_check_at = next_check(outcome.status, now, self.settings, self.rng,
+                                        expected_delivery=ship.expected_delivery,
+                                        tz=order.timezone or self.settings.timezone, since=ship.created_at)
         if outcome.supersede:
             supersede.append((ship.id, [m.value for m in outcome.supersede]))
         if outcome.milestone is None:
