@@ -88,6 +88,31 @@ class PollerSettings(_Strict):
     backoff_max_seconds: float = Field(24 * 3600, gt=0)
     expire_after_days: float = Field(30, gt=0)
     intervals: Intervals = Intervals()
+    # Journey-aware polling (tracker/schedule.py, docs/polling.md), in the order's time zone, else `timezone`.
+    adaptive: bool = True
+    delivery_window: str = Field("07:00-21:00", description="local hours when parcels move to the door: HH:MM-HH:MM")
+    near_eta_interval: float = Field(20 * 60, gt=0)
+    far_interval: float = Field(8 * 3600, gt=0)
+    far_from_eta_days: int = Field(2, ge=1)
+    typical_transit_days: float = Field(3, gt=0)
+    timezone: str | None = Field(None, description="unset: shop.timezone")
+
+    @field_validator("delivery_window")
+    @classmethod
+    def _window(cls, v: str) -> str:
+        m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", v)
+        if not m:
+            raise ValueError("write the local delivery hours as HH:MM-HH:MM, e.g. 07:00-21:00")
+        h1, m1, h2, m2 = (int(x) for x in m.groups())
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or end <= start:
+            raise ValueError("the window must start before it ends, within one day (00:00-24:00 at most)")
+        return v.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return None if v is None else ShopSettings._tz(v)
 
 
 class DispatcherSettings(_Strict):
@@ -196,6 +221,12 @@ class Settings(_Strict):
     # Not from the file: where it was read, to resolve relative paths.
     source: str = Field("<defaults>", exclude=True)
     base_dir: str = Field(".", exclude=True)
+
+    @model_validator(mode="after")
+    def _poller_timezone(self) -> "Settings":
+        if self.poller.timezone is None:  # the delivery window is read in the shop's time zone
+            self.poller = self.poller.model_copy(update={"timezone": self.shop.timezone})
+        return self
 
     @property
     def async_database_url(self) -> str:

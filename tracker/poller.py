@@ -434,7 +434,9 @@ class Poller:
         ship.pickup_location = result.pickup_location or ship.pickup_location
         ship.pickup_until = result.pickup_until or ship.pickup_until
         ship.failures, ship.last_error = 0, None
-        ship.next_check_at = next_check(outcome.status, now, self.settings, self.rng)
+        ship.next_check_at = next_check(outcome.status, now, self.settings, self.rng,
+                                        expected_delivery=ship.expected_delivery,
+                                        tz=order.timezone or self.settings.timezone, since=ship.created_at)
         if outcome.supersede:
             supersede.append((ship.id, [m.value for m in outcome.supersede]))
         if outcome.milestone is None:
