@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -17,11 +19,13 @@ class Fault:
     body: object = None  # dict -> JSON, str -> text
     headers: dict[str, str] = field(default_factory=dict)
     hang: float | None = None  # seconds to sleep before answering (the client should time out first)
+    reset_in: float | None = None  # adds X-RateLimit-Reset = (time of the reply) + reset_in
 
 
 class FakeServer:
-    def __init__(self, *, latency: float = 0.0) -> None:
+    def __init__(self, *, latency: float = 0.0, now: Callable[[], float] = time.time) -> None:
         self.latency = latency
+        self.now = now  # epoch seconds; tests pass their fake clock
         self.faults: deque[Fault] = deque()
         self.hits = 0  # every request, faulted or not
         self._runner: web.AppRunner | None = None
@@ -43,6 +47,9 @@ class FakeServer:
         fault = self.faults.popleft()
         if fault.hang:
             await asyncio.sleep(fault.hang)
+        if fault.reset_in is not None:
+            fault.headers = {**fault.headers, "X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0",
+                             "X-RateLimit-Reset": str(int(self.now() + fault.reset_in))}
         if isinstance(fault.body, (dict, list)):
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)
         return web.Response(status=fault.status, text=fault.body or "", headers=fault.headers)

@@ -27,9 +27,8 @@ API_KEY = "SG.fake-key"
 class FakeSendGrid(FakeServer):
     def __init__(self, *, api_key: str = API_KEY, latency: float = 0.0,
                  now: Callable[[], float] = time.time) -> None:
-        super().__init__(latency=latency)
+        super().__init__(latency=latency, now=now)
         self.api_key = api_key
-        self.now = now  # the time X-RateLimit-Reset is counted from (tests pass their fake clock)
         self.mails: list[dict] = []  # JSON bodies accepted, each with "_message_id"
         self.refused: dict[str, int] = {}  # address -> HTTP status
         self._ids = itertools.count(1)
@@ -44,16 +43,13 @@ class FakeSendGrid(FakeServer):
     def fail_next(self, status: int = 500, *, times: int = 1, reset_in: float | None = None,
                   retry_after: float | None = None) -> None:
         headers = {}
-        if reset_in is not None:
-            headers.update({"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0",
-                            "X-RateLimit-Reset": str(int(self.now() + reset_in))})
         if retry_after is not None:
             headers["Retry-After"] = str(retry_after)
         message = {429: "too many requests", 400: "The to email does not contain a valid address.",
                    401: "The provided authorization grant is invalid, expired, or revoked",
                    403: "access forbidden"}.get(status, "internal error")
         body = {"errors": [{"message": message, "field": None, "help": None}]} if status < 500 else "oops"
-        self.inject(Fault(status, body, headers), times)
+        self.inject(Fault(status, body, headers, reset_in=reset_in), times)
 
     def hang_next(self, seconds: float = 5.0, times: int = 1) -> None:
         self.inject(Fault(504, "gateway timeout", hang=seconds), times)
