@@ -9,6 +9,7 @@ split. Operators bill, and phones reassemble, by segment, so we keep each SMS wi
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 GSM7_BASIC = frozenset(
@@ -68,6 +69,11 @@ def fit(text: str, max_segments: int = 2, keep: str | None = None) -> str:
     enc = encoding(text)
     if units(text, enc) <= capacity(max_segments, enc):
         return text
+    plain = to_gsm7(text)
+    if plain is not None:  # Latin text pushed into UCS-2 by a few accents: drop them rather than words
+        text, enc = plain, "GSM-7"
+        if units(text, enc) <= capacity(max_segments, enc):
+            return text
     link = keep if keep and keep in text else None
     body = " ".join(text.replace(link, " ").split()) if link else " ".join(text.split())
     ellipsis = "..." if enc == "GSM-7" else "…"
@@ -80,6 +86,27 @@ def fit(text: str, max_segments: int = 2, keep: str | None = None) -> str:
     if space > len(cut) // 2:  # cut at a word boundary unless that throws away too much
         cut = cut[:space]
     return cut.rstrip(" ,;:-–") + tail
+
+
+_GSM_FIXES = {"ç": "c", "ª": "a", "º": "o", "“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-",
+              "…": "..."}
+
+
+def to_gsm7(text: str) -> str | None:
+    """`text` with the accents GSM-7 lacks taken off (ã -> a, ó -> o; é, ñ, ü stay), or None when that is
+    not enough (Greek, Cyrillic, emoji...)."""
+    out = []
+    for ch in text:
+        if ch in GSM7_BASIC or ch in GSM7_EXTENSION:
+            out.append(ch)
+            continue
+        ch = _GSM_FIXES.get(ch, ch)
+        if ch not in GSM7_BASIC:
+            ch = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        if not ch or any(c not in GSM7_BASIC and c not in GSM7_EXTENSION for c in ch):
+            return None
+        out.append(ch)
+    return "".join(out)
 
 
 def _cut(text: str, budget: int, enc: str) -> str:
