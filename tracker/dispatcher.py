@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from tracker import redact
 from tracker.clock import Clock
@@ -58,6 +58,8 @@ class Dispatcher:
         self._quiet = (quiet.parse_hhmm(qh.start), quiet.parse_hhmm(qh.end)) if qh.enabled else None
         self._news_at: dict[tuple[int, str], datetime] = {}
         self._newest: dict[int, datetime] = {}
+        self._sent: list[tuple[dict, asyncio.Future]] = []  # "sent" outcomes waiting for the next commit
+        self._flush_task: asyncio.Task | None = None
 
     async def claim(self, now: datetime, limit: int) -> list[int]:
         N = Notification
@@ -196,7 +198,37 @@ class Dispatcher:
             else:
                 log.info("sent %s %s to %s for order %s", note.milestone, note.channel,
                          redact.address(note.channel, to), job.order.number)
-                await self._finish(note, state="sent", provider=channel.name, provider_id=result.provider_id)
+                await self._record_sent(note, channel.name, result.provider_id)
+
+    async def _record_sent(self, note: Notification, provider: str, provider_id: str) -> None:
+        """Record a send; returns once it is committed. Sends finishing together share one commit (group
+        commit), so a busy outbox is not bound by one database transaction per message."""
+        now = self.clock.now()
+        future = asyncio.get_running_loop().create_future()
+        self._sent.append((dict(b_id=note.id, b_provider=provider, b_provider_id=provider_id, b_now=now), future))
+        if self._flush_task is None or self._flush_task.done():
+            self._flush_task = asyncio.ensure_future(self._flush_sent())
+        await future
+
+    async def _flush_sent(self) -> None:
+        T = Notification.__table__
+        stmt = (update(T).where(T.c.id == bindparam("b_id"), T.c.lease_owner == self.owner)
+                .values(state="sent", error=None, leased_until=None, lease_owner=None, provider=bindparam("b_provider"),
+                        provider_id=bindparam("b_provider_id"), sent_at=bindparam("b_now"),
+                        updated_at=bindparam("b_now")))
+        while self._sent:
+            batch, self._sent = self._sent, []
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(stmt, [params for params, _ in batch])
+            except Exception as exc:  # each waiting send sees the failure, as it would have alone
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
 
     async def _finish(self, note: Notification, *, state: str, error: str | None = None, provider: str | None = None,
                       provider_id: str | None = None, suppress: tuple[str, str] | None = None) -> None:
