@@ -281,3 +281,16 @@ async def test_messages_and_logs_never_show_full_contact_details(env, fakes, clo
     assert sg.to("zoe@example.com")
     assert "+14155550177" not in caplog.text and "zoe@example.com" not in caplog.text
     assert "fake-twilio-auth-token" not in caplog.text and "SG.fake-key" not in caplog.text
+
+
+async def test_messaging_service_and_api_key_credentials(env, fakes, clock):
+    tw, sg = fakes
+    service = "MG" + "2" * 32
+    daemon = await env(providers={"twilio": {"from_number": None, "messaging_service_sid": service,
+                                             "auth_token": None, "api_key": "SK" + "3" * 32,
+                                             "api_secret": "key-secret"}})
+    await add(daemon, "ORDER-11", "SBX-DELIVER-11")
+    await walk(daemon, clock, 3)
+    (msg,) = tw.messages
+    assert msg["MessagingServiceSid"] == service and "From" not in msg
+    assert msg["StatusCallback"].startswith(daemon.settings.server.public_url + "/webhooks/twilio/status?n=")
