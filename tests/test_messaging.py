@@ -294,3 +294,41 @@ async def test_messaging_service_and_api_key_credentials(env, fakes, clock):
     (msg,) = tw.messages
     assert msg["MessagingServiceSid"] == service and "From" not in msg
     assert msg["StatusCallback"].startswith(daemon.settings.server.public_url + "/webhooks/twilio/status?n=")
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+async def test_sendgrid_refusals_are_permanent_and_fall_back_to_sms(env, fakes, clock, status):
+    tw, sg = fakes
+    daemon = await env()
+    sg.fail_next(status)
+    ship = await add(daemon, "ORDER-12", "SBX-DELIVER-12", channels=["email"])
+    await walk(daemon, clock, 3)
+    notes = by_key_list(await notifications(daemon.engine, ship.id))
+    assert notes[("shipped", "email")].state == "failed" and str(status) in notes[("shipped", "email")].error
+    assert notes[("shipped", "sms")].state == "sent" and len(tw.to(PHONE)) == 1
+    assert sg.hits == 1  # not retried
+
+
+@pytest.mark.parametrize("code, suppressed", [(21211, False), (21614, False), (21610, True)])
+async def test_twilio_refusals_are_permanent(env, fakes, clock, code, suppressed):
+    from sqlalchemy import select
+
+    from tracker.db import sessionmaker
+    from tracker.models import Suppression
+
+    tw, sg = fakes
+    daemon = await env()
+    tw.fail_next(400, code=code)
+    ship = await add(daemon, "ORDER-13", "SBX-DELIVER-13", channels=["sms"])
+    await walk(daemon, clock, 3)
+    notes = by_key_list(await notifications(daemon.engine, ship.id))
+    assert notes[("shipped", "sms")].state == "failed" and str(code) in notes[("shipped", "sms")].error
+    assert notes[("shipped", "email")].state == "sent"
+    assert tw.hits == 1
+    async with sessionmaker(daemon.engine)() as session:
+        rows = (await session.execute(select(Suppression.channel, Suppression.address))).all()
+    assert rows == ([("sms", PHONE)] if suppressed else [])
+
+
+def by_key_list(notes):
+    return {(n.milestone, n.channel): n for n in notes}
