@@ -122,6 +122,7 @@ async def test_rate_limits_server_errors_and_timeouts_are_retried_to_success(env
     assert sms.attempts == 4 and email.attempts == 4
     assert len(tw.to(PHONE)) == 1 and len(sg.to(EMAIL)) == 1
     assert tw.hits == 4 and sg.hits == 4
+    assert tw.lookups == 2  # after the 503 and the timeout: did that SMS reach Twilio after all? (no)
 
 
 async def test_permanent_error_falls_back_to_the_other_channel_and_support_sees_it(env, fakes, clock):
@@ -332,3 +333,16 @@ async def test_twilio_refusals_are_permanent(env, fakes, clock, code, suppressed
 
 def by_key_list(notes):
     return {(n.milestone, n.channel): n for n in notes}
+
+
+@pytest.mark.parametrize("lost", ["5xx", "timeout"])
+async def test_an_sms_taken_by_twilio_despite_an_error_reply_is_not_sent_twice(env, fakes, clock, lost):
+    tw, sg = fakes
+    daemon = await env()
+    tw.lose_reply_next(500) if lost == "5xx" else tw.lose_reply_next(504, hang=5)
+    ship = await add(daemon, "ORDER-14", "SBX-DELIVER-14")
+    await walk(daemon, clock, 3)
+    sms = by_key_list(await notifications(daemon.engine, ship.id))[("shipped", "sms")]
+    assert sms.state == "sent" and sms.attempts == 2
+    (only,) = tw.to(PHONE)  # the customer got it once
+    assert sms.provider_id == only["sid"]

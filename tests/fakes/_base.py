@@ -20,6 +20,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     hang: float | None = None  # seconds to sleep before answering (the client should time out first)
     reset_in: float | None = None  # adds X-RateLimit-Reset = (time of the reply) + reset_in
+    accept: bool = False  # the request takes effect, but the reply says it failed (the ambiguous case)
 
 
 class FakeServer:

@@ -11,6 +11,7 @@ numbers permanently, and play Twilio's side of the webhooks: signed status callb
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 from urllib.parse import parse_qsl
@@ -37,10 +38,12 @@ class FakeTwilio(FakeServer):
         self.auth_token = auth_token
         self.messages: list[dict] = []  # form fields of each accepted message, plus "sid"
         self.refused: dict[str, int] = {}  # number -> Twilio error code, for every send to it
+        self.lookups = 0  # GETs of the message list
         self._sids = itertools.count(1)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
+        app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages)
 
     # --- injection ---------------------------------------------------------------------------------
     def fail_next(self, status: int = 500, *, code: int | None = None, times: int = 1,
@@ -52,6 +55,10 @@ class FakeTwilio(FakeServer):
 
     def hang_next(self, seconds: float = 5.0, times: int = 1) -> None:
         self.inject(Fault(504, "gateway timeout", hang=seconds), times)
+
+    def lose_reply_next(self, status: int = 500, *, hang: float | None = None) -> None:
+        """Take the next message (it goes out) but answer as if it failed: the ambiguous case."""
+        self.inject(Fault(status, "<html>upstream error</html>", hang=hang, accept=True))
 
     def refuse(self, number: str, code: int) -> None:
         self.refused[number] = code
@@ -65,9 +72,19 @@ class FakeTwilio(FakeServer):
         return (user == self.account_sid and password == self.auth_token) or user.startswith("SK")
 
     async def create_message(self, request: web.Request) -> web.Response:
+        if self.faults and self.faults[0].accept:
+            fault = self.faults.popleft()
+            self.hits += 1
+            await self._accept(request)
+            if fault.hang:
+                await asyncio.sleep(fault.hang)
+            return web.Response(status=fault.status, text=str(fault.body or ""))
         fault = await self._fault()
         if fault is not None and fault.status >= 300:
             return fault
+        return await self._accept(request)
+
+    async def _accept(self, request: web.Request) -> web.Response:
         if not self._authorized(request) or request.match_info["sid"] != self.account_sid:
             return web.json_response({"code": 20003, "message": "Authenticate", "status": 401}, status=401)
         form = dict(parse_qsl(await request.text()))
@@ -81,13 +98,30 @@ class FakeTwilio(FakeServer):
         sid = f"SM{next(self._sids):032x}"
         form["sid"] = sid
         self.messages.append(form)
-        return web.json_response({
-            "sid": sid, "account_sid": self.account_sid, "to": to, "from": form.get("From"),
+        return web.json_response(self._resource(form), status=201)
+
+    def _resource(self, form: dict) -> dict:
+        sid = form["sid"]
+        return {
+            "sid": sid, "account_sid": self.account_sid, "to": form.get("To"), "from": form.get("From"),
             "messaging_service_sid": form.get("MessagingServiceSid"), "body": form["Body"],
             "status": "accepted" if form.get("MessagingServiceSid") else "queued", "num_segments": "1",
             "error_code": None, "error_message": None, "direction": "outbound-api",
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
-        }, status=201)
+        }
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        """GET Messages.json?To=...: newest first, one page. (Injected faults are for sends only.)"""
+        self.lookups += 1
+        if not self._authorized(request):
+            return web.json_response({"code": 20003, "message": "Authenticate", "status": 401}, status=401)
+        to = request.query.get("To")
+        size = int(request.query.get("PageSize", "50"))
+        found = [self._resource(m) for m in reversed(self.messages) if to is None or m.get("To") == to][:size]
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        return web.json_response({"messages": found, "next_page_uri": None, "previous_page_uri": None,
+                                  "first_page_uri": uri, "page": 0, "page_size": size, "start": 0,
+                                  "end": max(0, len(found) - 1), "uri": uri})
 
     def to(self, number: str) -> list[dict]:
         return [m for m in self.messages if m.get("To") == number]

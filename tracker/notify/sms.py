@@ -2,8 +2,9 @@
 
 The SDK's async client ignores its own timeout, so every call is wrapped in `asyncio.wait_for`; its
 `max_retries` would retry POSTs and duplicate SMS, so it stays off: retries come from the outbox.
-A 429 is the one reply Twilio guarantees was not processed; 5xx and timeouts are retried too (the
-message may exceptionally go out twice, which beats never).
+A 429 is the one reply Twilio guarantees was not processed. A 5xx or a timeout is ambiguous (Twilio may
+have taken the message), so before retrying such a send the channel looks for it among the recent
+messages to that number and, when it is there, records it instead of sending it again.
 """
 
 from __future__ import annotations
@@ -128,6 +129,11 @@ class TwilioChannel(Channel):
 
     _client = None
     _http = None
+    LOOKUP_LIMIT: ClassVar[int] = 20
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._ambiguous: dict[int, str] = {}  # notification id -> body of a send whose outcome is unknown
 
     def _get_client(self):
         if self._client is None:
@@ -165,15 +171,47 @@ class TwilioChannel(Channel):
         if s.validity_period_seconds:
             kwargs["validity_period"] = s.validity_period_seconds
         client = self._get_client()
+        if message.notification_id in self._ambiguous:
+            earlier = await self._find_earlier(message)
+            if earlier is not None:
+                return SendResult(provider_id=earlier)
         try:
             msg = await asyncio.wait_for(client.messages.create_async(**kwargs), s.timeout_seconds)
         except asyncio.TimeoutError:
+            self._remember(message)
             raise Temporary(f"Twilio did not answer within {s.timeout_seconds:g}s") from None
         except aiohttp.ClientError as exc:
             raise Temporary(f"Twilio unreachable: {type(exc).__name__}") from None
         except TwilioException as exc:
-            raise classify(exc, message.to) from None
+            error = classify(exc, message.to)
+            if isinstance(error, Temporary) and (getattr(exc, "status", 0) or 0) >= 500:
+                self._remember(message)
+            raise error from None
         return SendResult(provider_id=msg.sid)
+
+    def _remember(self, message: Message) -> None:
+        if len(self._ambiguous) > 10_000:
+            self._ambiguous.pop(next(iter(self._ambiguous)))
+        self._ambiguous[message.notification_id] = message.text
+
+    async def _find_earlier(self, message: Message) -> str | None:
+        """The sid of this very SMS if an earlier, unanswered attempt did reach Twilio."""
+        from twilio.base.exceptions import TwilioException
+
+        s = self.settings
+        try:
+            recent = await asyncio.wait_for(
+                self._get_client().messages.list_async(to=message.to, limit=self.LOOKUP_LIMIT), s.timeout_seconds)
+        except (asyncio.TimeoutError, aiohttp.ClientError, TwilioException):
+            raise Temporary("Twilio unreachable while checking an earlier attempt") from None
+        self._ambiguous.pop(message.notification_id, None)
+        sender = s.from_number
+        for msg in recent:
+            if msg.body == message.text and (sender is None or msg.from_ == sender):
+                log.info("notification %s had reached Twilio on an earlier attempt; not sending it again",
+                         message.notification_id)
+                return msg.sid
+        return None
 
     async def aclose(self) -> None:
         if self._http is not None:
