@@ -150,10 +150,10 @@ async def twilio_status(request: web.Request) -> web.Response:
         return web.Response(status=400, text="MessageSid and MessageStatus are required")
     now = daemon.clock.now()
     async with sessionmaker(daemon.engine)() as session, session.begin():
+        if status not in ("delivered", "undelivered", "failed"):
+            return web.Response(status=204)  # queued/sent/...: nothing a customer would notice, nothing kept
         if not await _first_time(session, daemon.engine, "twilio-status", f"{sid}:{status}", now):
             return web.Response(status=204)
-        if status not in ("delivered", "undelivered", "failed"):
-            return web.Response(status=204)  # queued/sent/...: nothing a customer would notice
         note = None
         nid = request.query.get("n", "")
         if nid.isdigit():
@@ -246,9 +246,9 @@ async def sendgrid_events(request: web.Request) -> web.Response:
 async def _apply_sendgrid(session, daemon: "Daemon", ev: dict, now) -> None:
     kind = str(ev.get("event", ""))
     event_id = ev.get("sg_event_id") or hashlib.sha256(json.dumps(ev, sort_keys=True).encode()).hexdigest()
-    if not await _first_time(session, daemon.engine, "sendgrid", str(event_id), now):
-        return
     if kind != "delivered" and kind not in SENDGRID_SUPPRESS:
+        return  # processed, open, click...: nothing to change, nothing kept
+    if not await _first_time(session, daemon.engine, "sendgrid", str(event_id), now):
         return
     note = None
     nid = str(ev.get("notification_id", ""))
