@@ -346,3 +346,22 @@ async def test_an_sms_taken_by_twilio_despite_an_error_reply_is_not_sent_twice(e
     assert sms.state == "sent" and sms.attempts == 2
     (only,) = tw.to(PHONE)  # the customer got it once
     assert sms.provider_id == only["sid"]
+
+
+async def test_customers_get_their_own_language_with_english_as_fallback(env, fakes, clock):
+    from tracker.notify import segments
+
+    tw, sg = fakes
+    daemon = await env()
+    for i, locale in enumerate(["el", "pt-BR", "es-MX", "fr"]):
+        await add(daemon, f"ORDER-L{i}", f"SBX-DELIVER-L{i}", locale=locale, phone=f"+1415555020{i}",
+                  email=f"l{i}@example.com")
+    await walk(daemon, clock, 3)
+    greek_sms = tw.to("+14155550200")[0]["Body"]
+    assert "παραγγελία" in greek_sms and segments.info(greek_sms).encoding == "UCS-2"
+    assert segments.info(greek_sms).segments <= 2
+    assert sg.to("l0@example.com")[0]["subject"] == "Η παραγγελία ORDER-L0 είναι καθ' οδόν"
+    assert sg.to("l1@example.com")[0]["subject"] == "Seu pedido ORDER-L1 está a caminho"
+    assert "pedido" in tw.to("+14155550201")[0]["Body"]
+    assert sg.to("l2@example.com")[0]["subject"] == "Tu pedido ORDER-L2 está en camino"
+    assert sg.to("l3@example.com")[0]["subject"] == "Your order ORDER-L3 is on its way"
