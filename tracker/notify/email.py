@@ -12,7 +12,6 @@ import logging
 
 import aiohttp
 from pydantic import EmailStr, Field, SecretStr, field_validator
-from sendgrid.helpers.mail import Asm, Category, CustomArg, GroupId, Mail, ReplyTo, To
 
 from tracker.notify.base import Channel, ChannelSettings, Message, Permanent, SendResult, Temporary
 
@@ -64,6 +63,8 @@ class SendGridChannel(Channel):
     _own_session: aiohttp.ClientSession | None = None
 
     def build(self, message: Message) -> dict:
+        from sendgrid.helpers.mail import Asm, Category, CustomArg, GroupId, Mail, ReplyTo, To
+
         s = self.settings
         mail = Mail(from_email=(s.from_email, s.from_name) if s.from_name else s.from_email,
                     to_emails=To(message.to), subject=message.subject or message.order_number,
