@@ -365,3 +365,18 @@ async def test_customers_get_their_own_language_with_english_as_fallback(env, fa
     assert "pedido" in tw.to("+14155550201")[0]["Body"]
     assert sg.to("l2@example.com")[0]["subject"] == "Tu pedido ORDER-L2 está en camino"
     assert sg.to("l3@example.com")[0]["subject"] == "Your order ORDER-L3 is on its way"
+
+
+@pytest.mark.parametrize("kind", ["dropped", "spamreport", "unsubscribe", "group_unsubscribe"])
+async def test_sendgrid_suppression_events_stop_further_email(env, fakes, clock, kind):
+    tw, sg = fakes
+    daemon = await env()
+    ship = await add(daemon, "ORDER-15", "SBX-DELIVER-15")
+    await walk(daemon, clock, 3)
+    url = f"{daemon.settings.server.public_url}/webhooks/sendgrid/events"
+    assert (await sg.send_events(url, [sg.event(sg.mails[0], kind)])).status == 204
+    await walk(daemon, clock, 35)
+    notes = by_key_list(await notifications(daemon.engine, ship.id))
+    assert notes[("shipped", "email")].state == "failed"
+    assert notes[("delivered", "email")].state == "suppressed" and len(sg.to(EMAIL)) == 1
+    assert notes[("delivered", "sms")].state == "sent"
