@@ -26,13 +26,14 @@ def deep_merge(base: dict, extra: dict) -> dict:
 
 
 def make_settings(directory: Path, database_url: str | None = None, **sections: Any) -> Settings:
-    """Settings for a test: a database in `directory`, no web server, no jitter, quick intervals taken
-    literally (no time-of-day polling policy: the sandbox journeys ignore the time of day)."""
+    """Settings for a test: a database in `directory`, no web server, no jitter, no quiet hours, quick
+    intervals taken literally (no time-of-day polling policy: the sandbox journeys ignore the time of day)."""
     data = {
         "database": {"url": database_url or f"sqlite:///{directory / 'tracker.db'}"},
         "server": {"enabled": False, "port": 0},
         "poller": {"jitter": 0, "adaptive": False},
         "carriers": {"sandbox": {"time_scale": 1}},
+        "quiet_hours": {"enabled": False},  # tests about quiet hours turn it on
     }
     data = deep_merge(data, sections)
     path = directory / "config.yaml"

@@ -69,6 +69,8 @@ class Daemon:
             self.providers = {name: CHANNELS[name](CHANNELS[name].Settings.model_validate(raw or {}), self.http,
                                                    self.clock)
                               for name, raw in s.providers.items()}
+            for provider in self.providers.values():
+                provider.public_url = s.server.public_url  # for delivery-report callback URLs
             self.channels = {kind: self.providers[getattr(s.channels, kind).provider] for kind in ("sms", "email")}
             self.poller = Poller(engine=self.engine, settings=s.poller, carriers=self.carriers, clock=self.clock,
                                  owner=self.owner, rng=self.rng)

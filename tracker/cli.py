@@ -156,6 +156,7 @@ def cmd_demo(args) -> int:
     s.poller.intervals = Intervals(**{k: args.poll_every for k in Intervals.model_fields})
     s.poller.tick_seconds = s.dispatcher.tick_seconds = 0.5
     s.poller.jitter = 0
+    s.quiet_hours.enabled = False  # simulated hours fly by: holding SMS for a real night would hide them
     if args.port is not None:
         s.server.port = args.port
     s.source, s.base_dir = settings.source, settings.base_dir

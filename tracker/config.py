@@ -135,6 +135,26 @@ class ChannelsSettings(_Strict):
     email: ChannelRoute = ChannelRoute(provider="console")
 
 
+class QuietHoursSettings(_Strict):
+    """No SMS outside the recipient's local day: it waits for the morning, it is never dropped."""
+
+    enabled: bool = True
+    start: str = "21:00"
+    end: str = "08:00"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", str(v).strip())
+        if not m:
+            raise ValueError(f"{v!r} is not a time of day; write HH:MM such as 21:00")
+        return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+
+class SmsSettings(_Strict):
+    max_segments: int = Field(2, ge=1, le=10)
+
+
 class TemplatesSettings(_Strict):
     override_dir: str | None = None
 
@@ -213,6 +233,8 @@ class Settings(_Strict):
     channels: ChannelsSettings = ChannelsSettings()
     providers: dict[str, dict[str, Any]] = {"console": {}}
     templates: TemplatesSettings = TemplatesSettings()
+    sms: SmsSettings = SmsSettings()
+    quiet_hours: QuietHoursSettings = QuietHoursSettings()
     logging: LoggingSettings = LoggingSettings()
     watch: WatchSettings = WatchSettings()
     support_alerts: SupportAlertsSettings = SupportAlertsSettings()

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from tracker import redact
 from tracker.clock import Clock
 from tracker.config import DispatcherSettings, Settings
 from tracker.db import insert_ignore, sessionmaker
 from tracker.models import Notification, Order, Shipment, Suppression, TrackingEventRow
+from tracker.notify import quiet, segments
 from tracker.notify.base import Channel, Message, Permanent, Temporary
 from tracker.notify.render import Renderer
 from tracker.schedule import backoff
@@ -54,6 +55,12 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.stopping = False
         self._sem = asyncio.Semaphore(self.cfg.concurrency)
+        qh = settings.quiet_hours
+        self._quiet = (quiet.parse_hhmm(qh.start), quiet.parse_hhmm(qh.end)) if qh.enabled else None
+        self._news_at: dict[tuple[int, str], datetime] = {}
+        self._newest: dict[int, datetime] = {}
+        self._sent: list[tuple[dict, asyncio.Future]] = []  # "sent" outcomes waiting for the next commit
+        self._flush_task: asyncio.Task | None = None
 
     async def claim(self, now: datetime, limit: int) -> list[int]:
         N = Notification
@@ -112,6 +119,15 @@ class Dispatcher:
                     .order_by(TrackingEventRow.occurred_at))).scalars():
                 if ev.status != "unknown":
                     latest[ev.shipment_id] = ev
+            # when each milestone's news arrived: older news is not sent once newer news exists
+            self._news_at = {(sid, m): at for sid, m, at in (await session.execute(
+                select(Notification.shipment_id, Notification.milestone, func.min(Notification.created_at))
+                .where(Notification.shipment_id.in_(ship_ids))
+                .group_by(Notification.shipment_id, Notification.milestone))).all()}
+            self._newest = {}
+            for (sid, _), at in self._news_at.items():
+                if sid not in self._newest or at > self._newest[sid]:
+                    self._newest[sid] = at
             suppressed = set((await session.execute(
                 select(Suppression.channel, Suppression.address).where(or_(
                     Suppression.address.in_([o.email for _, _, o in rows if o.email]),
@@ -149,7 +165,8 @@ class Dispatcher:
         rendered = self.renderer.render(milestone, order.locale, ctx)
         to = self.address(order, note.channel) or ""
         if note.channel == "sms":
-            return Message(note.id, "sms", to, rendered.sms, locale=rendered.locale, milestone=milestone,
+            text = segments.fit(rendered.sms, self.settings.sms.max_segments, keep=ctx["tracking_url"])
+            return Message(note.id, "sms", to, text, locale=rendered.locale, milestone=milestone,
                            order_number=order.number)
         return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,
                        locale=rendered.locale, milestone=milestone, order_number=order.number)
@@ -167,6 +184,15 @@ class Dispatcher:
             if (note.channel, to) in suppressed:
                 await self._finish(note, state="suppressed", error="recipient opted out of this channel")
                 return
+            if self._stale(note):
+                await self._finish(note, state="suppressed", error="superseded by newer news")
+                return
+            if note.channel == "sms" and self._quiet:
+                zones = quiet.recipient_zones(job.order.timezone, to, self.settings.shop.timezone)
+                until = quiet.quiet_until(self.clock.now(), zones, *self._quiet)
+                if until is not None:
+                    await self._defer(note, until, f"quiet hours in {', '.join(zones)}")
+                    return
             channel = self.channels[note.channel]
             try:
                 message = self.render_message(job, latest)
@@ -191,7 +217,37 @@ class Dispatcher:
             else:
                 log.info("sent %s %s to %s for order %s", note.milestone, note.channel,
                          redact.address(note.channel, to), job.order.number)
-                await self._finish(note, state="sent", provider=channel.name, provider_id=result.provider_id)
+                await self._record_sent(note, channel.name, result.provider_id)
+
+    async def _record_sent(self, note: Notification, provider: str, provider_id: str) -> None:
+        """Record a send; returns once it is committed. Sends finishing together share one commit (group
+        commit), so a busy outbox is not bound by one database transaction per message."""
+        now = self.clock.now()
+        future = asyncio.get_running_loop().create_future()
+        self._sent.append((dict(b_id=note.id, b_provider=provider, b_provider_id=provider_id, b_now=now), future))
+        if self._flush_task is None or self._flush_task.done():
+            self._flush_task = asyncio.ensure_future(self._flush_sent())
+        await future
+
+    async def _flush_sent(self) -> None:
+        T = Notification.__table__
+        stmt = (update(T).where(T.c.id == bindparam("b_id"), T.c.lease_owner == self.owner)
+                .values(state="sent", error=None, leased_until=None, lease_owner=None, provider=bindparam("b_provider"),
+                        provider_id=bindparam("b_provider_id"), sent_at=bindparam("b_now"),
+                        updated_at=bindparam("b_now")))
+        while self._sent:
+            batch, self._sent = self._sent, []
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(stmt, [params for params, _ in batch])
+            except Exception as exc:  # each waiting send sees the failure, as it would have alone
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
 
     async def _renew(self, note_id: int) -> bool:
         """Confirm this process still owns the row and extend its lease, just before handing it over."""
@@ -219,6 +275,23 @@ class Dispatcher:
                 await session.execute(insert_ignore(self.engine, Suppression.__table__, [dict(
                     channel=suppress[0], address=suppress[1], reason=error or "permanent failure",
                     created_at=now)], ["channel", "address"]))
+
+    def _stale(self, note: Notification) -> bool:
+        """Newer news exists for this shipment (e.g. it arrived while this one waited out the night)."""
+        mine = self._news_at.get((note.shipment_id, note.milestone))
+        newest = self._newest.get(note.shipment_id)
+        return mine is not None and newest is not None and newest > mine
+
+    async def _defer(self, note: Notification, until: datetime, reason: str) -> None:
+        """Not now, not lost: the row waits (state deferred) and goes out at `until` unless superseded."""
+        now = self.clock.now()
+        async with self.maker() as session, session.begin():
+            await session.execute(
+                update(Notification).where(Notification.id == note.id, Notification.lease_owner == self.owner)
+                .values(state="deferred", error=f"{reason}; waits until {until:%Y-%m-%d %H:%M} UTC",
+                        next_attempt_at=until, attempts=Notification.attempts - 1,
+                        leased_until=None, lease_owner=None, updated_at=now)
+                .execution_options(synchronize_session=False))
 
     async def _retry(self, job: Job, error: str, retry_after: float | None,
                      suppressed: set[tuple[str, str]]) -> None:

@@ -2,7 +2,11 @@
 
 from tracker.notify.base import Channel, build_registry
 from tracker.notify.console import ConsoleChannel
+from tracker.notify.email import SendGridChannel
+from tracker.notify.sms import TwilioChannel
 
 CHANNELS: dict[str, type[Channel]] = build_registry(
     ConsoleChannel,
+    TwilioChannel,
+    SendGridChannel,
 )

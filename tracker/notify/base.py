@@ -64,6 +64,8 @@ class Channel(ABC):
     name: ClassVar[str]
     kinds: ClassVar[frozenset[str]]
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
+    # server.public_url, set by the daemon: providers that call back (delivery reports) build URLs on it
+    public_url: str | None = None
 
     def __init__(self, settings: ChannelSettings, session: aiohttp.ClientSession | None = None,
                  clock: Clock = SYSTEM) -> None:

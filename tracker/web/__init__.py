@@ -30,4 +30,7 @@ def build_app(daemon: "Daemon") -> web.Application:
     from tracker.web.rating import add_rating_routes
 
     add_rating_routes(app)
+    from tracker.web.messaging_hooks import add_messaging_routes
+
+    add_messaging_routes(app)
     return app

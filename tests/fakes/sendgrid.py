@@ -1,0 +1,112 @@
+"""A fake SendGrid v3 Mail Send API on 127.0.0.1, plus SendGrid's side of the signed Event Webhook.
+
+    async with FakeSendGrid() as sg:
+        settings: providers.sendgrid.base_url = sg.url, webhook_public_key = sg.public_key_b64
+        sg.fail_next(429, reset_in=30)         # X-RateLimit-Reset = now + 30
+        await sg.send_events(url, [sg.event(mail, "bounce")])
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import time
+from collections.abc import Callable
+
+import aiohttp
+from aiohttp import web
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.fakes._base import Fault, FakeServer
+
+API_KEY = "SG.fake-key"
+
+
+class FakeSendGrid(FakeServer):
+    def __init__(self, *, api_key: str = API_KEY, latency: float = 0.0,
+                 now: Callable[[], float] = time.time) -> None:
+        super().__init__(latency=latency, now=now)
+        self.api_key = api_key
+        self.mails: list[dict] = []  # JSON bodies accepted, each with "_message_id"
+        self.refused: dict[str, int] = {}  # address -> HTTP status
+        self._ids = itertools.count(1)
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        self.public_key_b64 = base64.b64encode(self._key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/v3/mail/send", self.mail_send)
+
+    # --- injection ---------------------------------------------------------------------------------
+    def fail_next(self, status: int = 500, *, times: int = 1, reset_in: float | None = None,
+                  retry_after: float | None = None) -> None:
+        headers = {}
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        message = {429: "too many requests", 400: "The to email does not contain a valid address.",
+                   401: "The provided authorization grant is invalid, expired, or revoked",
+                   403: "access forbidden"}.get(status, "internal error")
+        body = {"errors": [{"message": message, "field": None, "help": None}]} if status < 500 else "oops"
+        self.inject(Fault(status, body, headers, reset_in=reset_in), times)
+
+    def hang_next(self, seconds: float = 5.0, times: int = 1) -> None:
+        self.inject(Fault(504, "gateway timeout", hang=seconds), times)
+
+    def refuse(self, address: str, status: int = 400) -> None:
+        self.refused[address] = status
+
+    # --- the endpoint ------------------------------------------------------------------------------
+    async def mail_send(self, request: web.Request) -> web.Response:
+        fault = await self._fault()
+        if fault is not None and fault.status >= 300:
+            return fault
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return web.json_response({"errors": [{"message": "authorization required", "field": None}]}, status=401)
+        body = await request.json()
+        to = [t["email"] for p in body.get("personalizations", []) for t in p.get("to", [])]
+        for address in to:
+            if address in self.refused:
+                status = self.refused[address]
+                return web.json_response({"errors": [{"message": "invalid address", "field": "personalizations.0.to"}]},
+                                         status=status)
+        if not body.get("subject") or not body.get("content"):
+            return web.json_response({"errors": [{"message": "subject and content are required"}]}, status=400)
+        message_id = f"fake{next(self._ids):012d}"
+        body["_message_id"] = message_id
+        self.mails.append(body)
+        return web.Response(status=202, headers={"X-Message-Id": message_id})
+
+    def to(self, address: str) -> list[dict]:
+        return [m for m in self.mails
+                if any(t["email"] == address for p in m["personalizations"] for t in p["to"])]
+
+    @staticmethod
+    def text_of(mail: dict, mime: str = "text/plain") -> str:
+        return next(c["value"] for c in mail["content"] if c["type"] == mime)
+
+    # --- SendGrid's side of the Event Webhook ------------------------------------------------------
+    def event(self, mail: dict, kind: str, **extra) -> dict:
+        to = mail["personalizations"][0]["to"][0]["email"]
+        return {"email": to, "timestamp": int(self.now()), "event": kind,
+                "sg_event_id": f"ev-{next(self._ids)}", "sg_message_id": f"{mail['_message_id']}.filter0001",
+                **mail.get("custom_args", {}), **extra}
+
+    def sign(self, raw: bytes, timestamp: str) -> str:
+        return base64.b64encode(self._key.sign(timestamp.encode() + raw, ec.ECDSA(hashes.SHA256()))).decode()
+
+    async def send_events(self, url: str, events: list[dict], *, timestamp: int | None = None,
+                          tamper: bool = False, signature: str | None = None) -> aiohttp.ClientResponse:
+        raw = json.dumps(events).encode()
+        ts = str(int(self.now()) if timestamp is None else timestamp)
+        sig = signature if signature is not None else self.sign(raw, ts)
+        if tamper:
+            raw = raw.replace(b'"delivered"', b'"bounce"').replace(b'"bounce"', b'"spamreport"') + b" "
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, data=raw, headers={
+                    "Content-Type": "application/json",
+                    "X-Twilio-Email-Event-Webhook-Signature": sig,
+                    "X-Twilio-Email-Event-Webhook-Timestamp": ts}) as r:
+                await r.read()
+                return r

@@ -1,0 +1,40 @@
+"""A daemon wired to the fake Twilio and SendGrid servers, with its web server on 127.0.0.1 (shared by
+the messaging tests and bench/dispatch.py)."""
+
+from __future__ import annotations
+
+from tests.fakes.sendgrid import API_KEY, FakeSendGrid
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+from tests.helpers import deep_merge, make_settings
+
+FROM_NUMBER = "+15005550006"
+
+
+def messaging_sections(tw: FakeTwilio, sg: FakeSendGrid, **extra) -> dict:
+    sections = {
+        "server": {"enabled": True, "host": "127.0.0.1", "port": 0},
+        "channels": {"sms": {"provider": "twilio"}, "email": {"provider": "sendgrid"}},
+        "providers": {
+            "twilio": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "from_number": FROM_NUMBER,
+                       "base_url": tw.url, "timeout_seconds": 0.5},
+            "sendgrid": {"api_key": API_KEY, "from_email": "orders@shop.example", "from_name": "Demo Shop",
+                         "base_url": sg.url, "timeout_seconds": 0.5, "webhook_public_key": sg.public_key_b64},
+        },
+        "poller": {"jitter": 0, "intervals": {k: 3600 for k in (
+            "pending", "info_received", "in_transit", "out_for_delivery", "available_for_pickup",
+            "failed_attempt", "exception")}},
+    }
+    return deep_merge(sections, extra)
+
+
+def messaging_settings(tmp_path, tw, sg, **extra):
+    return make_settings(tmp_path, **messaging_sections(tw, sg, **extra))
+
+
+def point_public_url(daemon) -> str:
+    """Make server.public_url the address the web server actually got (port 0 -> a free port)."""
+    url = f"http://127.0.0.1:{daemon.port}"
+    daemon.settings.server.public_url = url
+    for provider in daemon.providers.values():
+        provider.public_url = url
+    return url

@@ -1,0 +1,73 @@
+"""Provider, quiet-hours and SMS settings are checked at start-up; a bad one is refused by name."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tracker.config import ConfigError, load_settings
+
+TWILIO = {"account_sid": "AC" + "a" * 32, "auth_token": "${TEST_TWILIO_TOKEN:-tok}", "from_number": "+15005550006"}
+SENDGRID = {"api_key": "SG.x", "from_email": "orders@shop.example"}
+
+
+def load(**sections):
+    data = {"channels": {"sms": {"provider": "twilio"}, "email": {"provider": "sendgrid"}},
+            "providers": {"twilio": TWILIO, "sendgrid": SENDGRID}}
+    for key, value in sections.items():
+        data[key] = value
+    return load_settings("config.yaml", text=yaml.safe_dump(data))
+
+
+def test_a_complete_configuration_loads():
+    s = load()
+    assert s.channels.sms.provider == "twilio" and s.quiet_hours.enabled and s.sms.max_segments == 2
+
+
+@pytest.mark.parametrize("providers, key", [
+    ({"twilio": {**TWILIO, "account_sid": "AC123"}, "sendgrid": SENDGRID}, "providers.twilio.account_sid"),
+    ({"twilio": {**TWILIO, "from_number": "5550006"}, "sendgrid": SENDGRID}, "providers.twilio.from_number"),
+    ({"twilio": {k: v for k, v in TWILIO.items() if k != "from_number"}, "sendgrid": SENDGRID},
+     "from_number and messaging_service_sid"),
+    ({"twilio": {**TWILIO, "timout_seconds": 3}, "sendgrid": SENDGRID}, "providers.twilio.timout_seconds"),
+    ({"twilio": TWILIO, "sendgrid": {**SENDGRID, "from_email": "not-an-address"}}, "providers.sendgrid.from_email"),
+    ({"twilio": TWILIO, "sendgrid": {"from_email": "a@b.example"}}, "providers.sendgrid.api_key"),
+    ({"twilio": TWILIO, "sendgrid": {**SENDGRID, "webhook_public_key": "bm9wZQ=="}},
+     "providers.sendgrid.webhook_public_key"),
+    ({"twilio": TWILIO, "sendgrid": {**SENDGRID, "base_url": "api.sendgrid.com"}}, "providers.sendgrid.base_url"),
+])
+def test_bad_provider_settings_are_refused_by_name(providers, key):
+    with pytest.raises(ConfigError) as err:
+        load(providers=providers)
+    assert key in str(err.value)
+
+
+@pytest.mark.parametrize("section, value, key", [
+    ("quiet_hours", {"start": "25:00"}, "quiet_hours.start"),
+    ("quiet_hours", {"end": "morning"}, "quiet_hours.end"),
+    ("quiet_hours", {"enable": True}, "quiet_hours.enable"),
+    ("sms", {"max_segments": 0}, "sms.max_segments"),
+])
+def test_bad_quiet_hours_and_sms_settings_are_refused_by_name(section, value, key):
+    with pytest.raises(ConfigError) as err:
+        load(**{section: value})
+    assert key in str(err.value)
+
+
+def test_email_provider_cannot_send_sms():
+    with pytest.raises(ConfigError) as err:
+        load(channels={"sms": {"provider": "sendgrid"}, "email": {"provider": "sendgrid"}})
+    assert "channels.sms.provider" in str(err.value) and "twilio" in str(err.value)
+
+
+def test_shipped_config_files_are_identical_and_document_the_new_keys():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    shipped = (root / "config.yaml").read_text()
+    assert shipped == (root / "tracker" / "default_config.yaml").read_text()
+    lines = shipped.splitlines()
+    for key in ("max_segments:", "enabled: true", 'start: "21:00"', 'end: "08:00"'):
+        i = next(i for i, line in enumerate(lines) if line.strip().startswith(key) and
+                 (key != "enabled: true" or lines[i - 1].strip().startswith("# The recipient")))
+        assert lines[i - 1].strip().startswith("#"), key

@@ -1,0 +1,140 @@
+"""Email through SendGrid's v3 Mail Send API.
+
+SendGrid's Python client is synchronous (urllib, no timeout), so the body is built with the official
+`sendgrid` package's `Mail` helper and POSTed with the daemon's shared aiohttp session.
+The notification id travels in `custom_args`, so Event Webhook events find their notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+from pydantic import EmailStr, Field, SecretStr, field_validator
+
+from tracker.notify.base import Channel, ChannelSettings, Message, Permanent, SendResult, Temporary
+
+log = logging.getLogger("tracker.notify.sendgrid")
+
+MAIL_SEND_PATH = "/v3/mail/send"
+EVENTS_PATH = "/webhooks/sendgrid/events"
+
+
+class SendGridSettings(ChannelSettings):
+    api_key: SecretStr = Field(..., description="write ${SENDGRID_API_KEY}")
+    from_email: EmailStr
+    from_name: str | None = None
+    reply_to: EmailStr | None = None
+    base_url: str = Field("https://api.sendgrid.com", description="https://api.eu.sendgrid.com for EU; tests use a fake")
+    timeout_seconds: float = Field(15, gt=0, le=120)
+    unsubscribe_group_id: int | None = Field(None, ge=1, description="SendGrid ASM group for the unsubscribe link")
+    categories: list[str] = ["shipment"]
+    # Event Webhook: the verification key shown by SendGrid (base64), and how old a signed event may be.
+    webhook_public_key: str | None = None
+    webhook_max_age_seconds: int = Field(600, ge=10, le=86400)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with https:// (or http:// for a local test server)")
+        return v.rstrip("/")
+
+    @field_validator("webhook_public_key")
+    @classmethod
+    def _key(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        from tracker.web.messaging_hooks import load_sendgrid_key
+
+        try:
+            load_sendgrid_key(v)
+        except ValueError as exc:
+            raise ValueError(f"not a usable public key: {exc}") from None
+        return v
+
+
+class SendGridChannel(Channel):
+    name = "sendgrid"
+    kinds = frozenset({"email"})
+    Settings = SendGridSettings
+    settings: SendGridSettings
+    _own_session: aiohttp.ClientSession | None = None
+
+    def build(self, message: Message) -> dict:
+        from sendgrid.helpers.mail import Asm, Category, CustomArg, GroupId, Mail, ReplyTo, To
+
+        s = self.settings
+        mail = Mail(from_email=(s.from_email, s.from_name) if s.from_name else s.from_email,
+                    to_emails=To(message.to), subject=message.subject or message.order_number,
+                    plain_text_content=message.text, html_content=message.html or None)
+        mail.custom_arg = [CustomArg("notification_id", str(message.notification_id)),
+                           CustomArg("milestone", message.milestone)]
+        if s.categories:
+            mail.category = [Category(c) for c in s.categories]
+        if s.reply_to:
+            mail.reply_to = ReplyTo(s.reply_to)
+        if s.unsubscribe_group_id:
+            mail.asm = Asm(GroupId(s.unsubscribe_group_id))
+        return mail.get()
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self.session is not None and not self.session.closed:
+            return self.session
+        if self._own_session is None:
+            self._own_session = aiohttp.ClientSession()
+        return self._own_session
+
+    async def send(self, message: Message) -> SendResult:
+        s = self.settings
+        body = self.build(message)
+        headers = {"Authorization": f"Bearer {s.api_key.get_secret_value()}"}
+        try:
+            async with asyncio.timeout(s.timeout_seconds):
+                async with self._session().post(f"{s.base_url}{MAIL_SEND_PATH}", json=body, headers=headers) as r:
+                    if 200 <= r.status < 300:
+                        return SendResult(provider_id=r.headers.get("X-Message-Id") or f"sg-{message.notification_id}")
+                    detail = await _errors(r)
+                    raise self.classify(r.status, r.headers, detail)
+        except TimeoutError:
+            raise Temporary(f"SendGrid did not answer within {s.timeout_seconds:g}s") from None
+        except aiohttp.ClientError as exc:
+            raise Temporary(f"SendGrid unreachable: {type(exc).__name__}") from None
+
+    def classify(self, status: int, headers, detail: str) -> Temporary | Permanent:
+        if status == 429:
+            return Temporary("SendGrid 429 too many requests", retry_after=self.retry_after(headers))
+        if status >= 500:
+            return Temporary(f"SendGrid HTTP {status}", retry_after=self.retry_after(headers, only_retry_after=True))
+        if status in (401, 403):
+            return Permanent(f"SendGrid refused our API key (HTTP {status}: {detail}); check providers.sendgrid")
+        return Permanent(f"SendGrid refused the message (HTTP {status}: {detail})")
+
+    def retry_after(self, headers, only_retry_after: bool = False) -> float | None:
+        value = headers.get("Retry-After")
+        if value is not None:
+            try:
+                return min(3600.0, max(0.0, float(value)))
+            except ValueError:
+                pass
+        reset = None if only_retry_after else headers.get("X-RateLimit-Reset")
+        if reset is not None:
+            try:
+                return min(3600.0, max(0.0, float(reset) - self.clock.now().timestamp()))
+            except ValueError:
+                return None
+        return None
+
+    async def aclose(self) -> None:
+        if self._own_session is not None:
+            await self._own_session.close()
+            self._own_session = None
+
+
+async def _errors(response: aiohttp.ClientResponse) -> str:
+    try:
+        data = await response.json(content_type=None)
+        return "; ".join(e.get("message", "?") for e in data.get("errors", []))[:300] or response.reason or ""
+    except Exception:  # not JSON: an HTML error page
+        return response.reason or ""

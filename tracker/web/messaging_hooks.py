@@ -1,0 +1,282 @@
+"""Provider webhooks on the daemon's web server.
+
+    POST /webhooks/twilio/status     Twilio status callbacks: delivered / undelivered / failed
+    POST /webhooks/twilio/inbound    Twilio inbound SMS: STOP (opt out) and START (opt back in)
+    POST /webhooks/sendgrid/events   SendGrid Event Webhook: delivered, bounce, dropped, spamreport, unsubscribe
+
+Every request is signature-checked first (Twilio: X-Twilio-Signature over the public URL; SendGrid:
+ECDSA P-256 over timestamp + raw body, with a replay window) and answered 403 with nothing recorded if
+the check fails. Each event is applied once (WebhookEvent source + id), in the same transaction as its
+effect. Outbox states only move forward: a `delivered` or `failed` notification is never changed again,
+and a late report cannot undo it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import delete, select, update
+
+from tracker import redact
+from tracker.db import insert_ignore, sessionmaker
+from tracker.models import Notification, Order, Suppression, WebhookEvent
+
+if TYPE_CHECKING:
+    from tracker.app import Daemon
+
+log = logging.getLogger("tracker.web.messaging")
+
+TWILIO_STATUS = "/webhooks/twilio/status"
+TWILIO_INBOUND = "/webhooks/twilio/inbound"
+SENDGRID_EVENTS = "/webhooks/sendgrid/events"
+
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+START_WORDS = frozenset({"START", "UNSTOP", "YES"})
+# Twilio delivery errors that mean the number itself is gone (opted out, unknown, landline).
+TWILIO_DEAD_NUMBER = frozenset({"21610", "30005", "30006"})
+SENDGRID_SUPPRESS = frozenset({"bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe"})
+SIG_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TS_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+OPEN_STATES = ("sending", "sent")  # what a delivery report may still change
+OTHER_CHANNEL = {"sms": "email", "email": "sms"}
+
+
+def load_sendgrid_key(b64: str) -> ec.EllipticCurvePublicKey:
+    """SendGrid shows the verification key as base64 DER (SubjectPublicKeyInfo); PEM is accepted too."""
+    text = b64.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode())
+        else:
+            key = serialization.load_der_public_key(base64.b64decode(text, validate=True))
+    except (ValueError, binascii.Error, TypeError) as exc:
+        raise ValueError(f"cannot read it ({type(exc).__name__})") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError("it is not an elliptic-curve (ECDSA) key")
+    return key
+
+
+def _provider(request: web.Request, name: str):
+    from tracker.web import DAEMON
+
+    daemon: Daemon = request.app[DAEMON]
+    return daemon, getattr(daemon, "providers", {}).get(name)
+
+
+def _public_url(daemon: "Daemon", request: web.Request) -> str:
+    """The URL the provider called, as it knows it: server.public_url + path and query."""
+    return daemon.settings.server.public_url.rstrip("/") + request.rel_url.path_qs
+
+
+async def _twilio_form(request: web.Request):
+    """(daemon, form) when the request is signed by our Twilio account, else None."""
+    from twilio.request_validator import RequestValidator
+
+    daemon, twilio = _provider(request, "twilio")
+    if twilio is None or twilio.settings.auth_token is None:
+        return daemon, None
+    form = await request.post()
+    validator = RequestValidator(twilio.settings.auth_token.get_secret_value())
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not validator.validate(_public_url(daemon, request), form, signature):
+        log.warning("rejected a Twilio webhook with a bad signature on %s", request.path)
+        return daemon, None
+    return daemon, form
+
+
+async def _first_time(session, engine, source: str, event_id: str, now) -> bool:
+    result = await session.execute(insert_ignore(engine, WebhookEvent.__table__, [dict(
+        source=source, event_id=event_id[:128], received_at=now)], ["source", "event_id"]))
+    return bool(result.rowcount)
+
+
+async def _fallback(session, engine, note: Notification, order: Order, now, why: str) -> None:
+    other = OTHER_CHANNEL[note.channel]
+    to = order.phone if other == "sms" else order.email
+    if not to:
+        return
+    blocked = (await session.execute(select(Suppression.id).where(
+        Suppression.channel == other, Suppression.address == to))).first()
+    if blocked:
+        return
+    await session.execute(insert_ignore(engine, Notification.__table__, [dict(
+        shipment_id=note.shipment_id, order_id=note.order_id, milestone=note.milestone, channel=other,
+        state="queued", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
+        error=f"fallback: {note.channel} {why}")], ["shipment_id", "milestone", "channel"]))
+
+
+async def _suppress(session, engine, channel: str, address: str, reason: str, now) -> None:
+    await session.execute(insert_ignore(engine, Suppression.__table__, [dict(
+        channel=channel, address=address, reason=reason[:64], created_at=now)], ["channel", "address"]))
+
+
+async def _conclude(session, note: Notification, state: str, now, *, provider: str, provider_id: str | None,
+                    error: str | None = None) -> bool:
+    """Move a notification forward to delivered/failed, only from sending/sent. True if it moved.
+
+    Clearing the lease also stops a dispatcher that is still recording this send from writing `sent`
+    over the report (it only updates rows it still holds)."""
+    values = dict(state=state, updated_at=now, leased_until=None, lease_owner=None, provider=provider)
+    if provider_id and not note.provider_id:
+        values["provider_id"] = provider_id
+    if state == "delivered":
+        values["delivered_at"] = now
+    else:
+        values["error"] = error
+    result = await session.execute(
+        update(Notification).where(Notification.id == note.id, Notification.state.in_(OPEN_STATES))
+        .values(**values).execution_options(synchronize_session=False))
+    return bool(result.rowcount)
+
+
+async def twilio_status(request: web.Request) -> web.Response:
+    daemon, form = await _twilio_form(request)
+    if form is None:
+        return web.Response(status=403, text="bad signature")
+    sid = form.get("MessageSid", "")
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+    error_code = form.get("ErrorCode") or ""
+    if not sid or not status:
+        return web.Response(status=400, text="MessageSid and MessageStatus are required")
+    now = daemon.clock.now()
+    async with sessionmaker(daemon.engine)() as session, session.begin():
+        if status not in ("delivered", "undelivered", "failed"):
+            return web.Response(status=204)  # queued/sent/...: nothing a customer would notice, nothing kept
+        if not await _first_time(session, daemon.engine, "twilio-status", f"{sid}:{status}", now):
+            return web.Response(status=204)
+        note = None
+        nid = request.query.get("n", "")
+        if nid.isdigit():
+            note = await session.get(Notification, int(nid))
+            if note is not None and note.provider_id not in (None, sid):
+                note = None  # the id does not belong to this message
+        if note is None:
+            note = (await session.execute(select(Notification).where(
+                Notification.provider_id == sid, Notification.channel == "sms"))).scalars().first()
+        if note is None:
+            log.info("Twilio status %s for an unknown message", status)
+            return web.Response(status=204)
+        if status == "delivered":
+            await _conclude(session, note, "delivered", now, provider="twilio", provider_id=sid)
+            return web.Response(status=204)
+        error = f"Twilio reports {status}" + (f" (error {error_code})" if error_code else "")
+        if await _conclude(session, note, "failed", now, provider="twilio", provider_id=sid, error=error):
+            order = await session.get(Order, note.order_id)
+            if error_code in TWILIO_DEAD_NUMBER and order.phone:
+                await _suppress(session, daemon.engine, "sms", order.phone, f"twilio {error_code}", now)
+            await _fallback(session, daemon.engine, note, order, now, status)
+            log.warning("SMS #%s for order %s %s", note.id, order.number, error)
+    return web.Response(status=204)
+
+
+async def twilio_inbound(request: web.Request) -> web.Response:
+    daemon, form = await _twilio_form(request)
+    if form is None:
+        return web.Response(status=403, text="bad signature")
+    sender = form.get("From", "")
+    word = (form.get("Body") or "").strip().upper().rstrip(".!")
+    opt = (form.get("OptOutType") or "").upper()
+    sid = form.get("MessageSid") or hashlib.sha256(f"{sender}|{word}".encode()).hexdigest()
+    now = daemon.clock.now()
+    twiml = web.Response(text="<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>", content_type="text/xml")
+    if not sender:
+        return twiml
+    async with sessionmaker(daemon.engine)() as session, session.begin():
+        if not await _first_time(session, daemon.engine, "twilio-inbound", sid, now):
+            return twiml
+        if word in STOP_WORDS or opt == "STOP":
+            await _suppress(session, daemon.engine, "sms", sender, "replied STOP", now)
+            log.info("%s opted out of SMS", redact.phone(sender))
+        elif word in START_WORDS or opt == "START":
+            await session.execute(delete(Suppression).where(Suppression.channel == "sms",
+                                                            Suppression.address == sender))
+            log.info("%s opted back in to SMS", redact.phone(sender))
+    return twiml  # Twilio itself answers the keywords; we add nothing
+
+
+def _sendgrid_ok(daemon: "Daemon", sendgrid, raw: bytes, signature: str, timestamp: str) -> bool:
+    key_b64 = sendgrid.settings.webhook_public_key
+    if not key_b64 or not signature or not timestamp:
+        return False
+    try:
+        age = abs(daemon.clock.now().timestamp() - int(timestamp))
+    except ValueError:
+        return False
+    if age > sendgrid.settings.webhook_max_age_seconds:
+        return False  # a replay, or a clock far off
+    try:
+        load_sendgrid_key(key_b64).verify(base64.b64decode(signature), timestamp.encode() + raw,
+                                          ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError, binascii.Error):
+        return False
+    return True
+
+
+async def sendgrid_events(request: web.Request) -> web.Response:
+    daemon, sendgrid = _provider(request, "sendgrid")
+    raw = await request.read()
+    if sendgrid is None or not _sendgrid_ok(daemon, sendgrid, raw, request.headers.get(SIG_HEADER, ""),
+                                            request.headers.get(TS_HEADER, "")):
+        log.warning("rejected a SendGrid event batch with a bad or stale signature")
+        return web.Response(status=403, text="bad signature")
+    try:
+        events = json.loads(raw)
+    except ValueError:
+        return web.Response(status=400, text="not JSON")
+    if not isinstance(events, list):
+        events = [events]
+    now = daemon.clock.now()
+    async with sessionmaker(daemon.engine)() as session, session.begin():
+        for ev in events:
+            if isinstance(ev, dict):
+                await _apply_sendgrid(session, daemon, ev, now)
+    return web.Response(status=204)
+
+
+async def _apply_sendgrid(session, daemon: "Daemon", ev: dict, now) -> None:
+    kind = str(ev.get("event", ""))
+    event_id = ev.get("sg_event_id") or hashlib.sha256(json.dumps(ev, sort_keys=True).encode()).hexdigest()
+    if kind != "delivered" and kind not in SENDGRID_SUPPRESS:
+        return  # processed, open, click...: nothing to change, nothing kept
+    if not await _first_time(session, daemon.engine, "sendgrid", str(event_id), now):
+        return
+    note = None
+    nid = str(ev.get("notification_id", ""))
+    if nid.isdigit():
+        note = await session.get(Notification, int(nid))
+        if note is not None and note.channel != "email":
+            note = None
+    msg_id = str(ev.get("sg_message_id", "")).split(".")[0] or None
+    if note is None and msg_id:
+        note = (await session.execute(select(Notification).where(
+            Notification.provider_id == msg_id, Notification.channel == "email"))).scalars().first()
+    order = await session.get(Order, note.order_id) if note is not None else None
+    if kind == "delivered":
+        if note is not None:
+            await _conclude(session, note, "delivered", now, provider="sendgrid", provider_id=msg_id)
+        return
+    address = (order.email if order is not None and order.email else None) or ev.get("email")
+    reason = f"sendgrid {kind}" + (f": {ev.get('reason')}" if ev.get("reason") else "")
+    if address:
+        await _suppress(session, daemon.engine, "email", address, f"sendgrid {kind}", now)
+        log.info("email %s suppressed after %s", redact.email(address), kind)
+    if note is not None and await _conclude(session, note, "failed", now, provider="sendgrid",
+                                            provider_id=msg_id, error=reason[:300]):
+        if kind in ("bounce", "dropped"):
+            await _fallback(session, daemon.engine, note, order, now, kind)
+
+
+def add_messaging_routes(app: web.Application) -> None:
+    app.router.add_post(TWILIO_STATUS, twilio_status)
+    app.router.add_post(TWILIO_INBOUND, twilio_inbound)
+    app.router.add_post(SENDGRID_EVENTS, sendgrid_events)
