@@ -117,6 +117,28 @@ class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class ApiSettings(_Strict):
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_bulk: int = Field(1000, ge=1, le=1000)
+
+
+class SupportUser(_Strict):
+    name: str = Field(min_length=1, max_length=64)
+    password_hash: str = Field(min_length=1)
+
+
+class SupportSettings(_Strict):
+    users: list[SupportUser] = []
+    session_secret: str = ""
+    session_hours: float = Field(12, gt=0)
+
+
+class IntakeSettings(_Strict):
+    shopify_secret: str = ""
+    woocommerce_secret: str = ""
+    carrier_aliases: dict[str, str] = {}
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
@@ -128,6 +150,9 @@ class Settings(_Strict):
     providers: dict[str, dict[str, Any]] = {"console": {}}
     templates: TemplatesSettings = TemplatesSettings()
     logging: LoggingSettings = LoggingSettings()
+    api: ApiSettings = ApiSettings()
+    support: SupportSettings = SupportSettings()
+    intake: IntakeSettings = IntakeSettings()
 
     # Not from the file: where it was read, to resolve relative paths.
     source: str = Field("<defaults>", exclude=True)

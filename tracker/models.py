@@ -69,6 +69,9 @@ class Shipment(SQLModel, table=True):
     failures: int = 0
     last_error: str | None = None
     last_checked_at: datetime | None = Field(default=None, sa_column=_ts())
+    # Set when someone stops tracking (API or support console): no more checks, and status says why.
+    stopped_at: datetime | None = Field(default=None, sa_column=_ts())
+    stopped_by: str | None = Field(default=None, max_length=64)
     public_token: str = Field(max_length=43, unique=True)
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
@@ -169,3 +172,16 @@ class WebhookEvent(SQLModel, table=True):
     source: str = Field(max_length=32)
     event_id: str = Field(max_length=128)
     received_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class ApiKey(SQLModel, table=True):
+    """A bearer key for the HTTP API. Only the SHA-256 of the key is stored; the key is shown once."""
+
+    __tablename__ = "api_keys"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    last_used_at: datetime | None = Field(default=None, sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts())
