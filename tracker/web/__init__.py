@@ -27,6 +27,7 @@ def build_app(daemon: "Daemon") -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[DAEMON] = daemon
     app.router.add_get("/healthz", healthz)
-    from tracker.web import api
+    from tracker.web import api, customer
     api.setup(app)
+    customer.setup(app)
     return app
