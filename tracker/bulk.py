@@ -31,11 +31,16 @@ class Outcome:
     created: bool = False
 
 
+def field_name(key: str) -> str:
+    """A field name fit to show back in an error (never empty, never huge)."""
+    return key[:64] if key.strip() else "(unnamed field)"
+
+
 def validate_item(settings: Settings, data: dict[str, Any]) -> Registration:
     """validate() with the shop's defaults. `data` holds the FIELDS; anything else is refused."""
     for key, value in data.items():
         if key not in FIELDS:
-            raise InputError(key, "is not a known field", f"use only {', '.join(FIELDS)}")
+            raise InputError(field_name(key), f"{key[:64]!r} is not a known field", f"use only {', '.join(FIELDS)}")
         if key == "channels":
             if value is not None and not isinstance(value, str | list):
                 raise InputError(key, "must be a list such as [\"sms\", \"email\"] or a string \"sms,email\"",

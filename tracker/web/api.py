@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from tracker import apikeys
-from tracker.bulk import FIELDS, register_batch, validate_item
+from tracker.bulk import FIELDS, field_name, register_batch, validate_item
 from tracker.db import sessionmaker
 from tracker.models import Notification, Order, Shipment, TrackingEventRow
 from tracker.orders import InputError
@@ -156,7 +156,7 @@ async def create_shipments(request: web.Request) -> web.Response:
     if bulk:
         if set(body) != {"shipments"}:
             extra = sorted(set(body) - {"shipments"})[0]
-            raise ApiError(422, extra, "is not allowed next to shipments", "send only {\"shipments\": [...]}")
+            raise ApiError(422, field_name(extra), "is not allowed next to shipments", "send only {\"shipments\": [...]}")
         items = body["shipments"]
         if not isinstance(items, list) or not items:
             raise ApiError(422, "shipments", "must be a non-empty list", "send a list of registrations")
