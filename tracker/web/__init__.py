@@ -27,8 +27,9 @@ def build_app(daemon: "Daemon") -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[DAEMON] = daemon
     app.router.add_get("/healthz", healthz)
-    from tracker.web import api, customer, support
+    from tracker.web import api, customer, intake, support
     api.setup(app)
     customer.setup(app)
     support.setup(app)
+    intake.setup(app)
     return app
