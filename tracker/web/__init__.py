@@ -27,9 +27,10 @@ def build_app(daemon: "Daemon") -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[DAEMON] = daemon
     app.router.add_get("/healthz", healthz)
-    from tracker.web import api, customer, intake, support
+    from tracker.web import api, customer, intake, metrics, support
     api.setup(app)
     customer.setup(app)
     support.setup(app)
     intake.setup(app)
+    metrics.setup(app)
     return app
