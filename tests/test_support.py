@@ -104,3 +104,17 @@ async def test_html_in_order_fields_is_escaped_on_every_support_page(console, cl
         status, html, _ = await c.request("GET", path, params=params)
         assert status in (200, 404)
         assert evil not in html and "&lt;img src=x onerror=alert(1)&gt;" in html, (path, params)
+
+
+async def test_timeline_is_in_the_shops_time_zone(start_daemon, tmp_path, clock):
+    daemon = await web_daemon(start_daemon, tmp_path, shop={"timezone": "America/Sao_Paulo"}, **SUPPORT)
+    c = Client(daemon)
+    try:
+        await add(daemon, "ORDER-TZ", "SBX-DELIVER-1")
+        await travel(daemon, clock, 3)
+        await support_login(c)
+        _, html, _ = await c.request("GET", "/support/order", params={"number": "ORDER-TZ"})
+        # the label was created at 14:00 UTC, 11:00 in São Paulo
+        assert "Times in America/Sao_Paulo" in html and "2026-03-02 11:00" in html and "2026-03-02 14:00" not in html
+    finally:
+        await c.close()
