@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from typing import Any
 
 from aiohttp import web
@@ -115,8 +116,9 @@ async def _apply(request: web.Request, source: str, event_id: str, items: list[d
             registered.append({"order_number": o.order.number, "carrier": o.shipment.carrier,
                                "tracking_number": o.shipment.tracking_number, "created": o.created})
     for r in rejected:
+        # the problem may quote the customer's email or phone: never in a log line
         log.warning("%s webhook %s: could not register a shipment: %s: %s", source, event_id[:40], r["field"],
-                    r["problem"].split("'")[0])
+                    re.sub(r"'[^']*'", "'…'", r["problem"]))
     if any(r["created"] for r in registered):
         common.wake_poller(daemon)
     return _json(200, registered=registered, rejected=rejected)
