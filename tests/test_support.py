@@ -118,3 +118,15 @@ async def test_timeline_is_in_the_shops_time_zone(start_daemon, tmp_path, clock)
         assert "Times in America/Sao_Paulo" in html and "2026-03-02 11:00" in html and "2026-03-02 14:00" not in html
     finally:
         await c.close()
+
+
+async def test_repeated_wrong_passwords_are_throttled(console, clock):
+    daemon, c = console
+    for _ in range(10):
+        status, _ = await support_login(c, password="guess")
+        assert status == 401
+    status, html = await support_login(c)  # even the right password waits now
+    assert status == 429 and "Too many failed attempts" in html
+    clock.advance(timedelta(minutes=16))
+    status, html = await support_login(c)
+    assert status == 200 and "Find an order" in html

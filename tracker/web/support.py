@@ -30,6 +30,8 @@ log = logging.getLogger("tracker.support")
 COOKIE = "tracker_support"
 LOGIN_COOKIE = "tracker_support_login"
 SECRET = web.AppKey("support_secret", bytes)
+FAILURES = web.AppKey("support_login_failures", dict)
+MAX_FAILURES, FAILURE_WINDOW = 10, 15 * 60  # per user name: then refused for the rest of the window
 USER = web.RequestKey("support_user", dict)
 _DUMMY_HASH = apikeys.hash_password(secrets.token_urlsafe(12))
 
@@ -129,6 +131,12 @@ async def login(request: web.Request) -> web.Response:
         return await login_form(request, "The login form expired. Please try again.", status=403)
     name = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))[:1000]
+    now = daemon.clock.now().timestamp()
+    failures = request.app[FAILURES]
+    recent = [t for t in failures.get(name, []) if t > now - FAILURE_WINDOW]
+    if len(recent) >= MAX_FAILURES:
+        log.warning("support login refused: too many failed attempts for one user name")
+        return await login_form(request, "Too many failed attempts. Wait 15 minutes and try again.", status=429)
     who = None
     if password.startswith(apikeys.KEY_PREFIX):
         key_name = await apikeys.check_key(daemon.engine, password, daemon.clock.now())
@@ -139,6 +147,9 @@ async def login(request: web.Request) -> web.Response:
         ok = await asyncio.to_thread(apikeys.verify_password, password, stored)
         who = name if ok and name in users else None
     if who is None:
+        if len(failures) > 10_000:
+            failures.clear()
+        failures[name] = recent + [now]
         log.info("support login refused")
         return await login_form(request, "Wrong user name or password.", status=401)
     log.info("support login: %s", who)
@@ -227,6 +238,7 @@ def setup(app: web.Application) -> None:
     daemon = app[DAEMON]
     secret = daemon.settings.support.session_secret
     app[SECRET] = secret.encode() if secret else secrets.token_bytes(32)
+    app[FAILURES] = {}
     app.middlewares.append(support_middleware)
     app.router.add_get("/support", home)
     app.router.add_route("*", "/support/login", login)
