@@ -174,3 +174,14 @@ async def test_openapi_documents_exactly_the_routes(api):
             for param in op.get("parameters", []):
                 if param["in"] == "path":
                     assert "{" + param["name"] + "}" in path
+
+
+async def test_concurrent_registrations_of_one_order_never_fail(api):
+    daemon, c = api
+    import asyncio
+
+    bodies = [{**ONE, "tracking_number": f"SBX-DELIVER-{i}"} for i in range(12)]
+    answers = await asyncio.gather(*(c.request("POST", "/api/v1/shipments", json=b) for b in bodies))
+    assert sorted(status for status, _, _ in answers) == [201] * 12
+    status, order, _ = await c.request("GET", "/api/v1/orders/ORDER-1001")
+    assert len(order["shipments"]) == 12

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tracker.bulk import FIELDS, register_batch, validate_item
@@ -108,17 +109,25 @@ async def import_rows(engine: AsyncEngine, settings: Settings, rows: list[tuple[
                 regs.append((row_no, validate_item(settings, data)))
             except InputError as exc:
                 report.rejected.append(Rejected(row_no, exc.field, f"{exc.problem}. Fix: {exc.fix}"))
-        if regs:
-            async with maker() as session, session.begin():
-                outcomes = await register_batch(session, regs, clock.now(),
-                                                first_check_seconds=settings.poller.first_check_seconds)
-            for o in outcomes:
-                if o.error:
-                    report.rejected.append(Rejected(o.index, o.error.field, f"{o.error.problem}. Fix: {o.error.fix}"))
-                elif o.created:
-                    report.created += 1
-                else:
-                    report.updated += 1
+        outcomes = []
+        for attempt in range(3):
+            if not regs:
+                break
+            try:
+                async with maker() as session, session.begin():
+                    outcomes = await register_batch(session, regs, clock.now(),
+                                                    first_check_seconds=settings.poller.first_check_seconds)
+                break
+            except IntegrityError:  # the API or a webhook registered one of these orders meanwhile: again
+                if attempt == 2:
+                    raise
+        for o in outcomes:
+            if o.error:
+                report.rejected.append(Rejected(o.index, o.error.field, f"{o.error.problem}. Fix: {o.error.fix}"))
+            elif o.created:
+                report.created += 1
+            else:
+                report.updated += 1
         if progress:
             progress(min(start + BATCH, len(rows)), len(rows))
     report.rejected.sort(key=lambda r: r.row)

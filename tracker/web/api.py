@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 
 from tracker import apikeys
 from tracker.bulk import FIELDS, field_name, register_batch, validate_item
@@ -175,10 +176,18 @@ async def create_shipments(request: web.Request) -> web.Response:
         except InputError as exc:
             errors[i] = exc
     outcomes = []
-    if regs:
-        async with sessionmaker(daemon.engine)() as session, session.begin():
-            outcomes = await register_batch(session, regs, daemon.clock.now(),
-                                            first_check_seconds=daemon.settings.poller.first_check_seconds)
+    for attempt in range(3):
+        if not regs:
+            break
+        try:
+            async with sessionmaker(daemon.engine)() as session, session.begin():
+                outcomes = await register_batch(session, regs, daemon.clock.now(),
+                                                first_check_seconds=daemon.settings.poller.first_check_seconds)
+            break
+        except IntegrityError:  # another request registered the same order or shipment meanwhile: again
+            if attempt == 2:
+                raise ApiError(409, "(body)", "the same orders are being registered by another request",
+                               "send the request again") from None
     results: dict[int, dict] = {}
     for i, exc in errors.items():
         results[i] = {"index": i, "error": {"field": exc.field, "problem": exc.problem, "fix": exc.fix}}

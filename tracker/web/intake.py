@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 
 from tracker.bulk import register_batch, validate_item
 from tracker.db import insert_ignore, sessionmaker
@@ -100,13 +101,20 @@ async def _apply(request: web.Request, source: str, event_id: str, items: list[d
             rejected.append({"tracking_number": item.get("tracking_number"), "field": exc.field,
                              "problem": exc.problem})
     now = daemon.clock.now()
-    async with sessionmaker(daemon.engine)() as session, session.begin():
-        first = await session.execute(insert_ignore(daemon.engine, WebhookEvent.__table__, [dict(
-            source=source, event_id=event_id[:128], received_at=now)], ["source", "event_id"]))
-        if not first.rowcount:
-            return _json(200, duplicate=True)
-        outcomes = await register_batch(session, regs, now,
-                                        first_check_seconds=daemon.settings.poller.first_check_seconds)
+    for attempt in range(3):
+        try:
+            async with sessionmaker(daemon.engine)() as session, session.begin():
+                first = await session.execute(insert_ignore(daemon.engine, WebhookEvent.__table__, [dict(
+                    source=source, event_id=event_id[:128], received_at=now)], ["source", "event_id"]))
+                if not first.rowcount:
+                    return _json(200, duplicate=True)
+                outcomes = await register_batch(session, regs, now,
+                                                first_check_seconds=daemon.settings.poller.first_check_seconds)
+            break
+        except IntegrityError:  # the same order registered by another request meanwhile: again
+            if attempt == 2:
+                return _error(409, "(body)", "the same order is being registered by another request",
+                              "deliver it again")
     registered = []
     for o in outcomes:
         if o.error:
