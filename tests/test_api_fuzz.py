@@ -33,7 +33,8 @@ def server(tmp_path_factory):
     thread.start()
     run = lambda coro: asyncio.run_coroutine_threadsafe(coro, loop).result(60)  # noqa: E731
     tmp = tmp_path_factory.mktemp("fuzz")
-    daemon = Daemon(make_settings(tmp, server={"enabled": False, "port": 0}),
+    daemon = Daemon(make_settings(tmp, server={"enabled": False, "port": 0},
+                                  intake={"shopify_secret": "s1", "woocommerce_secret": "s2"}),
                     clock=FakeClock(datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)))
     run(daemon.start(web_server=True))
     key = run(apikeys.create_key(daemon.engine, "fuzz", daemon.clock.now()))
@@ -129,3 +130,46 @@ def test_registration_bodies_never_500_and_errors_name_a_field(server, body):
     if status == 200 and "results" in data:
         for r in data["results"]:
             assert "shipment" in r or r["error"]["field"]
+
+
+def _sign(secret: str, body: bytes) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+shop_like = st.fixed_dictionaries({}, optional={
+    "name": st.none() | st.text(max_size=20) | st.integers(), "order_id": json_leaf, "status": json_leaf,
+    "tracking_company": st.none() | st.sampled_from(["sandbox", "UPS", ""]) | st.text(max_size=10),
+    "tracking_number": json_leaf, "tracking_numbers": st.lists(json_leaf, max_size=3) | json_value,
+    "email": field_value, "destination": json_value | st.fixed_dictionaries({"phone": field_value}),
+    "number": json_leaf, "id": json_leaf, "billing": json_value | st.fixed_dictionaries(
+        {"email": field_value, "phone": field_value}),
+    "meta_data": json_value | st.lists(st.fixed_dictionaries({"key": st.sampled_from(
+        ["_wc_shipment_tracking_items", "_tracking_number", "_tracking_provider"]), "value": json_value | st.lists(
+        st.fixed_dictionaries({}, optional={"tracking_provider": field_value, "tracking_number": field_value,
+                                            "custom_tracking_provider": field_value}), max_size=2)}), max_size=3)})
+
+
+@FUZZ
+@given(payload=shop_like | json_value, raw=st.none() | raw_bodies, shop=st.sampled_from(["shopify", "woocommerce"]),
+       signed=st.booleans())
+def test_shop_webhooks_never_500(server, payload, raw, shop, signed):
+    base, _, _, _ = server
+    body = raw if raw is not None else json.dumps(payload).encode()
+    secret = "s1" if shop == "shopify" else "s2"
+    header = "X-Shopify-Hmac-Sha256" if shop == "shopify" else "X-WC-Webhook-Signature"
+    req = urllib.request.Request(f"{base}/webhooks/{shop}", data=body, method="POST")
+    req.add_header(header, _sign(secret, body) if signed else "bm9wZQ==")
+    req.add_header("X-Shopify-Topic", "fulfillments/create")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            status, out = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            status, out = exc.code, exc.read()
+    assert status < 500, out[:300]
+    if not signed:
+        assert status == 401
