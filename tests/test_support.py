@@ -42,6 +42,11 @@ async def test_an_api_key_logs_in_too(console):
     key = await api_key(daemon, "helpdesk")
     status, html = await support_login(c, user="", password=key)
     assert status == 200 and "apikey:helpdesk" in html
+    # revoking the key ends the sessions it opened
+    from tracker import apikeys
+    await apikeys.revoke_key(daemon.engine, "helpdesk", daemon.clock.now())
+    status, html, resp = await c.request("GET", "/support")
+    assert resp.url.path == "/support/login"
 
 
 async def test_search_order_page_timeline_notifications_and_resend(console, clock):

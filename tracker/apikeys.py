@@ -58,6 +58,12 @@ async def revoke_key(engine: AsyncEngine, name: str, now: datetime) -> bool:
     return True
 
 
+async def is_live(engine: AsyncEngine, name: str) -> bool:
+    async with sessionmaker(engine)() as session:
+        return (await session.execute(select(ApiKey.id).where(ApiKey.name == name, ApiKey.revoked_at.is_(None)))
+                ).first() is not None
+
+
 async def list_keys(engine: AsyncEngine) -> list[ApiKey]:
     async with sessionmaker(engine)() as session:
         return list((await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars())

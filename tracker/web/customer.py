@@ -125,7 +125,8 @@ async def tracking_page(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
     token = request.match_info["token"]
     headers = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex",
-               "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
+               "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+               "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"}
     row = None
     if TOKEN.match(token):
         async with sessionmaker(daemon.engine)() as session:

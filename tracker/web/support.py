@@ -90,6 +90,8 @@ async def support_middleware(request: web.Request, handler):
         return await handler(request)
     daemon = request.app[DAEMON]
     session = read_session(request.app[SECRET], request.cookies.get(COOKIE), daemon.clock.now().timestamp())
+    if session is not None and not await _still_allowed(daemon, str(session.get("u", ""))):
+        session = None  # the user was removed from config, or the API key revoked, since logging in
     if session is None:
         if request.method == "GET":
             raise web.HTTPSeeOther("/support/login?" + urlencode({"next": request.path_qs}))
@@ -102,6 +104,12 @@ async def support_middleware(request: web.Request, handler):
             raise web.HTTPForbidden(text="This form is out of date or did not come from the support console. "
                                          "Go back, reload the page and try again.")
     return await handler(request)
+
+
+async def _still_allowed(daemon, who: str) -> bool:
+    if who.startswith("apikey:"):
+        return await apikeys.is_live(daemon.engine, who[len("apikey:"):])
+    return any(u.name == who for u in daemon.settings.support.users)
 
 
 # --- login ---------------------------------------------------------------------------------------------
