@@ -123,3 +123,14 @@ async def test_unusable_items_are_acknowledged_with_the_reason(shop):
     # a bad phone does not lose the shipment when the email is good
     status, body, _ = await post_shopify(c, {**FULFILLMENT, "destination": {"phone": "12"}}, webhook_id="w-9")
     assert body["registered"][0]["created"] is True
+
+
+async def test_a_cancelled_fulfillment_stops_tracking(shop):
+    daemon, c = shop
+    await post_shopify(c, FULFILLMENT)
+    status, body, _ = await post_shopify(c, {**FULFILLMENT, "status": "cancelled"}, topic="fulfillments/update",
+                                         webhook_id="w-cancel")
+    assert status == 200 and body == {"stopped": 1}
+    async with sessionmaker(daemon.engine)() as s:
+        ship = (await s.execute(select(Shipment))).scalar_one()
+    assert ship.next_check_at is None and ship.stopped_by == "shopify: fulfillment cancelled"

@@ -23,11 +23,12 @@ import re
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tracker.bulk import register_batch, validate_item
 from tracker.db import insert_ignore, sessionmaker
-from tracker.models import WebhookEvent
+from tracker.models import Order, Shipment, WebhookEvent
 from tracker.orders import InputError, Registration
 from tracker.web import DAEMON
 from tracker.web import common
@@ -132,6 +133,24 @@ async def _apply(request: web.Request, source: str, event_id: str, items: list[d
     return _json(200, registered=registered, rejected=rejected)
 
 
+async def _cancel(request: web.Request, source: str, event_id: str, order_number: str | None,
+                  numbers: list[str]) -> web.Response:
+    """A cancelled fulfillment: stop tracking its shipments (nothing more is sent about them)."""
+    daemon = request.app[DAEMON]
+    wanted = {n.replace(" ", "").upper() for n in numbers}
+    async with sessionmaker(daemon.engine)() as session, session.begin():
+        first = await session.execute(insert_ignore(daemon.engine, WebhookEvent.__table__, [dict(
+            source=source, event_id=event_id[:128], received_at=daemon.clock.now())], ["source", "event_id"]))
+        if not first.rowcount:
+            return _json(200, duplicate=True)
+        ids = [sid for sid, number in (await session.execute(
+            select(Shipment.id, Shipment.tracking_number).join(Order, Order.id == Shipment.order_id)
+            .where(Order.number == (order_number or ""), Shipment.tracking_number.in_(wanted))))]
+    for sid in ids:
+        await common.stop(daemon, sid, f"{source}: fulfillment cancelled")
+    return _json(200, stopped=len(ids))
+
+
 async def shopify(request: web.Request) -> web.Response:
     settings = request.app[DAEMON].settings
     if not settings.intake.shopify_secret:
@@ -153,8 +172,6 @@ async def shopify(request: web.Request) -> web.Response:
         return _error(400, "(body)", "not valid JSON")
     if not isinstance(data, dict):
         return _error(400, "(body)", "not a fulfillment object")
-    if data.get("status") in ("cancelled", "error", "failure"):
-        return _json(200, ignored=f"fulfillment status {data.get('status')}")
     event_id = (request.headers.get("X-Shopify-Webhook-Id") or request.headers.get("X-Shopify-Event-Id")
                 or hashlib.sha256(body).hexdigest())
     name = _text(data.get("name"))
@@ -162,6 +179,8 @@ async def shopify(request: web.Request) -> web.Response:
     numbers = data.get("tracking_numbers") or ([data.get("tracking_number")] if data.get("tracking_number") else [])
     if not isinstance(numbers, list):
         numbers = []
+    if data.get("status") in ("cancelled", "error", "failure"):
+        return await _cancel(request, "shopify", event_id, order_number, [_text(n) for n in numbers if _text(n)])
     dest = data.get("destination") if isinstance(data.get("destination"), dict) else {}
     email = _text(data.get("email"))
     phone = _text(dest.get("phone"))
