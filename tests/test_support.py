@@ -104,11 +104,12 @@ async def test_html_in_order_fields_is_escaped_on_every_support_page(console, cl
     await travel(daemon, clock, 40)
     await support_login(c)
     pages = [("/support", {}), ("/support", {"q": "SBX-EXCEPTION-3"}), ("/support/order", {"number": evil}),
-             ("/support", {"q": evil + "x"})]
+             ("/support", {"q": evil + "x"}), ("/support/order", {"number": evil + "x"})]
     for path, params in pages:
         status, html, _ = await c.request("GET", path, params=params)
         assert status in (200, 404)
         assert evil not in html and "&lt;img src=x onerror=alert(1)&gt;" in html, (path, params)
+        assert "Needs attention" in html or "Order " in html or "Results for" in html
 
 
 async def test_timeline_is_in_the_shops_time_zone(start_daemon, tmp_path, clock):

@@ -184,8 +184,10 @@ async def home(request: web.Request) -> web.Response:
     if results and len({o.number for o, _ in results}) == 1:
         raise web.HTTPSeeOther("/support/order?" + urlencode({"number": results[0][0].number}))
     attention = await common.attention(daemon) if not q else []
+    tz = ZoneInfo(daemon.settings.shop.timezone)
     return _page("support_home.html.j2", request, q=q, results=results, attention=attention,
-                 csrf=request[USER]["csrf"])
+                 csrf=request[USER]["csrf"], tz=daemon.settings.shop.timezone,
+                 t=lambda dt: dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else "—")
 
 
 async def order_page(request: web.Request) -> web.Response:
