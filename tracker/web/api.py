@@ -24,7 +24,7 @@ from tracker.web import common
 log = logging.getLogger("tracker.api")
 
 PREFIX = "/api/v1"
-API_USER = web.RequestKey("api_user", str)
+API_USER = web.RequestKey("api_user", str) if hasattr(web, "RequestKey") else "api_user"  # aiohttp < 3.12
 
 
 class ApiError(Exception):

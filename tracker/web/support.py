@@ -32,7 +32,7 @@ LOGIN_COOKIE = "tracker_support_login"
 SECRET = web.AppKey("support_secret", bytes)
 FAILURES = web.AppKey("support_login_failures", dict)
 MAX_FAILURES, FAILURE_WINDOW = 10, 15 * 60  # per user name: then refused for the rest of the window
-USER = web.RequestKey("support_user", dict)
+USER = web.RequestKey("support_user", dict) if hasattr(web, "RequestKey") else "support_user"  # aiohttp < 3.12
 _DUMMY_HASH = apikeys.hash_password(secrets.token_urlsafe(12))
 
 DONE = {  # fixed messages after an action (never reflected input)
