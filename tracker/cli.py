@@ -392,6 +392,75 @@ def format_result(carrier: str, number: str, result) -> str:
     return "\n".join(lines)
 
 
+def cmd_apikey(args) -> int:
+    settings = _settings(args)
+    from tracker import apikeys
+
+    async def go():
+        engine = await _engine(settings)
+        try:
+            if args.apikey_command == "create":
+                try:
+                    key = await apikeys.create_key(engine, args.name, SYSTEM.now())
+                except apikeys.KeyError_ as exc:
+                    raise Failure(str(exc)) from None
+                print(key)
+                print(f"API key {args.name!r} created. It is shown only this once: store it now "
+                      f"(send it as `Authorization: Bearer <key>`).", file=sys.stderr)
+            elif args.apikey_command == "revoke":
+                if not await apikeys.revoke_key(engine, args.name, SYSTEM.now()):
+                    raise Failure(f"name: no live API key named {args.name!r}. Fix: see `tracker apikey list`.")
+                print(f"API key {args.name!r} revoked")
+            else:
+                keys = await apikeys.list_keys(engine)
+                if not keys:
+                    print("no API keys (make one with `tracker apikey create NAME`)")
+                for k in keys:
+                    state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "live"
+                    used = f"last used {k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never used"
+                    print(f"{k.name:<32} {k.prefix}…  created {k.created_at:%Y-%m-%d %H:%M}  {used}  {state}")
+        finally:
+            await engine.dispose()
+        return 0
+
+    return _run(go())
+
+
+def cmd_support_hash_password(args) -> int:
+    import getpass
+
+    from tracker.apikeys import hash_password
+
+    password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass("password: ")
+    if not args.stdin and getpass.getpass("again: ") != password:
+        raise Failure("password: the two entries differ. Fix: type the same password twice.")
+    if len(password) < 8:
+        raise Failure("password: shorter than 8 characters. Fix: choose a longer one.")
+    print(hash_password(password))
+    return 0
+
+
+def cmd_import(args) -> int:
+    settings = _settings(args)
+    from tracker.importer import ImportFileError, format_report, import_rows, progress_bar, read_rows
+
+    try:
+        rows = read_rows(Path(args.file))
+    except ImportFileError as exc:
+        raise Failure(str(exc)) from None
+
+    async def go():
+        engine = await _engine(settings)
+        try:
+            report = await import_rows(engine, settings, rows, progress=None if args.quiet else progress_bar())
+        finally:
+            await engine.dispose()
+        print(format_report(report))
+        return 1 if report.rejected else 0
+
+    return _run(go())
+
+
 # --- parser -------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -450,6 +519,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("tracking")
     s.add_argument("--carrier")
     s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("import", help="register shipments from a CSV file (columns: see docs/interfaces.md)")
+    s.add_argument("file", help="CSV with a header row: order_number, carrier, tracking_number, email, phone, "
+                                "locale, timezone, channels")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("apikey", help="API keys for the HTTP API")
+    ksub = s.add_subparsers(dest="apikey_command", required=True)
+    k = ksub.add_parser("create", help="make a key and print it (once)")
+    k.add_argument("name", help="who uses it, e.g. the shop's name")
+    k.set_defaults(func=cmd_apikey)
+    k = ksub.add_parser("revoke", help="revoke a key by name")
+    k.add_argument("name")
+    k.set_defaults(func=cmd_apikey)
+    k = ksub.add_parser("list", help="list keys (never the keys themselves)")
+    k.set_defaults(func=cmd_apikey)
+
+    s = sub.add_parser("support", help="support console tools")
+    ssub = s.add_subparsers(dest="support_command", required=True)
+    h = ssub.add_parser("hash-password", help="print a password hash for support.users in config.yaml")
+    h.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    h.set_defaults(func=cmd_support_hash_password)
 
     s = sub.add_parser("config", help="configuration tools")
     csub = s.add_subparsers(dest="config_command", required=True)

@@ -223,6 +223,28 @@ class FollowUpSettings(_Strict):
         return self
 
 
+class ApiSettings(_Strict):
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_bulk: int = Field(1000, ge=1, le=1000)
+
+
+class SupportUser(_Strict):
+    name: str = Field(min_length=1, max_length=64)
+    password_hash: str = Field(min_length=1)
+
+
+class SupportSettings(_Strict):
+    users: list[SupportUser] = []
+    session_secret: str = ""
+    session_hours: float = Field(12, gt=0)
+
+
+class IntakeSettings(_Strict):
+    shopify_secret: str = ""
+    woocommerce_secret: str = ""
+    carrier_aliases: dict[str, str] = {}
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
@@ -239,6 +261,9 @@ class Settings(_Strict):
     watch: WatchSettings = WatchSettings()
     support_alerts: SupportAlertsSettings = SupportAlertsSettings()
     follow_up: FollowUpSettings = FollowUpSettings()
+    api: ApiSettings = ApiSettings()
+    support: SupportSettings = SupportSettings()
+    intake: IntakeSettings = IntakeSettings()
 
     # Not from the file: where it was read, to resolve relative paths.
     source: str = Field("<defaults>", exclude=True)

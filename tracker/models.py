@@ -70,6 +70,9 @@ class Shipment(SQLModel, table=True):
     failures: int = 0
     last_error: str | None = None
     last_checked_at: datetime | None = Field(default=None, sa_column=_ts())
+    # Set when someone stops tracking (API or support console): no more checks, and status says why.
+    stopped_at: datetime | None = Field(default=None, sa_column=_ts())
+    stopped_by: str | None = Field(default=None, max_length=64)
     public_token: str = Field(max_length=43, unique=True)
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
@@ -189,3 +192,16 @@ class Rating(SQLModel, table=True):
     comment: str | None = None
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     commented_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class ApiKey(SQLModel, table=True):
+    """A bearer key for the HTTP API. Only the SHA-256 of the key is stored; the key is shown once."""
+
+    __tablename__ = "api_keys"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    last_used_at: datetime | None = Field(default=None, sa_column=_ts())
+    revoked_at: datetime | None = Field(default=None, sa_column=_ts())

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -120,6 +121,13 @@ class TickStats:
     errors: dict[str, int] = field(default_factory=dict)
 
 
+def outcome(result: object) -> str:
+    """A poll's outcome for /metrics: ok, or the carrier error's kind (not_found_yet, temporary, invalid...)."""
+    if not isinstance(result, BaseException):
+        return "ok"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(result).__name__).lower()
+
+
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
@@ -136,6 +144,8 @@ class Poller:
         self.rng = rng or random.Random()
         self.stopping = False
         self._sem = asyncio.Semaphore(settings.concurrency)
+        # Checks done by this process, by (carrier, outcome); /metrics shows them.
+        self.polls: Counter[tuple[str, str]] = Counter()
 
     # --- claim ---------------------------------------------------------------------------------
     async def claim(self, now: datetime, carriers: Sequence[str], limit: int, *, urgent_only: Sequence[str] = (),
@@ -302,11 +312,13 @@ class Poller:
                 rt.cooldown_until = now + timedelta(seconds=wait)
                 rt.failed(now, exc)
                 stats.errors["rate_limited"] = stats.errors.get("rate_limited", 0) + 1
+                self.polls[(name, "rate_limited")] += len(items)
                 await self.release(ids, next_check_at=rt.cooldown_until, error=_describe(exc))
                 return
             except AuthFailed as exc:
                 await self._pause(rt, exc, now)
                 stats.errors["auth"] = stats.errors.get("auth", 0) + 1
+                self.polls[(name, "auth_failed")] += len(items)
                 await self.release(ids, error=_describe(exc))
                 return
             except (CarrierError, asyncio.TimeoutError, aiohttp.ClientError, ValueError) as exc:
@@ -320,6 +332,8 @@ class Poller:
             else:
                 rt.succeeded()
         stats.checked += len(items)
+        for result in results.values():
+            self.polls[(name, outcome(result))] += 1
         stats.queued += await self.persist(name, items, results)
 
     async def _pause(self, rt: CarrierRuntime, exc: AuthFailed, now: datetime) -> None:

@@ -55,6 +55,8 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
             facts.append(f"signed by {ship.signed_by}")
         if ship.pickup_location:
             facts.append(f"pickup at {ship.pickup_location}")
+        if getattr(ship, "stopped_at", None):
+            facts.append(f"TRACKING STOPPED {t(ship.stopped_at)} by {ship.stopped_by or 'someone'}")
         facts.append(f"next check {t(ship.next_check_at)}" if ship.next_check_at else "no further checks")
         if ship.last_error:
             facts.append(f"last problem: {ship.last_error}")

@@ -27,10 +27,16 @@ def build_app(daemon: "Daemon") -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[DAEMON] = daemon
     app.router.add_get("/healthz", healthz)
+    # Imported here: each route module imports DAEMON from this package.
+    from tracker.web import api, customer, intake, metrics, support
+    from tracker.web.messaging_hooks import add_messaging_routes
     from tracker.web.rating import add_rating_routes
 
     add_rating_routes(app)
-    from tracker.web.messaging_hooks import add_messaging_routes
-
     add_messaging_routes(app)
+    api.setup(app)
+    customer.setup(app)
+    support.setup(app)
+    intake.setup(app)
+    metrics.setup(app)
     return app

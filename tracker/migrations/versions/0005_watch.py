@@ -3,8 +3,6 @@
 Revision ID: 0005
 Revises: 0001
 Create Date: 2026-11-24 19:17:48.030039
-
-down_revision is 0001 on the `watch` branch; re-chain it after the other branches' migrations.
 """
 
 import sqlalchemy as sa

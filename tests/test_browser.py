@@ -1,0 +1,111 @@
+"""A real browser (Debian's chromium, driven by Playwright) on the support console and the customer page.
+
+Screenshots go to test-artifacts/ (kept by CI as artifacts). Skipped where chromium or Playwright is
+missing, except in CI (CI=true), where they must run.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import add
+from tests.web_helpers import PASSWORD, SUPPORT, web_daemon
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def _missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} not found (apt-get install chromium)"
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    return None
+
+
+@pytest.fixture
+async def browser():
+    problem = _missing()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests must run in CI: {problem}")
+        pytest.skip(problem)
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def travel(daemon, clock, hours: int) -> None:
+    for _ in range(hours):
+        await daemon.run_once()
+        clock.advance(timedelta(hours=1))
+    await daemon.run_once()
+
+
+async def test_support_logs_in_searches_and_sees_timeline_and_notifications(browser, start_daemon, tmp_path, clock):
+    daemon = await web_daemon(start_daemon, tmp_path, **SUPPORT)
+    await add(daemon, "ORDER-1001", "SBX-DELIVER-1")
+    await add(daemon, "ORDER-1002", "SBX-EXCEPTION-2")
+    await travel(daemon, clock, 40)
+    base = f"http://127.0.0.1:{daemon.port}"
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(f"{base}/support")
+    assert await page.title() == "Support login · Demo Shop"
+    await page.fill("input[name=username]", "maria")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#attention")
+    assert "ORDER-1002" in await page.inner_text("#attention")
+    await page.screenshot(path=str(ARTIFACTS / "support-home.png"), full_page=True)
+
+    await page.fill("input[name=q]", "ORDER-1001")
+    await page.press("input[name=q]", "Enter")
+    await page.wait_for_selector("h1:has-text('Order ORDER-1001')")
+    timeline = await page.inner_text("table.timeline")
+    assert "delivered" in timeline and "out_for_delivery" in timeline and "in_transit" in timeline
+    notes = await page.inner_text("table.notifications")
+    assert notes.count("sent") >= 6 and "sms" in notes and "email" in notes
+    await page.screenshot(path=str(ARTIFACTS / "support-order.png"), full_page=True)
+
+    # the recheck button works from the browser
+    await page.click("button:has-text('Recheck now')")
+    await page.wait_for_selector("[role=status]")
+    assert "Recheck queued" in await page.inner_text("[role=status]")
+    await page.close()
+
+
+@pytest.mark.parametrize("locale,heading,step", [
+    ("el", "Ιστορικό αποστολής", "Σε διανομή"),
+    ("pt-BR", "Histórico de rastreamento", "Saiu para entrega"),
+])
+async def test_customer_page_on_a_phone_in_greek_and_portuguese(browser, start_daemon, tmp_path, clock, locale,
+                                                               heading, step):
+    daemon = await web_daemon(start_daemon, tmp_path)
+    ship = await add(daemon, "ORDER-2001", "SBX-DELIVER-5", locale=locale, timezone="Europe/Athens")
+    await travel(daemon, clock, 20)
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                        is_mobile=True, has_touch=True)
+    page = await context.new_page()
+    await page.goto(f"http://127.0.0.1:{daemon.port}/t/{ship.public_token}")
+    text = await page.inner_text("body")
+    assert heading in text and step in text and "ORDER-2001" in text
+    assert "ana@example.com" not in text and "4155550101" not in text
+    # fits a phone screen: nothing wider than the viewport
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    await page.screenshot(path=str(ARTIFACTS / f"customer-{locale}.png"), full_page=True)
+    await context.close()

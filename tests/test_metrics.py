@@ -1,0 +1,54 @@
+"""/metrics in Prometheus text format and /readyz."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from tests.helpers import add
+from tests.web_helpers import Client, web_daemon
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    lab = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    m = re.search(rf"^{re.escape(name)}{re.escape('{' + lab + '}') if lab else ''} (\S+)$", text, re.M)
+    assert m, f"{name} {labels} not in metrics"
+    return float(m.group(1))
+
+
+async def test_metrics_show_polls_notifications_queues_and_lag(start_daemon, tmp_path, clock):
+    daemon = await web_daemon(start_daemon, tmp_path)
+    c = Client(daemon)
+    try:
+        await add(daemon, "ORDER-1", "SBX-DELIVER-1")
+        await add(daemon, "ORDER-2", "SBX-NOTFOUND-2")
+        await add(daemon, "ORDER-3", "SBX-DELIVER-3", email=None, channels="sms")
+        clock.advance(timedelta(minutes=10))  # three checks due, the oldest waiting 10 minutes
+        status, text, resp = await c.request("GET", "/metrics")
+        assert status == 200 and resp.headers["Content-Type"].startswith("text/plain")
+        assert "# TYPE tracker_polls_total counter" in text
+        assert value(text, "tracker_queue_depth", queue="checks") == 3
+        assert value(text, "tracker_queue_lag_seconds", queue="checks") == 600
+        for _ in range(10):
+            await daemon.run_once()
+            clock.advance(timedelta(hours=3))
+        status, text, _ = await c.request("GET", "/metrics")
+        assert value(text, "tracker_polls_total", carrier="sandbox", outcome="ok") > 0
+        assert value(text, "tracker_polls_total", carrier="sandbox", outcome="not_found_yet") > 0
+        assert value(text, "tracker_notifications", channel="sms", state="sent") >= 2
+        assert value(text, "tracker_notifications", channel="email", state="sent") >= 1
+        assert value(text, "tracker_queue_depth", queue="notifications") == 0
+    finally:
+        await c.close()
+
+
+async def test_readyz_and_healthz(start_daemon, tmp_path):
+    daemon = await web_daemon(start_daemon, tmp_path)
+    c = Client(daemon)
+    try:
+        status, body, _ = await c.request("GET", "/readyz")
+        assert status == 200 and body["status"] == "ready"
+        status, body, _ = await c.request("GET", "/healthz")
+        assert status == 200
+    finally:
+        await c.close()

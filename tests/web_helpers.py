@@ -1,0 +1,61 @@
+"""Helpers for tests of the daemon's web server: a daemon with its server on a free port, an API key,
+and a real aiohttp client."""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+
+from tests.helpers import make_settings
+from tracker import apikeys
+from tracker.apikeys import hash_password
+
+
+async def web_daemon(start_daemon, tmp_path, **sections):
+    sections.setdefault("server", {"enabled": False, "port": 0, "host": "127.0.0.1"})
+    daemon = await start_daemon(make_settings(tmp_path, **sections), web_server=True)
+    return daemon
+
+
+PASSWORD = "correct horse battery"
+SUPPORT = {"support": {"users": [{"name": "maria", "password_hash": hash_password(PASSWORD)}]}}
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+async def support_login(client: "Client", user: str = "maria", password: str = PASSWORD) -> tuple[int, str]:
+    _, html, _ = await client.request("GET", "/support/login")
+    status, html, _ = await client.request("POST", "/support/login", data={
+        "csrf": csrf_of(html), "username": user, "password": password, "next": "/support"})
+    return status, html
+
+
+async def api_key(daemon, name: str = "shop") -> str:
+    return await apikeys.create_key(daemon.engine, name, daemon.clock.now())
+
+
+class Client:
+    """A thin aiohttp client bound to one daemon (and, optionally, one API key)."""
+
+    def __init__(self, daemon, key: str | None = None) -> None:
+        self.base = f"http://127.0.0.1:{daemon.port}"
+        self.key = key
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+    async def request(self, method: str, path: str, **kw) -> tuple[int, object, aiohttp.ClientResponse]:
+        headers = kw.pop("headers", {}) or {}
+        if self.key and "Authorization" not in headers:
+            headers["Authorization"] = f"Bearer {self.key}"
+        async with self.session.request(method, self.base + path, headers=headers, **kw) as resp:
+            body = await resp.read()
+            ctype = resp.headers.get("Content-Type", "")
+            if ctype.startswith("application/json"):
+                import json
+                return resp.status, json.loads(body), resp
+            return resp.status, body.decode("utf-8", "replace"), resp
+
+    async def close(self) -> None:
+        await self.session.close()

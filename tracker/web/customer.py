@@ -1,0 +1,171 @@
+"""The customer's tracking page, /t/<token>: the link in every message.
+
+The token is 24 random bytes per shipment (unguessable). The page shows the steps as a progress bar,
+the expected date and the carrier's events, in the order's language (en, pt-BR, es, el; others fall
+back to their language, then English). It never shows the customer's email, phone or address.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime
+from jinja2 import Environment, PackageLoader
+from sqlalchemy import select
+
+from tracker.db import sessionmaker
+from tracker.models import Order, Shipment, TrackingEventRow
+from tracker.web import DAEMON
+
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+TEMPLATES = Environment(loader=PackageLoader("tracker", "web/templates"), autoescape=True,
+                        trim_blocks=True, lstrip_blocks=True)
+
+STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Your parcel", "order": "Order", "progress": "Delivery progress",
+        "expected": "Expected delivery", "delivered_on": "Delivered on", "pickup": "Pickup point",
+        "carrier": "Carrier", "tracking_number": "Tracking number", "history": "Tracking history",
+        "no_events": "No news from the carrier yet. We check regularly and will let you know.",
+        "stopped": "We are no longer following this parcel.",
+        "questions": "Questions? Reply to our message or contact the shop.",
+        "not_found": "This tracking link is not valid. Please check the link in your message.",
+        "step_ordered": "Label created", "step_shipped": "Shipped", "step_out": "Out for delivery",
+        "step_delivered": "Delivered",
+        "pending": "Waiting for the carrier", "info_received": "Label created", "in_transit": "On its way",
+        "out_for_delivery": "Out for delivery", "available_for_pickup": "Ready for pickup",
+        "failed_attempt": "Delivery attempt failed", "delivered": "Delivered",
+        "exception": "There is a problem with the delivery", "expired": "No news from the carrier",
+        "unknown": "Update from the carrier",
+    },
+    "pt-BR": {
+        "title": "Sua encomenda", "order": "Pedido", "progress": "Andamento da entrega",
+        "expected": "Previsão de entrega", "delivered_on": "Entregue em", "pickup": "Ponto de retirada",
+        "carrier": "Transportadora", "tracking_number": "Código de rastreamento", "history": "Histórico de rastreamento",
+        "no_events": "Ainda sem notícias da transportadora. Verificamos com frequência e avisaremos você.",
+        "stopped": "Não estamos mais acompanhando esta encomenda.",
+        "questions": "Dúvidas? Responda à nossa mensagem ou fale com a loja.",
+        "not_found": "Este link de rastreamento não é válido. Confira o link na sua mensagem.",
+        "step_ordered": "Etiqueta criada", "step_shipped": "Enviado", "step_out": "Saiu para entrega",
+        "step_delivered": "Entregue",
+        "pending": "Aguardando a transportadora", "info_received": "Etiqueta criada", "in_transit": "Em trânsito",
+        "out_for_delivery": "Saiu para entrega", "available_for_pickup": "Disponível para retirada",
+        "failed_attempt": "Tentativa de entrega sem sucesso", "delivered": "Entregue",
+        "exception": "Há um problema com a entrega", "expired": "Sem notícias da transportadora",
+        "unknown": "Atualização da transportadora",
+    },
+    "es": {
+        "title": "Tu paquete", "order": "Pedido", "progress": "Progreso de la entrega",
+        "expected": "Entrega prevista", "delivered_on": "Entregado el", "pickup": "Punto de recogida",
+        "carrier": "Transportista", "tracking_number": "Número de seguimiento", "history": "Historial de seguimiento",
+        "no_events": "Todavía no hay noticias del transportista. Lo consultamos a menudo y te avisaremos.",
+        "stopped": "Ya no estamos siguiendo este paquete.",
+        "questions": "¿Preguntas? Responde a nuestro mensaje o contacta con la tienda.",
+        "not_found": "Este enlace de seguimiento no es válido. Revisa el enlace de tu mensaje.",
+        "step_ordered": "Etiqueta creada", "step_shipped": "Enviado", "step_out": "En reparto",
+        "step_delivered": "Entregado",
+        "pending": "Esperando al transportista", "info_received": "Etiqueta creada", "in_transit": "En tránsito",
+        "out_for_delivery": "En reparto", "available_for_pickup": "Listo para recoger",
+        "failed_attempt": "Intento de entrega fallido", "delivered": "Entregado",
+        "exception": "Hay un problema con la entrega", "expired": "Sin noticias del transportista",
+        "unknown": "Actualización del transportista",
+    },
+    "el": {
+        "title": "Το δέμα σας", "order": "Παραγγελία", "progress": "Πρόοδος παράδοσης",
+        "expected": "Αναμενόμενη παράδοση", "delivered_on": "Παραδόθηκε στις", "pickup": "Σημείο παραλαβής",
+        "carrier": "Μεταφορική", "tracking_number": "Αριθμός αποστολής", "history": "Ιστορικό αποστολής",
+        "no_events": "Δεν υπάρχουν ακόμη νέα από τη μεταφορική. Ελέγχουμε τακτικά και θα σας ενημερώσουμε.",
+        "stopped": "Δεν παρακολουθούμε πλέον αυτό το δέμα.",
+        "questions": "Ερωτήσεις; Απαντήστε στο μήνυμά μας ή επικοινωνήστε με το κατάστημα.",
+        "not_found": "Αυτός ο σύνδεσμος παρακολούθησης δεν είναι έγκυρος. Ελέγξτε τον σύνδεσμο στο μήνυμά σας.",
+        "step_ordered": "Ετικέτα έτοιμη", "step_shipped": "Στάλθηκε", "step_out": "Σε διανομή",
+        "step_delivered": "Παραδόθηκε",
+        "pending": "Αναμονή για τη μεταφορική", "info_received": "Δημιουργήθηκε η ετικέτα", "in_transit": "Καθ' οδόν",
+        "out_for_delivery": "Σε διανομή", "available_for_pickup": "Διαθέσιμο για παραλαβή",
+        "failed_attempt": "Αποτυχημένη απόπειρα παράδοσης", "delivered": "Παραδόθηκε",
+        "exception": "Υπάρχει πρόβλημα με την παράδοση", "expired": "Χωρίς νέα από τη μεταφορική",
+        "unknown": "Ενημέρωση από τη μεταφορική",
+    },
+}
+
+# Progress bar position by status (0 label created, 1 shipped, 2 out for delivery / pickup, 3 delivered).
+STEP = {"pending": -1, "info_received": 0, "in_transit": 1, "exception": 1, "failed_attempt": 2, "expired": 1,
+        "out_for_delivery": 2, "available_for_pickup": 2, "delivered": 3}
+PROBLEM = {"exception", "failed_attempt", "expired"}
+
+
+def pick_locale(tag: str | None) -> str:
+    tag = (tag or "en").replace("_", "-")
+    if tag in STRINGS:
+        return tag
+    lang = tag.split("-")[0].lower()
+    for known in STRINGS:
+        if known.split("-")[0] == lang:
+            return known
+    return "en"
+
+
+def babel_locale(tag: str) -> Locale:
+    try:
+        return Locale.parse(tag.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en")
+
+
+def render_page(template: str, **ctx) -> str:
+    return TEMPLATES.get_template(template).render(**ctx)
+
+
+async def tracking_page(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    token = request.match_info["token"]
+    headers = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex",
+               "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+               "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"}
+    row = None
+    if TOKEN.match(token):
+        async with sessionmaker(daemon.engine)() as session:
+            row = (await session.execute(select(Shipment, Order).join(Order, Order.id == Shipment.order_id)
+                                         .where(Shipment.public_token == token))).first()
+            if row is not None:
+                events = list((await session.execute(
+                    select(TrackingEventRow).where(TrackingEventRow.shipment_id == row[0].id)
+                    .order_by(TrackingEventRow.occurred_at.desc(), TrackingEventRow.id.desc()))).scalars())
+    if row is None:
+        lang = pick_locale(request.query.get("lang"))
+        html = render_page("not_found.html.j2", lang=lang, t=STRINGS[lang], shop=daemon.settings.shop.name)
+        return web.Response(text=html, status=404, content_type="text/html", headers=headers)
+    ship, order = row
+    lang = pick_locale(request.query.get("lang") or order.locale)
+    t = STRINGS[lang]
+    loc = babel_locale(lang)
+    tz = ZoneInfo(order.timezone or daemon.settings.shop.timezone)
+
+    def when(dt: datetime) -> str:
+        return format_datetime(dt.astimezone(tz), "medium", locale=loc)
+
+    carrier_rt = getattr(daemon, "carriers", {}).get(ship.carrier)
+    carrier_name = carrier_rt.carrier.display_name if carrier_rt else ship.carrier
+    html = render_page(
+        "customer.html.j2", lang=lang, t=t, shop=daemon.settings.shop.name, order_number=order.number,
+        status=ship.status, status_label=t.get(ship.status, t["unknown"]), problem=ship.status in PROBLEM,
+        stopped=ship.stopped_at is not None,
+        steps=[t["step_ordered"], t["step_shipped"], t["step_out"], t["step_delivered"]],
+        step=STEP.get(ship.status, -1),
+        expected=format_date(ship.expected_delivery, "full", locale=loc) if ship.expected_delivery else None,
+        delivered_on=when(ship.delivered_at) if ship.delivered_at else None,
+        pickup=ship.pickup_location if ship.status == "available_for_pickup" else None,
+        carrier=carrier_name, tracking_number=ship.tracking_number,
+        events=[{"iso": e.occurred_at.isoformat(), "when": when(e.occurred_at), "label": t.get(e.status, t["unknown"]),
+                 "text": e.raw_text, "location": e.location} for e in events],
+    )
+    return web.Response(text=html, content_type="text/html", headers=headers)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/t/{token}", tracking_page)

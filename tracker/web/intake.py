@@ -1,0 +1,244 @@
+"""Shop webhooks: Shopify fulfillments and WooCommerce orders carrying tracking data.
+
+- POST /webhooks/shopify      topics fulfillments/create and fulfillments/update;
+  header X-Shopify-Hmac-Sha256 = base64(HMAC-SHA256(intake.shopify_secret, raw body)).
+- POST /webhooks/woocommerce  order.created / order.updated with tracking data (the Shipment Tracking
+  extension's `_wc_shipment_tracking_items`, or `_tracking_number` + `_tracking_provider` meta);
+  header X-WC-Webhook-Signature, same scheme with intake.woocommerce_secret.
+
+A bad or missing signature gets 401 and nothing is stored. Each delivery is applied once
+(WebhookEvent(source, event id), written in the same transaction as the registrations). Every
+registration goes through validate() and register(); an item the shop sent that cannot be registered
+is answered 200 with the reason (a shop retrying it would not fix it), and logged for support.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from tracker.bulk import register_batch, validate_item
+from tracker.db import insert_ignore, sessionmaker
+from tracker.models import Order, Shipment, WebhookEvent
+from tracker.orders import InputError, Registration
+from tracker.web import DAEMON
+from tracker.web import common
+
+log = logging.getLogger("tracker.intake")
+
+SHOPIFY_TOPICS = {"fulfillments/create", "fulfillments/update"}
+
+
+def _json(status: int, **body) -> web.Response:
+    return web.json_response(body, status=status)
+
+
+def _error(status: int, field: str, problem: str, fix: str = "") -> web.Response:
+    return _json(status, error={"field": field, "problem": problem, "fix": fix})
+
+
+async def _read_body(request: web.Request) -> bytes | None:
+    limit = request.app[DAEMON].settings.api.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, size = [], 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def signature_ok(secret: str, body: bytes, given: str | None) -> bool:
+    if not secret or not given:
+        return False
+    want = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(want.encode(), given.strip().encode("utf-8", "replace"))
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value).strip() or None
+    return None
+
+
+def _carrier(settings, name: str | None) -> str | None:
+    if not name:
+        return None
+    aliases = {k.lower(): v for k, v in settings.intake.carrier_aliases.items()}
+    return aliases.get(name.strip().lower(), name.strip().lower())
+
+
+def registration(settings, item: dict[str, Any]) -> Registration:
+    """validate() the item; a contact detail the shop got wrong is dropped if the other one is good."""
+    try:
+        return validate_item(settings, item)
+    except InputError as exc:
+        other = {"phone": "email", "email": "phone"}.get(exc.field)
+        if other and item.get(other) and item.get(exc.field):
+            return validate_item(settings, {**item, exc.field: None})
+        raise
+
+
+async def _apply(request: web.Request, source: str, event_id: str, items: list[dict[str, Any]]) -> web.Response:
+    daemon = request.app[DAEMON]
+    regs, rejected = [], []
+    for i, item in enumerate(items):
+        try:
+            regs.append((i, registration(daemon.settings, item)))
+        except InputError as exc:
+            rejected.append({"tracking_number": item.get("tracking_number"), "field": exc.field,
+                             "problem": exc.problem})
+    now = daemon.clock.now()
+    for attempt in range(3):
+        try:
+            async with sessionmaker(daemon.engine)() as session, session.begin():
+                first = await session.execute(insert_ignore(daemon.engine, WebhookEvent.__table__, [dict(
+                    source=source, event_id=event_id[:128], received_at=now)], ["source", "event_id"]))
+                if not first.rowcount:
+                    return _json(200, duplicate=True)
+                outcomes = await register_batch(session, regs, now,
+                                                first_check_seconds=daemon.settings.poller.first_check_seconds)
+            break
+        except IntegrityError:  # the same order registered by another request meanwhile: again
+            if attempt == 2:
+                return _error(409, "(body)", "the same order is being registered by another request",
+                              "deliver it again")
+    registered = []
+    for o in outcomes:
+        if o.error:
+            rejected.append({"tracking_number": dict(regs)[o.index].tracking_number,
+                             "field": o.error.field, "problem": o.error.problem})
+        else:
+            registered.append({"order_number": o.order.number, "carrier": o.shipment.carrier,
+                               "tracking_number": o.shipment.tracking_number, "created": o.created})
+    for r in rejected:
+        # the problem may quote the customer's email or phone: never in a log line
+        log.warning("%s webhook %s: could not register a shipment: %s: %s", source, event_id[:40], r["field"],
+                    re.sub(r"'[^']*'", "'…'", r["problem"]))
+    if any(r["created"] for r in registered):
+        common.wake_poller(daemon)
+    return _json(200, registered=registered, rejected=rejected)
+
+
+async def _cancel(request: web.Request, source: str, event_id: str, order_number: str | None,
+                  numbers: list[str]) -> web.Response:
+    """A cancelled fulfillment: stop tracking its shipments (nothing more is sent about them)."""
+    daemon = request.app[DAEMON]
+    wanted = {n.replace(" ", "").upper() for n in numbers}
+    async with sessionmaker(daemon.engine)() as session, session.begin():
+        first = await session.execute(insert_ignore(daemon.engine, WebhookEvent.__table__, [dict(
+            source=source, event_id=event_id[:128], received_at=daemon.clock.now())], ["source", "event_id"]))
+        if not first.rowcount:
+            return _json(200, duplicate=True)
+        ids = [sid for sid, number in (await session.execute(
+            select(Shipment.id, Shipment.tracking_number).join(Order, Order.id == Shipment.order_id)
+            .where(Order.number == (order_number or ""), Shipment.tracking_number.in_(wanted))))]
+    for sid in ids:
+        await common.stop(daemon, sid, f"{source}: fulfillment cancelled")
+    return _json(200, stopped=len(ids))
+
+
+async def shopify(request: web.Request) -> web.Response:
+    settings = request.app[DAEMON].settings
+    if not settings.intake.shopify_secret:
+        return _error(404, "intake.shopify_secret", "the Shopify webhook is not enabled",
+                      "set intake.shopify_secret in config.yaml")
+    body = await _read_body(request)
+    if body is None:
+        return _error(413, "(body)", "the body is too large", "raise api.max_body_bytes")
+    if not signature_ok(settings.intake.shopify_secret, body, request.headers.get("X-Shopify-Hmac-Sha256")):
+        log.warning("Shopify webhook with a bad or missing signature refused")
+        return _error(401, "X-Shopify-Hmac-Sha256", "bad or missing signature",
+                      "use the webhook signing secret of the shop as intake.shopify_secret")
+    topic = request.headers.get("X-Shopify-Topic", "")
+    if topic not in SHOPIFY_TOPICS:
+        return _json(200, ignored=f"topic {topic[:64]!r} is not handled")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return _error(400, "(body)", "not valid JSON")
+    if not isinstance(data, dict):
+        return _error(400, "(body)", "not a fulfillment object")
+    event_id = (request.headers.get("X-Shopify-Webhook-Id") or request.headers.get("X-Shopify-Event-Id")
+                or hashlib.sha256(body).hexdigest())
+    name = _text(data.get("name"))
+    order_number = name.rsplit(".", 1)[0].lstrip("#") if name else _text(data.get("order_id"))
+    numbers = data.get("tracking_numbers") or ([data.get("tracking_number")] if data.get("tracking_number") else [])
+    if not isinstance(numbers, list):
+        numbers = []
+    if data.get("status") in ("cancelled", "error", "failure"):
+        return await _cancel(request, "shopify", event_id, order_number, [_text(n) for n in numbers if _text(n)])
+    dest = data.get("destination") if isinstance(data.get("destination"), dict) else {}
+    email = _text(data.get("email"))
+    phone = _text(dest.get("phone"))
+    items = [{"order_number": order_number, "carrier": _carrier(settings, _text(data.get("tracking_company"))),
+              "tracking_number": _text(n), "email": email, "phone": phone} for n in numbers]
+    items = [i for i in items if i["tracking_number"]]
+    if not items:
+        return _json(200, ignored="no tracking number in this fulfillment")
+    return await _apply(request, "shopify", event_id, items)
+
+
+def _woo_tracking(order: dict) -> list[tuple[str | None, str]]:
+    out = []
+    meta = order.get("meta_data") if isinstance(order.get("meta_data"), list) else []
+    by_key = {m.get("key"): m.get("value") for m in meta if isinstance(m, dict)}
+    items = by_key.get("_wc_shipment_tracking_items")
+    if isinstance(items, list):
+        for t in items:
+            if isinstance(t, dict) and _text(t.get("tracking_number")):
+                provider = _text(t.get("custom_tracking_provider")) or _text(t.get("tracking_provider"))
+                out.append((provider, _text(t.get("tracking_number"))))
+    if not out and _text(by_key.get("_tracking_number")):
+        out.append((_text(by_key.get("_tracking_provider")), _text(by_key.get("_tracking_number"))))
+    return out
+
+
+async def woocommerce(request: web.Request) -> web.Response:
+    settings = request.app[DAEMON].settings
+    if not settings.intake.woocommerce_secret:
+        return _error(404, "intake.woocommerce_secret", "the WooCommerce webhook is not enabled",
+                      "set intake.woocommerce_secret in config.yaml")
+    body = await _read_body(request)
+    if body is None:
+        return _error(413, "(body)", "the body is too large", "raise api.max_body_bytes")
+    if not signature_ok(settings.intake.woocommerce_secret, body, request.headers.get("X-WC-Webhook-Signature")):
+        log.warning("WooCommerce webhook with a bad or missing signature refused")
+        return _error(401, "X-WC-Webhook-Signature", "bad or missing signature",
+                      "use the webhook's secret as intake.woocommerce_secret")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        if body.startswith(b"webhook_id="):  # WooCommerce's ping when the webhook is saved
+            return _json(200, ping=True)
+        return _error(400, "(body)", "not valid JSON")
+    if not isinstance(data, dict):
+        return _error(400, "(body)", "not an order object")
+    tracking = _woo_tracking(data)
+    if not tracking:
+        return _json(200, ignored="no tracking data on this order")
+    billing = data.get("billing") if isinstance(data.get("billing"), dict) else {}
+    order_number = _text(data.get("number")) or _text(data.get("id"))
+    event_id = request.headers.get("X-WC-Webhook-Delivery-ID") or hashlib.sha256(body).hexdigest()
+    items = [{"order_number": order_number, "carrier": _carrier(settings, provider), "tracking_number": number,
+              "email": _text(billing.get("email")), "phone": _text(billing.get("phone"))}
+             for provider, number in tracking]
+    return await _apply(request, "woocommerce", event_id, items)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/webhooks/shopify", shopify)
+    app.router.add_post("/webhooks/woocommerce", woocommerce)

@@ -1,0 +1,106 @@
+"""Operations endpoints: /metrics (Prometheus text format) and /readyz.
+
+/metrics: polls by carrier and outcome (this process, since start), notifications by channel and state,
+queue depths (shipments due for a check, notifications due), and the lag of the oldest due check and
+the oldest due notification. /readyz answers 200 once the database answers and its schema is current,
+503 otherwise (and while the daemon stops).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import func, select
+
+from tracker.db import current_revision, head_revision, sessionmaker
+from tracker.models import Notification, Shipment
+from tracker.web import DAEMON
+
+CONTENT_TYPE = "text/plain"
+
+
+def _esc(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+class _Out:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def family(self, name: str, kind: str, help_: str) -> None:
+        self.lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
+
+    def sample(self, name: str, value: float, **labels: str) -> None:
+        lab = ",".join(f'{k}="{_esc(v)}"' for k, v in labels.items())
+        self.lines.append(f"{name}{{{lab}}} {value:g}" if lab else f"{name} {value:g}")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    now = daemon.clock.now()
+    out = _Out()
+    out.family("tracker_polls_total", "counter", "Shipment checks by this process, by carrier and outcome.")
+    polls = getattr(getattr(daemon, "poller", None), "polls", {})
+    for carrier in sorted(getattr(daemon, "carriers", {})):
+        if not any(c == carrier for c, _ in polls):
+            out.sample("tracker_polls_total", 0, carrier=carrier, outcome="ok")
+    for (carrier, outcome), n in sorted(polls.items()):
+        out.sample("tracker_polls_total", n, carrier=carrier, outcome=outcome)
+    async with sessionmaker(daemon.engine)() as s:
+        notes = (await s.execute(select(Notification.channel, Notification.state, func.count())
+                                 .group_by(Notification.channel, Notification.state))).all()
+        ships = (await s.execute(select(Shipment.status, func.count()).group_by(Shipment.status))).all()
+        due_checks, oldest_check = (await s.execute(
+            select(func.count(), func.min(Shipment.next_check_at)).where(Shipment.next_check_at <= now))).one()
+        tracked = (await s.execute(select(func.count()).where(Shipment.next_check_at.is_not(None)))).scalar_one()
+        due_notes, oldest_note = (await s.execute(
+            select(func.count(), func.min(Notification.next_attempt_at))
+            .where(Notification.state.in_(["queued", "deferred"]), Notification.next_attempt_at <= now))).one()
+    out.family("tracker_notifications", "gauge", "Notifications in the outbox, by channel and state.")
+    for channel, state, n in sorted(notes):
+        out.sample("tracker_notifications", n, channel=channel, state=state)
+    out.family("tracker_shipments", "gauge", "Shipments by status.")
+    for status, n in sorted(ships):
+        out.sample("tracker_shipments", n, status=status)
+    out.family("tracker_shipments_tracked", "gauge", "Shipments still being checked.")
+    out.sample("tracker_shipments_tracked", tracked)
+    out.family("tracker_queue_depth", "gauge", "Work due now and not yet done.")
+    out.sample("tracker_queue_depth", due_checks, queue="checks")
+    out.sample("tracker_queue_depth", due_notes, queue="notifications")
+    out.family("tracker_queue_lag_seconds", "gauge", "How long the oldest due item has been waiting.")
+    # SQLite's MIN() returns the stored text: read it back through the column type.
+    oldest_check = _as_time(oldest_check)
+    oldest_note = _as_time(oldest_note)
+    out.sample("tracker_queue_lag_seconds", max(0.0, (now - oldest_check).total_seconds()) if oldest_check else 0,
+               queue="checks")
+    out.sample("tracker_queue_lag_seconds", max(0.0, (now - oldest_note).total_seconds()) if oldest_note else 0,
+               queue="notifications")
+    return web.Response(text="\n".join(out.lines) + "\n", content_type=CONTENT_TYPE,
+                        headers={"Cache-Control": "no-store"})
+
+
+def _as_time(value):
+    from datetime import datetime, timezone
+
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=timezone.utc)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    if getattr(daemon, "_closing", False):
+        return web.json_response({"status": "stopping"}, status=503)
+    try:
+        current = await current_revision(daemon.engine)
+    except Exception as exc:  # the probe answers whatever the database does
+        return web.json_response({"status": "error", "database": type(exc).__name__}, status=503)
+    head = head_revision()
+    if current != head:
+        return web.json_response({"status": "error", "schema": current, "expected": head,
+                                  "fix": "run `tracker db upgrade`"}, status=503)
+    return web.json_response({"status": "ready", "schema": current})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/readyz", readyz)

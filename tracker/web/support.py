@@ -1,0 +1,259 @@
+"""The support console, /support: log in, search, read an order's whole story, recheck and resend.
+
+Server-rendered (Jinja2, autoescaped), no JavaScript needed. Log in with a user from `support.users`
+(password hashes made by `tracker support hash-password`) or with an API key in the password field.
+The session is a signed cookie (HMAC-SHA256, `support.session_secret`); every form carries a CSRF token
+bound to the session (the login form a double-submit token), and cookies are SameSite=Strict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from tracker import apikeys
+from tracker.web import DAEMON
+from tracker.web import common
+from tracker.web.customer import render_page
+
+log = logging.getLogger("tracker.support")
+
+COOKIE = "tracker_support"
+LOGIN_COOKIE = "tracker_support_login"
+SECRET = web.AppKey("support_secret", bytes)
+FAILURES = web.AppKey("support_login_failures", dict)
+MAX_FAILURES, FAILURE_WINDOW = 10, 15 * 60  # per user name: then refused for the rest of the window
+USER = web.RequestKey("support_user", dict) if hasattr(web, "RequestKey") else "support_user"  # aiohttp < 3.12
+_DUMMY_HASH = apikeys.hash_password(secrets.token_urlsafe(12))
+
+DONE = {  # fixed messages after an action (never reflected input)
+    "recheck": "Recheck queued: the carrier is asked at once.",
+    "stop": "Tracking stopped: no more checks and no more messages for this shipment.",
+    "resend": "Notification queued again: it goes out at once.",
+    "missing": "That shipment or notification no longer exists.",
+    "busy": "That notification is being sent right now; look again in a minute.",
+}
+
+
+# --- sessions ------------------------------------------------------------------------------------------
+
+def _sign(secret: bytes, payload: bytes) -> str:
+    return hmac.new(secret, payload, hashlib.sha256).hexdigest()
+
+
+def make_session(secret: bytes, user: str, expires: float) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps(
+        {"u": user, "exp": expires, "csrf": secrets.token_urlsafe(24)}).encode()).decode()
+    return f"{payload}.{_sign(secret, payload.encode())}"
+
+
+def read_session(secret: bytes, cookie: str | None, now: float) -> dict | None:
+    if not cookie or "." not in cookie or len(cookie) > 2000:
+        return None
+    payload, _, sig = cookie.rpartition(".")
+    if not hmac.compare_digest(sig, _sign(secret, payload.encode())):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(payload.encode()))
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("exp"), int | float) or data["exp"] < now:
+        return None
+    return data
+
+
+def _secure(request: web.Request) -> bool:
+    return request.app[DAEMON].settings.server.public_url.startswith("https://")
+
+
+def _page(template: str, request: web.Request, status: int = 200, **ctx) -> web.Response:
+    html = render_page(template, user=request.get(USER), shop=request.app[DAEMON].settings.shop.name, **ctx)
+    return web.Response(text=html, status=status, content_type="text/html", headers={
+        "Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+                                   "form-action 'self'; frame-ancestors 'none'"})
+
+
+@web.middleware
+async def support_middleware(request: web.Request, handler):
+    if not request.path.startswith("/support") or request.path == "/support/login":
+        return await handler(request)
+    daemon = request.app[DAEMON]
+    session = read_session(request.app[SECRET], request.cookies.get(COOKIE), daemon.clock.now().timestamp())
+    if session is not None and not await _still_allowed(daemon, str(session.get("u", ""))):
+        session = None  # the user was removed from config, or the API key revoked, since logging in
+    if session is None:
+        if request.method == "GET":
+            raise web.HTTPSeeOther("/support/login?" + urlencode({"next": request.path_qs}))
+        raise web.HTTPForbidden(text="Your session has ended. Log in again at /support/login.")
+    request[USER] = session
+    if request.method == "POST":
+        form = await request.post()
+        if not hmac.compare_digest(str(form.get("csrf", "")), session["csrf"]):
+            log.warning("support form without a valid CSRF token refused (%s)", request.path)
+            raise web.HTTPForbidden(text="This form is out of date or did not come from the support console. "
+                                         "Go back, reload the page and try again.")
+    return await handler(request)
+
+
+async def _still_allowed(daemon, who: str) -> bool:
+    if who.startswith("apikey:"):
+        return await apikeys.is_live(daemon.engine, who[len("apikey:"):])
+    return any(u.name == who for u in daemon.settings.support.users)
+
+
+# --- login ---------------------------------------------------------------------------------------------
+
+def _safe_next(raw: str | None) -> str:
+    if raw and raw.startswith("/support") and not raw.startswith("//") and "\\" not in raw:
+        return raw
+    return "/support"
+
+
+async def login_form(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
+    token = secrets.token_urlsafe(24)
+    resp = _page("support_login.html.j2", request, status=status, csrf=token, error=error,
+                 next=_safe_next(request.query.get("next")))
+    resp.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", path="/support", secure=_secure(request),
+                    max_age=3600)
+    return resp
+
+
+async def login(request: web.Request) -> web.Response:
+    if request.method == "GET":
+        return await login_form(request)
+    daemon = request.app[DAEMON]
+    form = await request.post()
+    cookie_token = request.cookies.get(LOGIN_COOKIE, "")
+    if not cookie_token or not hmac.compare_digest(str(form.get("csrf", "")), cookie_token):
+        return await login_form(request, "The login form expired. Please try again.", status=403)
+    name = str(form.get("username", "")).strip()[:64]
+    password = str(form.get("password", ""))[:1000]
+    now = daemon.clock.now().timestamp()
+    failures = request.app[FAILURES]
+    recent = [t for t in failures.get(name, []) if t > now - FAILURE_WINDOW]
+    if len(recent) >= MAX_FAILURES:
+        log.warning("support login refused: too many failed attempts for one user name")
+        return await login_form(request, "Too many failed attempts. Wait 15 minutes and try again.", status=429)
+    who = None
+    if password.startswith(apikeys.KEY_PREFIX):
+        key_name = await apikeys.check_key(daemon.engine, password, daemon.clock.now())
+        who = f"apikey:{key_name}" if key_name else None
+    else:
+        users = {u.name: u.password_hash for u in daemon.settings.support.users}
+        stored = users.get(name, _DUMMY_HASH)
+        ok = await asyncio.to_thread(apikeys.verify_password, password, stored)
+        who = name if ok and name in users else None
+    if who is None:
+        if len(failures) > 10_000:
+            failures.clear()
+        failures[name] = recent + [now]
+        log.info("support login refused")
+        return await login_form(request, "Wrong user name or password.", status=401)
+    log.info("support login: %s", who)
+    expires = daemon.clock.now().timestamp() + daemon.settings.support.session_hours * 3600
+    resp = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
+    resp.set_cookie(COOKIE, make_session(request.app[SECRET], who, expires), httponly=True, samesite="Strict",
+                    path="/support", secure=_secure(request))
+    resp.del_cookie(LOGIN_COOKIE, path="/support")
+    raise resp
+
+
+async def logout(request: web.Request) -> web.Response:
+    resp = web.HTTPSeeOther("/support/login")
+    resp.del_cookie(COOKIE, path="/support")
+    raise resp
+
+
+# --- pages ---------------------------------------------------------------------------------------------
+
+async def home(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    q = request.query.get("q", "").strip()[:254]
+    results = await common.search(daemon, q) if q else None
+    if results and len({o.number for o, _ in results}) == 1:
+        raise web.HTTPSeeOther("/support/order?" + urlencode({"number": results[0][0].number}))
+    attention = await common.attention(daemon) if not q else []
+    tz = ZoneInfo(daemon.settings.shop.timezone)
+    return _page("support_home.html.j2", request, q=q, results=results, attention=attention,
+                 csrf=request[USER]["csrf"], tz=daemon.settings.shop.timezone,
+                 t=lambda dt: dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else "—")
+
+
+async def order_page(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    number = request.query.get("number", "")
+    view = await common.load_order(daemon, number) if 0 < len(number.strip()) <= 64 else None
+    if view is None:
+        return _page("support_home.html.j2", request, status=404, q=number, results=[], attention=[],
+                     csrf=request[USER]["csrf"])
+    tz = ZoneInfo(daemon.settings.shop.timezone)
+
+    def t(dt):
+        return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else "—"
+
+    base = daemon.settings.server.public_url.rstrip("/")
+    return _page("support_order.html.j2", request, view=view, t=t, tz=daemon.settings.shop.timezone, base=base,
+                 status_line=common.status_line, done=DONE.get(request.query.get("done", "")),
+                 csrf=request[USER]["csrf"])
+
+
+async def _action(request: web.Request, kind: str) -> web.Response:
+    daemon = request.app[DAEMON]
+    form = await request.post()
+    number = str(form.get("number", ""))[:64]
+    raw = request.match_info["id"]
+    who = f"support:{request[USER]['u']}"
+    done = kind
+    try:
+        if not raw.isdigit() or len(raw) > 18:
+            raise common.NotFound("id", "bad id")
+        ident = int(raw)
+        if kind == "recheck":
+            await common.recheck(daemon, ident, who)
+        elif kind == "stop":
+            await common.stop(daemon, ident, who)
+        else:
+            await common.resend(daemon, ident, who)
+    except common.NotFound:
+        done = "missing"
+    except common.Conflict:
+        done = "busy"
+    raise web.HTTPSeeOther("/support/order?" + urlencode({"number": number, "done": done}))
+
+
+async def recheck(request: web.Request) -> web.Response:
+    return await _action(request, "recheck")
+
+
+async def stop(request: web.Request) -> web.Response:
+    return await _action(request, "stop")
+
+
+async def resend(request: web.Request) -> web.Response:
+    return await _action(request, "resend")
+
+
+def setup(app: web.Application) -> None:
+    daemon = app[DAEMON]
+    secret = daemon.settings.support.session_secret
+    app[SECRET] = secret.encode() if secret else secrets.token_bytes(32)
+    app[FAILURES] = {}
+    app.middlewares.append(support_middleware)
+    app.router.add_get("/support", home)
+    app.router.add_route("*", "/support/login", login)
+    app.router.add_post("/support/logout", logout)
+    app.router.add_get("/support/order", order_page)
+    app.router.add_post("/support/shipments/{id}/recheck", recheck)
+    app.router.add_post("/support/shipments/{id}/stop", stop)
+    app.router.add_post("/support/notifications/{id}/resend", resend)
