@@ -30,6 +30,9 @@ from tracker.schedule import backoff
 log = logging.getLogger("tracker.dispatcher")
 
 OTHER_CHANNEL = {"sms": "email", "email": "sms"}
+# A row re-queued by support on purpose (tracker.web.common.resend) carries this in `error`: it goes out
+# even though newer news exists, because a person asked for it.
+RESEND_MARK = "resend asked by"
 
 
 @dataclass
@@ -278,6 +281,8 @@ class Dispatcher:
 
     def _stale(self, note: Notification) -> bool:
         """Newer news exists for this shipment (e.g. it arrived while this one waited out the night)."""
+        if (note.error or "").startswith(RESEND_MARK):
+            return False
         mine = self._news_at.get((note.shipment_id, note.milestone))
         newest = self._newest.get(note.shipment_id)
         return mine is not None and newest is not None and newest > mine

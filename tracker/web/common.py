@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, or_, select, update
 
 from tracker.db import sessionmaker
+from tracker.dispatcher import RESEND_MARK
 from tracker.models import Alert, Notification, Order, Shipment, TrackingEventRow
 from tracker.orders import InputError, normalize_phone
 
@@ -131,7 +132,7 @@ async def resend(daemon: "Daemon", notification_id: int, who: str) -> Notificati
             raise Conflict("notification_id", f"notification {notification_id} is being sent right now")
         result = await session.execute(
             update(Notification).where(Notification.id == note.id)
-            .values(state="queued", next_attempt_at=now, error=f"resend asked by {who}"[:200], leased_until=None,
+            .values(state="queued", next_attempt_at=now, error=f"{RESEND_MARK} {who}"[:200], leased_until=None,
                     lease_owner=None, updated_at=now)
             .execution_options(synchronize_session=False))
         assert result.rowcount == 1
