@@ -76,3 +76,18 @@ def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path):
     (tmp_path / "sub").mkdir()
     s = load_settings(write(tmp_path / "sub", "database:\n  url: sqlite:///data/t.db\n"))
     assert s.async_database_url == f"sqlite+aiosqlite:///{tmp_path / 'sub' / 'data' / 't.db'}"
+
+
+def test_readme_documents_every_config_key():
+    import yaml
+
+    def leaves(data, prefix=()):
+        for key, value in data.items():
+            if isinstance(value, dict) and value:
+                yield from leaves(value, prefix + (key,))
+            else:
+                yield ".".join(prefix + (key,))
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [k for k in leaves(yaml.safe_load(DEFAULT_CONFIG.read_text())) if f"`{k}`" not in readme]
+    assert missing == []

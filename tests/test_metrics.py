@@ -52,3 +52,18 @@ async def test_readyz_and_healthz(start_daemon, tmp_path):
         assert status == 200
     finally:
         await c.close()
+
+
+async def test_metrics_show_how_close_each_carrier_is_to_its_daily_budget(start_daemon, tmp_path, clock):
+    daemon = await web_daemon(start_daemon, tmp_path, carriers={"sandbox": {"daily_budget": 40}})
+    c = Client(daemon)
+    try:
+        await add(daemon, "ORDER-1", "SBX-DELIVER-1")
+        await daemon.run_once()
+        status, text, _ = await c.request("GET", "/metrics")
+        assert status == 200
+        assert value(text, "tracker_carrier_calls_today", carrier="sandbox") == 1
+        assert value(text, "tracker_carrier_daily_budget", carrier="sandbox") == 40
+        assert value(text, "tracker_carrier_paused", carrier="sandbox") == 0
+    finally:
+        await c.close()

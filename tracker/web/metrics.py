@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from tracker.db import current_revision, head_revision, sessionmaker
-from tracker.models import Notification, Shipment
+from tracker.models import CarrierState, Notification, Shipment
 from tracker.web import DAEMON
 
 CONTENT_TYPE = "text/plain"
@@ -52,6 +52,7 @@ async def metrics(request: web.Request) -> web.Response:
         due_checks, oldest_check = (await s.execute(
             select(func.count(), func.min(Shipment.next_check_at)).where(Shipment.next_check_at <= now))).one()
         tracked = (await s.execute(select(func.count()).where(Shipment.next_check_at.is_not(None)))).scalar_one()
+        carrier_states = {c.carrier: c for c in (await s.execute(select(CarrierState))).scalars()}
         due_notes, oldest_note = (await s.execute(
             select(func.count(), func.min(Notification.next_attempt_at))
             .where(Notification.state.in_(["queued", "deferred"]), Notification.next_attempt_at <= now))).one()
@@ -74,6 +75,19 @@ async def metrics(request: web.Request) -> web.Response:
                queue="checks")
     out.sample("tracker_queue_lag_seconds", max(0.0, (now - oldest_note).total_seconds()) if oldest_note else 0,
                queue="notifications")
+    runtimes = getattr(daemon, "carriers", {})
+    out.family("tracker_carrier_calls_today", "gauge", "Carrier calls spent today (UTC) by every daemon on this database.")
+    for name in sorted(runtimes):
+        st = carrier_states.get(name)
+        out.sample("tracker_carrier_calls_today", st.calls_today if st and st.budget_day == now.date() else 0,
+                   carrier=name)
+    out.family("tracker_carrier_daily_budget", "gauge", "Carrier calls allowed per day (absent: no budget).")
+    for name, rt in sorted(runtimes.items()):
+        if rt.budget is not None:
+            out.sample("tracker_carrier_daily_budget", rt.budget, carrier=name)
+    out.family("tracker_carrier_paused", "gauge", "1 while a carrier is paused (credentials refused).")
+    for name, rt in sorted(runtimes.items()):
+        out.sample("tracker_carrier_paused", 1 if rt.paused_reason else 0, carrier=name)
     return web.Response(text="\n".join(out.lines) + "\n", content_type=CONTENT_TYPE,
                         headers={"Cache-Control": "no-store"})
 
