@@ -156,6 +156,7 @@ def cmd_demo(args) -> int:
     s.poller.intervals = Intervals(**{k: args.poll_every for k in Intervals.model_fields})
     s.poller.tick_seconds = s.dispatcher.tick_seconds = 0.5
     s.poller.jitter = 0
+    s.watch.tick_seconds = s.support_alerts.tick_seconds = 1  # problems reach support within the demo
     s.quiet_hours.enabled = False  # simulated hours fly by: holding SMS for a real night would hide them
     if args.port is not None:
         s.server.port = args.port
@@ -286,10 +287,11 @@ def cmd_alerts(args) -> int:
         print(f"{'open' if not args.all else 'all'} alerts ({len(rows)}), times in {settings.shop.timezone}:")
         for alert, order in rows:
             about = f"order {order}" if order else (f"carrier {alert.carrier}" if alert.carrier else "-")
+            message = alert.message.removeprefix(f"{about}, ")  # the column already says which order
             state = delivery_state(alert, settings)
             ack = f"  acknowledged by {alert.acked_by}" if alert.acked_at else ""
             print(f"  #{alert.id:<5} {alert.created_at.astimezone(tz):%Y-%m-%d %H:%M}  {alert.cause:<16} {about}: "
-                  f"{alert.message}{f'  ({state})' if state else ''}{ack}")
+                  f"{message}{f'  ({state})' if state else ''}{ack}")
         if not args.all:
             print("Acknowledge one with: tracker alerts ack ID")
         return 0
