@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tracker import __version__, logs, redact
+from tracker import __version__, logs
 from tracker.clock import SYSTEM
 from tracker.config import DEFAULT_CONFIG, ConfigError, Intervals, Settings, load_settings
 from tracker.app import DaemonError

@@ -28,7 +28,7 @@ from tracker.status import Status, TrackingEvent, TrackingResult
 
 __all__ = [
     "AuthFailed", "Carrier", "CarrierError", "CarrierSettings", "Invalid", "NotFoundYet", "RateLimited",
-    "Status", "Temporary", "TrackingEvent", "TrackingResult", "build_registry",
+    "SingleNumberCarrier", "Status", "Temporary", "TrackingEvent", "TrackingResult", "build_registry",
 ]
 
 
@@ -74,6 +74,7 @@ class CarrierSettings(BaseModel):
 class Carrier(ABC):
     name: ClassVar[str]
     display_name: ClassVar[str]
+    production_url: ClassVar[str] = ""
     Settings: ClassVar[type[CarrierSettings]] = CarrierSettings
     batch_size: ClassVar[int] = 1
     rate_per_second: ClassVar[float] = 10.0
@@ -84,6 +85,21 @@ class Carrier(ABC):
         self.settings = settings
         self.session = session
         self.clock = clock
+
+    @property
+    def base(self) -> str:
+        """The API's base URL: production unless config points it elsewhere (a test environment, a fake)."""
+        return (self.settings.base_url or self.production_url).rstrip("/")
+
+    def require(self, *fields: str) -> None:
+        """Refuse to call without credentials: AuthFailed naming the settings and the variables to export."""
+        if all(getattr(self.settings, f) for f in fields):
+            return
+        names = _and(fields)
+        env = _and([f"${{{self.name.upper()}_{f.upper()}}}" for f in fields])
+        verb = "is not set" if len(fields) == 1 else "are not set" if len(fields) == 2 else "are not all set"
+        raise AuthFailed(f"{self.display_name}: {names} {verb}; set {'it' if len(fields) == 1 else 'them'} in "
+                         f"config.yaml (carriers.{self.name}) from {env}")
 
     @property
     def requests_per_second(self) -> float:
@@ -99,6 +115,27 @@ class Carrier(ABC):
 
     async def aclose(self) -> None:
         """Release anything the carrier holds (tokens, connections it owns)."""
+
+
+class SingleNumberCarrier(Carrier):
+    """A carrier whose API answers one number per request: `track` asks for each in turn."""
+
+    batch_size: ClassVar[int] = 1
+
+    async def track(self, numbers: Sequence[str]) -> dict[str, TrackingResult | CarrierError]:
+        out: dict[str, TrackingResult | CarrierError] = {}
+        for number in numbers:
+            out.update(await self.track_one(number))
+        return out
+
+    @abstractmethod
+    async def track_one(self, number: str) -> dict[str, TrackingResult | CarrierError]:
+        """One request about one number."""
+
+
+def _and(items: Sequence[str]) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def build_registry(*classes: type[Carrier]) -> dict[str, type[Carrier]]:

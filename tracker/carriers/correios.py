@@ -17,12 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tracker.carriers.base import (
-    AuthFailed, Carrier, CarrierError, CarrierSettings, Invalid, NotFoundYet, Status, Temporary, TrackingEvent,
+    AuthFailed, CarrierError, CarrierSettings, Invalid, NotFoundYet, Status, Temporary, TrackingEvent,
     TrackingResult,
 )
 from tracker.carriers.common import date_of, from_iso, place, text
-from tracker.carriers.oauth import TokenCache, authorized, call, token_failure
-from tracker.clock import SYSTEM, Clock
+from tracker.carriers.oauth import TokenCarrier, authorized, call, token_failure
 
 PRODUCTION_URL = "https://api.correios.com.br"
 BRASILIA = ZoneInfo("America/Sao_Paulo")
@@ -153,28 +152,18 @@ def token_expiry(body: dict[str, Any], now: datetime) -> float:
         return 24 * 3600.0
 
 
-class CorreiosCarrier(Carrier):
+class CorreiosCarrier(TokenCarrier):
     name = "correios"
     display_name = "Correios"
+    production_url = PRODUCTION_URL
     Settings = CorreiosSettings
     batch_size = 50
     rate_per_second = 5.0       # no published limit
     daily_budget = None
 
-    def __init__(self, settings: CorreiosSettings, session=None, clock: Clock = SYSTEM) -> None:
-        super().__init__(settings, session, clock)
-        self.tokens = TokenCache(self._fetch_token, clock)
-
-    @property
-    def base(self) -> str:
-        return (self.settings.base_url or PRODUCTION_URL).rstrip("/")
-
     async def _fetch_token(self) -> tuple[str, float]:
         s: CorreiosSettings = self.settings
-        if not s.username or not s.access_code or not s.posting_card:
-            raise AuthFailed("Correios: username, access_code and posting_card are not all set; set them in "
-                             "config.yaml (carriers.correios) from ${CORREIOS_USERNAME}, ${CORREIOS_ACCESS_CODE} "
-                             "and ${CORREIOS_POSTING_CARD}")
+        self.require("username", "access_code", "posting_card")
         basic = base64.b64encode(f"{s.username}:{s.access_code}".encode()).decode()
         now = self.clock.now()
         status, body = await call(

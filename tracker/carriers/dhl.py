@@ -9,12 +9,11 @@ problem document, not an empty list.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from tracker.carriers.base import (
-    AuthFailed, Carrier, CarrierError, CarrierSettings, Invalid, NotFoundYet, RateLimited, Status, Temporary,
-    TrackingEvent, TrackingResult,
+    AuthFailed, CarrierError, CarrierSettings, Invalid, NotFoundYet, RateLimited, SingleNumberCarrier, Status,
+    Temporary, TrackingEvent, TrackingResult,
 )
 from tracker.carriers.common import date_of, from_iso, place, text
 from tracker.carriers.oauth import call
@@ -139,36 +138,29 @@ def parse(payload: dict[str, Any], number: str | None = None, status: int = 200
                                 pickup_location=pickup, carrier_status=carrier_status)}
 
 
-class DHLCarrier(Carrier):
+class DHLCarrier(SingleNumberCarrier):
     name = "dhl"
     display_name = "DHL"
+    production_url = PRODUCTION_URL
     Settings = DHLSettings
     batch_size = 1
     rate_per_second = 1.0
     daily_budget = 250
 
-    @property
-    def base(self) -> str:
-        return (self.settings.base_url or PRODUCTION_URL).rstrip("/")
-
-    async def track(self, numbers: Sequence[str]) -> dict[str, TrackingResult | CarrierError]:
+    async def track_one(self, number: str) -> dict[str, TrackingResult | CarrierError]:
         s: DHLSettings = self.settings
-        if not s.api_key:
-            raise AuthFailed("DHL: api_key is not set; set it in config.yaml (carriers.dhl) from ${DHL_API_KEY}")
-        out: dict[str, TrackingResult | CarrierError] = {}
-        for number in numbers:
-            params = {"trackingNumber": number, "language": s.language}
-            if s.service:
-                params["service"] = s.service
-            status, body = await call(self.session, "GET", f"{self.base}/track/shipments", carrier="DHL",
-                                      timeout=s.timeout_seconds, now=self.clock.now(), params=params,
-                                      headers={"DHL-API-Key": s.api_key, "Accept": "application/json"})
-            if status in (401, 403):
-                raise AuthFailed(f"DHL refused the API key (HTTP {status})")
-            if body is None:
-                raise Temporary(f"DHL: empty reply (HTTP {status})")
-            result = parse(body, number, status)
-            if number not in result and len(result) == 1:
-                result = {number: next(iter(result.values()))}
-            out.update(result)
-        return out
+        self.require("api_key")
+        params = {"trackingNumber": number, "language": s.language}
+        if s.service:
+            params["service"] = s.service
+        status, body = await call(self.session, "GET", f"{self.base}/track/shipments", carrier="DHL",
+                                  timeout=s.timeout_seconds, now=self.clock.now(), params=params,
+                                  headers={"DHL-API-Key": s.api_key, "Accept": "application/json"})
+        if status in (401, 403):
+            raise AuthFailed(f"DHL refused the API key (HTTP {status})")
+        if body is None:
+            raise Temporary(f"DHL: empty reply (HTTP {status})")
+        result = parse(body, number, status)
+        if number not in result and len(result) == 1:
+            result = {number: next(iter(result.values()))}
+        return result

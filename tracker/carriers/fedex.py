@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from tracker.carriers.base import (
-    AuthFailed, Carrier, CarrierError, CarrierSettings, Invalid, NotFoundYet, RateLimited, Status, Temporary,
+    AuthFailed, CarrierError, CarrierSettings, Invalid, NotFoundYet, RateLimited, Status, Temporary,
     TrackingEvent, TrackingResult,
 )
 from tracker.carriers.common import date_of, from_iso, place, text
-from tracker.carriers.oauth import TokenCache, authorized, call, token_failure, token_lifetime
-from tracker.clock import SYSTEM, Clock
+from tracker.carriers.oauth import TokenCarrier, authorized, bearer_token, call
 
 PRODUCTION_URL = "https://apis.fedex.com"
 
@@ -168,34 +167,23 @@ def build_request(numbers: Sequence[str]) -> dict[str, Any]:
             "trackingInfo": [{"trackingNumberInfo": {"trackingNumber": n}} for n in numbers]}
 
 
-class FedExCarrier(Carrier):
+class FedExCarrier(TokenCarrier):
     name = "fedex"
     display_name = "FedEx"
+    production_url = PRODUCTION_URL
     Settings = FedExSettings
     batch_size = 30
     rate_per_second = 140.0     # 1,400 transactions per 10 s per project
     daily_budget = 100_000      # Track capability default per project
 
-    def __init__(self, settings: FedExSettings, session=None, clock: Clock = SYSTEM) -> None:
-        super().__init__(settings, session, clock)
-        self.tokens = TokenCache(self._fetch_token, clock)
-
-    @property
-    def base(self) -> str:
-        return (self.settings.base_url or PRODUCTION_URL).rstrip("/")
-
     async def _fetch_token(self) -> tuple[str, float]:
         s: FedExSettings = self.settings
-        if not s.client_id or not s.client_secret:
-            raise AuthFailed("FedEx: client_id and client_secret are not set; set them in config.yaml "
-                             "(carriers.fedex) from ${FEDEX_CLIENT_ID} and ${FEDEX_CLIENT_SECRET}")
+        self.require("client_id", "client_secret")
         status, body = await call(
             self.session, "POST", f"{self.base}/oauth/token", carrier="FedEx", timeout=s.timeout_seconds,
             now=self.clock.now(), headers={"Content-Type": "application/x-www-form-urlencoded"},
             data={"grant_type": "client_credentials", "client_id": s.client_id, "client_secret": s.client_secret})
-        if status != 200 or not isinstance(body, dict) or not body.get("access_token"):
-            raise token_failure("FedEx", status, body)
-        return body["access_token"], token_lifetime(body, 3599)
+        return bearer_token("FedEx", status, body, 3599)
 
     async def track(self, numbers: Sequence[str]) -> dict[str, TrackingResult | CarrierError]:
         s: FedExSettings = self.settings

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -20,8 +21,8 @@ from typing import Any
 
 import aiohttp
 
-from tracker.carriers.base import AuthFailed, RateLimited, Temporary
-from tracker.clock import Clock
+from tracker.carriers.base import AuthFailed, Carrier, RateLimited, Temporary
+from tracker.clock import SYSTEM, Clock
 
 Reply = tuple[int, Any]
 
@@ -125,6 +126,25 @@ def token_failure(carrier: str, status: int, body: Any) -> AuthFailed | Temporar
         return AuthFailed(f"{carrier}: token request refused (HTTP {status}{', ' + detail if detail else ''}); "
                           f"check the client id and secret")
     return Temporary(f"{carrier}: token request failed (HTTP {status})")
+
+
+def bearer_token(carrier: str, status: int, body: Any, default_lifetime: float) -> tuple[str, float]:
+    """An OAuth client-credentials reply -> (access token, seconds it lives), or the failure to raise."""
+    if status != 200 or not isinstance(body, dict) or not body.get("access_token"):
+        raise token_failure(carrier, status, body)
+    return body["access_token"], token_lifetime(body, default_lifetime)
+
+
+class TokenCarrier(Carrier):
+    """A carrier whose API wants a bearer token from its token endpoint, cached until shortly before expiry."""
+
+    def __init__(self, settings, session=None, clock: Clock = SYSTEM) -> None:
+        super().__init__(settings, session, clock)
+        self.tokens = TokenCache(self._fetch_token, clock)
+
+    @abstractmethod
+    async def _fetch_token(self) -> tuple[str, float]:
+        """Ask the token endpoint: (token, lifetime in seconds)."""
 
 
 def token_lifetime(body: dict[str, Any], default: float) -> float:

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from tracker.carriers.base import (
-    AuthFailed, Carrier, CarrierError, CarrierSettings, Invalid, NotFoundYet, Status, Temporary,
+    AuthFailed, CarrierError, CarrierSettings, Invalid, NotFoundYet, SingleNumberCarrier, Status, Temporary,
     TrackingEvent, TrackingResult,
 )
 from tracker.carriers.common import date_of, from_iso, offset_minutes, place, text, with_offset
-from tracker.carriers.oauth import TokenCache, authorized, call, token_failure, token_lifetime
-from tracker.clock import SYSTEM, Clock
+from tracker.carriers.oauth import TokenCarrier, authorized, bearer_token, call
 
 PRODUCTION_URL = "https://onlinetools.ups.com"
 
@@ -205,27 +203,18 @@ def _package(key: str, pkg: dict[str, Any]) -> TrackingResult:
                           carrier_status=status_of(pkg["currentStatus"]) if pkg.get("currentStatus") else None)
 
 
-class UPSCarrier(Carrier):
+class UPSCarrier(TokenCarrier, SingleNumberCarrier):
     name = "ups"
     display_name = "UPS"
+    production_url = PRODUCTION_URL
     Settings = UPSSettings
     batch_size = 1
     rate_per_second = 5.0      # UPS publishes no tracking quota; stay polite
     daily_budget = None
 
-    def __init__(self, settings: UPSSettings, session=None, clock: Clock = SYSTEM) -> None:
-        super().__init__(settings, session, clock)
-        self.tokens = TokenCache(self._fetch_token, clock)
-
-    @property
-    def base(self) -> str:
-        return (self.settings.base_url or PRODUCTION_URL).rstrip("/")
-
     async def _fetch_token(self) -> tuple[str, float]:
         s: UPSSettings = self.settings
-        if not s.client_id or not s.client_secret:
-            raise AuthFailed("UPS: client_id and client_secret are not set; set them in config.yaml "
-                             "(carriers.ups) from ${UPS_CLIENT_ID} and ${UPS_CLIENT_SECRET}")
+        self.require("client_id", "client_secret")
         basic = base64.b64encode(f"{s.client_id}:{s.client_secret}".encode()).decode()
         headers = {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"}
         if s.merchant_id:
@@ -233,17 +222,9 @@ class UPSCarrier(Carrier):
         status, body = await call(self.session, "POST", f"{self.base}/security/v1/oauth/token", carrier="UPS",
                                   timeout=s.timeout_seconds, now=self.clock.now(), headers=headers,
                                   data="grant_type=client_credentials")
-        if status != 200 or not isinstance(body, dict) or not body.get("access_token"):
-            raise token_failure("UPS", status, body)
-        return body["access_token"], token_lifetime(body, 14399)
+        return bearer_token("UPS", status, body, 14399)
 
-    async def track(self, numbers: Sequence[str]) -> dict[str, TrackingResult | CarrierError]:
-        out: dict[str, TrackingResult | CarrierError] = {}
-        for number in numbers:
-            out.update(await self._one(number))
-        return out
-
-    async def _one(self, number: str) -> dict[str, TrackingResult | CarrierError]:
+    async def track_one(self, number: str) -> dict[str, TrackingResult | CarrierError]:
         s: UPSSettings = self.settings
 
         async def send(token: str):

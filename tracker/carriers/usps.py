@@ -10,17 +10,15 @@ quota is about 60 requests an hour, token calls included, so this carrier is pac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from tracker.carriers.base import (
-    AuthFailed, Carrier, CarrierError, CarrierSettings, Invalid, NotFoundYet, Status, Temporary, TrackingEvent,
-    TrackingResult,
+    AuthFailed, CarrierError, CarrierSettings, Invalid, NotFoundYet, SingleNumberCarrier, Status, Temporary,
+    TrackingEvent, TrackingResult,
 )
 from tracker.carriers.common import date_of, from_iso, offset_minutes, place, text, with_offset
-from tracker.carriers.oauth import TokenCache, authorized, call, token_failure, token_lifetime
-from tracker.clock import SYSTEM, Clock
+from tracker.carriers.oauth import TokenCarrier, authorized, bearer_token, call
 
 PRODUCTION_URL = "https://apis.usps.com"
 
@@ -162,42 +160,25 @@ def parse(payload: dict[str, Any] | list[Any], number: str | None = None, status
                                 pickup_location=pickup, carrier_status=category)}
 
 
-class USPSCarrier(Carrier):
+class USPSCarrier(TokenCarrier, SingleNumberCarrier):
     name = "usps"
     display_name = "USPS"
+    production_url = PRODUCTION_URL
     Settings = USPSSettings
     batch_size = 1
     rate_per_second = 60 / 3600   # about 60 requests an hour by default
     daily_budget = 1440
 
-    def __init__(self, settings: USPSSettings, session=None, clock: Clock = SYSTEM) -> None:
-        super().__init__(settings, session, clock)
-        self.tokens = TokenCache(self._fetch_token, clock)
-
-    @property
-    def base(self) -> str:
-        return (self.settings.base_url or PRODUCTION_URL).rstrip("/")
-
     async def _fetch_token(self) -> tuple[str, float]:
         s: USPSSettings = self.settings
-        if not s.client_id or not s.client_secret:
-            raise AuthFailed("USPS: client_id and client_secret are not set; set them in config.yaml "
-                             "(carriers.usps) from ${USPS_CLIENT_ID} and ${USPS_CLIENT_SECRET}")
+        self.require("client_id", "client_secret")
         status, body = await call(
             self.session, "POST", f"{self.base}/oauth2/v3/token", carrier="USPS", timeout=s.timeout_seconds,
             now=self.clock.now(), data={"grant_type": "client_credentials", "client_id": s.client_id,
                                         "client_secret": s.client_secret, "scope": s.scope})
-        if status != 200 or not isinstance(body, dict) or not body.get("access_token"):
-            raise token_failure("USPS", status, body)
-        return body["access_token"], token_lifetime(body, 28800)
+        return bearer_token("USPS", status, body, 28800)
 
-    async def track(self, numbers: Sequence[str]) -> dict[str, TrackingResult | CarrierError]:
-        out: dict[str, TrackingResult | CarrierError] = {}
-        for number in numbers:
-            out.update(await self._one(number))
-        return out
-
-    async def _one(self, number: str) -> dict[str, TrackingResult | CarrierError]:
+    async def track_one(self, number: str) -> dict[str, TrackingResult | CarrierError]:
         s: USPSSettings = self.settings
 
         async def send(token: str):
