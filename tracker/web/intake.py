@@ -151,18 +151,28 @@ async def _cancel(request: web.Request, source: str, event_id: str, order_number
     return _json(200, stopped=len(ids))
 
 
-async def shopify(request: web.Request) -> web.Response:
-    settings = request.app[DAEMON].settings
-    if not settings.intake.shopify_secret:
-        return _error(404, "intake.shopify_secret", "the Shopify webhook is not enabled",
-                      "set intake.shopify_secret in config.yaml")
+async def _signed_body(request: web.Request, platform: str, secret_key: str, header: str,
+                       fix: str) -> bytes | web.Response:
+    """The raw body of an enabled, size-limited, correctly signed shop webhook, or the error to answer."""
+    secret = getattr(request.app[DAEMON].settings.intake, secret_key)
+    if not secret:
+        return _error(404, f"intake.{secret_key}", f"the {platform} webhook is not enabled",
+                      f"set intake.{secret_key} in config.yaml")
     body = await _read_body(request)
     if body is None:
         return _error(413, "(body)", "the body is too large", "raise api.max_body_bytes")
-    if not signature_ok(settings.intake.shopify_secret, body, request.headers.get("X-Shopify-Hmac-Sha256")):
-        log.warning("Shopify webhook with a bad or missing signature refused")
-        return _error(401, "X-Shopify-Hmac-Sha256", "bad or missing signature",
-                      "use the webhook signing secret of the shop as intake.shopify_secret")
+    if not signature_ok(secret, body, request.headers.get(header)):
+        log.warning("%s webhook with a bad or missing signature refused", platform)
+        return _error(401, header, "bad or missing signature", fix)
+    return body
+
+
+async def shopify(request: web.Request) -> web.Response:
+    settings = request.app[DAEMON].settings
+    body = await _signed_body(request, "Shopify", "shopify_secret", "X-Shopify-Hmac-Sha256",
+                              "use the webhook signing secret of the shop as intake.shopify_secret")
+    if isinstance(body, web.Response):
+        return body
     topic = request.headers.get("X-Shopify-Topic", "")
     if topic not in SHOPIFY_TOPICS:
         return _json(200, ignored=f"topic {topic[:64]!r} is not handled")
@@ -209,16 +219,10 @@ def _woo_tracking(order: dict) -> list[tuple[str | None, str]]:
 
 async def woocommerce(request: web.Request) -> web.Response:
     settings = request.app[DAEMON].settings
-    if not settings.intake.woocommerce_secret:
-        return _error(404, "intake.woocommerce_secret", "the WooCommerce webhook is not enabled",
-                      "set intake.woocommerce_secret in config.yaml")
-    body = await _read_body(request)
-    if body is None:
-        return _error(413, "(body)", "the body is too large", "raise api.max_body_bytes")
-    if not signature_ok(settings.intake.woocommerce_secret, body, request.headers.get("X-WC-Webhook-Signature")):
-        log.warning("WooCommerce webhook with a bad or missing signature refused")
-        return _error(401, "X-WC-Webhook-Signature", "bad or missing signature",
-                      "use the webhook's secret as intake.woocommerce_secret")
+    body = await _signed_body(request, "WooCommerce", "woocommerce_secret", "X-WC-Webhook-Signature",
+                              "use the webhook's secret as intake.woocommerce_secret")
+    if isinstance(body, web.Response):
+        return body
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
