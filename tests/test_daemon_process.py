@@ -1,7 +1,6 @@
 """The daemon as a real process: killed between milestones it resumes without sending anything twice;
 SIGTERM gives its work back; a second daemon on the same SQLite file is refused."""
 
-import os
 import signal
 import sqlite3
 import subprocess

@@ -223,6 +223,10 @@ class FollowUpSettings(_Strict):
         return self
 
 
+class PrivacySettings(_Strict):
+    erase_contact_after_days: float | None = Field(90, gt=0)
+
+
 class ApiSettings(_Strict):
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     max_bulk: int = Field(1000, ge=1, le=1000)
@@ -261,6 +265,7 @@ class Settings(_Strict):
     watch: WatchSettings = WatchSettings()
     support_alerts: SupportAlertsSettings = SupportAlertsSettings()
     follow_up: FollowUpSettings = FollowUpSettings()
+    privacy: PrivacySettings = PrivacySettings()
     api: ApiSettings = ApiSettings()
     support: SupportSettings = SupportSettings()
     intake: IntakeSettings = IntakeSettings()

@@ -39,8 +39,9 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
         return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else "-"
 
     out = [f"Order {order.number}",
-           f"  customer: email {order.email or '-'}, phone {order.phone or '-'}; language {order.locale}; "
-           f"channels {order.channels}",
+           (f"  customer: contact details erased {t(order.erased_at)} (privacy.erase_contact_after_days); "
+            if order.erased_at else f"  customer: email {order.email or '-'}, phone {order.phone or '-'}; ")
+           + f"language {order.locale}; channels {order.channels}",
            f"  times in {settings.shop.timezone}"]
     for ship in ships:
         out.append("")

@@ -137,6 +137,7 @@ class WatchStats:
     follow_up: int = 0
     alerts: int = 0
     superseded: int = 0
+    erased: int = 0
 
     @property
     def queued(self) -> int:
@@ -144,7 +145,7 @@ class WatchStats:
 
     @property
     def total(self) -> int:
-        return self.expired + self.queued + self.alerts + self.superseded
+        return self.expired + self.queued + self.alerts + self.superseded + self.erased
 
 
 class Watcher:
@@ -171,9 +172,12 @@ class Watcher:
             await self._problems(now, stats)
             if self.settings.follow_up.enabled:
                 await self._follow_up(now, stats)
+            if self.settings.privacy.erase_contact_after_days:
+                await self._erase_contacts(now, stats)
         if stats.total:
-            log.info("watchers: %d expired, %d silent, %d late, %d follow-ups queued, %d alerts raised",
-                     stats.expired, stats.silent, stats.late, stats.follow_up, stats.alerts)
+            log.info("watchers: %d expired, %d silent, %d late, %d follow-ups queued, %d alerts raised, "
+                     "%d orders' contact details erased", stats.expired, stats.silent, stats.late, stats.follow_up,
+                     stats.alerts, stats.erased)
         return stats
 
     # --- helpers ---
@@ -323,3 +327,25 @@ class Watcher:
             for ship, order in candidates:
                 if follow_up_due(_view(ship), now, days):
                     stats.follow_up += await self._queue(session, ship, order, FOLLOW_UP, now, channels=["email"])
+
+    async def _erase_contacts(self, now: datetime, stats: WatchStats) -> None:
+        """Personal data has a lifetime: once every shipment of an order is finished and quiet for the
+        configured days and nothing is waiting to be sent, its contact details and the signer's name go."""
+        cutoff = now - timedelta(days=self.settings.privacy.erase_contact_after_days)
+        busy_shipment = select(Shipment.id).where(
+            Shipment.order_id == Order.id, or_(Shipment.next_check_at.is_not(None), Shipment.updated_at > cutoff))
+        waiting = select(Notification.id).where(
+            Notification.order_id == Order.id, Notification.state.in_(["queued", "sending", "deferred"]))
+        async with self.maker() as session, session.begin():
+            ids = [oid for (oid,) in await session.execute(
+                select(Order.id).where(Order.erased_at.is_(None), Order.created_at <= cutoff,
+                                       select(Shipment.id).where(Shipment.order_id == Order.id).exists(),
+                                       ~busy_shipment.exists(), ~waiting.exists()).limit(1000))]
+            if not ids:
+                return
+            await session.execute(update(Order).where(Order.id.in_(ids))
+                                  .values(email=None, phone=None, erased_at=now)
+                                  .execution_options(synchronize_session=False))
+            await session.execute(update(Shipment).where(Shipment.order_id.in_(ids)).values(signed_by=None)
+                                  .execution_options(synchronize_session=False))
+        stats.erased += len(ids)
