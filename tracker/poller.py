@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import aiohttp
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 
 from tracker import alerts
 from tracker.carriers.base import (
@@ -27,7 +27,7 @@ from tracker.carriers.base import (
 )
 from tracker.clock import Clock
 from tracker.config import PollerSettings
-from tracker.db import insert_ignore, is_sqlite, sessionmaker
+from tracker.db import insert_ignore, insert_ignore_many, is_sqlite, sessionmaker
 from tracker.models import CarrierState, Notification, Order, Shipment, TrackingEventRow
 from tracker.schedule import backoff, next_check
 from tracker.status import Known, Status, announced_from_rows, apply
@@ -362,8 +362,8 @@ class Poller:
         ids = [sid for sid, _ in items]
         queued = 0
         async with self._writing, self.maker() as session, session.begin():
-            ships = (await session.execute(
-                select(Shipment).where(Shipment.id.in_(ids)).with_for_update())).scalars().all()
+            ships = [_Ship(row) for row in (await session.execute(
+                select(SHIPMENTS).where(SHIPMENTS.c.id.in_(ids)).with_for_update())).mappings()]
             ships = [s for s in ships if s.lease_owner == self.owner]  # lost the lease: someone else has it
             if not ships:
                 return 0
@@ -406,9 +406,11 @@ class Poller:
                     wait = getattr(error, "retry_after", None) or backoff(
                         ship.failures, 60, self.settings.backoff_max_seconds, self.rng)
                     ship.next_check_at = now + timedelta(seconds=wait)
+            await session.execute(SAVE_SHIPMENT, [
+                {"b_id": ship.id, **{f"v_{c}": getattr(ship, c) for c in WRITTEN}} for ship in ships])
             if event_rows:
-                await session.execute(insert_ignore(self.engine, TrackingEventRow.__table__, event_rows,
-                                                    ["shipment_id", "key"]))
+                await session.execute(insert_ignore_many(self.engine, TrackingEventRow.__table__,
+                                                         ["shipment_id", "key"]), event_rows)
             for sid, milestones in supersede:
                 await session.execute(
                     update(Notification).where(
@@ -417,11 +419,11 @@ class Poller:
                     ).values(state="suppressed", error="superseded by newer news", updated_at=now)
                     .execution_options(synchronize_session=False))
             if note_rows:
-                await session.execute(insert_ignore(self.engine, Notification.__table__, note_rows,
-                                                    ["shipment_id", "milestone", "channel"]))
+                await session.execute(insert_ignore_many(self.engine, Notification.__table__,
+                                                         ["shipment_id", "milestone", "channel"]), note_rows)
         return queued
 
-    def _apply_result(self, ship: Shipment, order: Order, result: TrackingResult, keys: set[str],
+    def _apply_result(self, ship: _Ship, order: Order, result: TrackingResult, keys: set[str],
                       notes: list[tuple[str, str]], event_rows: list[dict], note_rows: list[dict],
                       supersede: list[tuple[int, list[str]]], now: datetime) -> int:
         known = Known(status=Status(ship.status), status_at=ship.status_at, event_keys=frozenset(keys),
@@ -467,7 +469,7 @@ class Poller:
             count += 1
         return count
 
-    async def _not_found(self, session, ship: Shipment, now: datetime) -> None:
+    async def _not_found(self, session, ship: _Ship, now: datetime) -> None:
         ship.failures += 1
         ship.last_error = "not known to the carrier yet"
         if now - ship.created_at > timedelta(days=self.settings.expire_after_days) and ship.last_event_at is None:
@@ -479,6 +481,23 @@ class Poller:
             return
         wait = backoff(ship.failures, self.settings.intervals.pending, self.settings.backoff_max_seconds, self.rng)
         ship.next_check_at = now + timedelta(seconds=wait)
+
+
+# persist() reads shipments as plain rows and writes them back with one executemany UPDATE: loading and
+# flushing ORM objects was most of the cost of a check. WRITTEN is every column a check may change.
+SHIPMENTS = Shipment.__table__
+WRITTEN = ("leased_until", "lease_owner", "last_checked_at", "updated_at", "status", "status_at", "last_event_at",
+           "delivered_at", "expected_delivery", "first_expected_delivery", "signed_by", "pickup_location",
+           "pickup_until", "failures", "last_error", "next_check_at")
+SAVE_SHIPMENT = (update(SHIPMENTS).where(SHIPMENTS.c.id == bindparam("b_id"))
+                 .values({c: bindparam(f"v_{c}") for c in WRITTEN}))
+
+
+class _Ship:
+    """A shipment row as a mutable attribute bag (what persist() and _apply_result() change)."""
+
+    def __init__(self, row) -> None:
+        self.__dict__.update(row)
 
 
 def channels_for(order: Order) -> list[str]:
