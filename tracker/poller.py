@@ -36,6 +36,8 @@ log = logging.getLogger("tracker.poller")
 
 # Longest a batch waits for its carrier's rate limit; beyond that it goes back to the queue for later.
 MAX_PACING_WAIT = 5.0
+# Most shipments one persist() transaction writes when it groups finished batches.
+MAX_GROUP = 1000
 
 
 class RateLimiter:
@@ -148,6 +150,8 @@ class Poller:
         # SQLite has one writer at a time: concurrent batches queue for it here rather than in SQLite's busy
         # handler, which sleeps and retries (measured: 8 concurrent batches spent most of their time there).
         self._writing = asyncio.Lock() if is_sqlite(engine) else contextlib.nullcontext()
+        self._pending: list[tuple] = []  # batches waiting for persist()'s next transaction
+        self._flusher: asyncio.Future | None = None
         # Checks done by this process, by (carrier, outcome); /metrics shows them.
         self.polls: Counter[tuple[str, str]] = Counter()
 
@@ -357,16 +361,55 @@ class Poller:
     # --- persist -------------------------------------------------------------------------------
     async def persist(self, carrier: str, items: list[tuple[int, str]],
                       results: dict[str, TrackingResult | CarrierError]) -> int:
-        """Apply results and write events, shipment and outbox rows in ONE transaction. Returns rows queued."""
+        """Apply results and write events, shipment and outbox rows in ONE transaction. Returns rows queued.
+
+        Batches that finish while a write is under way are written together in the next transaction (group
+        commit): every check's rows still commit together, and a one-number carrier (UPS, USPS, DHL) costs
+        one set of queries per group rather than per number."""
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((carrier, items, results, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+        return await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            group, seen, rest = [], set(), []
+            for entry in self._pending:
+                sids = {sid for sid, _ in entry[1]}
+                if sids & seen or (group and len(seen) + len(sids) > MAX_GROUP):
+                    rest.append(entry)
+                else:
+                    group.append(entry)
+                    seen |= sids
+            self._pending = rest
+            try:
+                counts = await self._persist_group([(c, i, r) for c, i, r, _ in group])
+            except asyncio.CancelledError:
+                for *_, done in group + self._pending:
+                    done.cancel()
+                self._pending = []
+                raise
+            except Exception as exc:
+                for *_, done in group:
+                    done.set_exception(exc)
+                continue
+            for (*_, done), n in zip(group, counts):
+                done.set_result(n)
+
+    async def _persist_group(self, group: list[tuple[str, list[tuple[int, str]],
+                                                     dict[str, TrackingResult | CarrierError]]]) -> list[int]:
+        """persist() for several batches in one transaction. Returns rows queued for each batch."""
         now = self.clock.now()
-        ids = [sid for sid, _ in items]
-        queued = 0
+        answers = {sid: (carrier, results) for carrier, items, results in group for sid, _ in items}
+        ids = list(answers)
+        queued_by: Counter[int] = Counter()
         async with self._writing, self.maker() as session, session.begin():
             ships = [_Ship(row) for row in (await session.execute(
                 select(SHIPMENTS).where(SHIPMENTS.c.id.in_(ids)).with_for_update())).mappings()]
             ships = [s for s in ships if s.lease_owner == self.owner]  # lost the lease: someone else has it
             if not ships:
-                return 0
+                return [0] * len(group)
             order_ids = {s.order_id for s in ships}
             orders = {o.id: o for o in (await session.execute(
                 select(Order).where(Order.id.in_(order_ids)))).scalars()}
@@ -385,11 +428,12 @@ class Poller:
             note_rows: list[dict] = []
             supersede: list[tuple[int, list[str]]] = []
             for ship in ships:
+                carrier, results = answers[ship.id]
                 result = results.get(ship.tracking_number)
                 ship.leased_until, ship.lease_owner, ship.last_checked_at = None, None, now
                 ship.updated_at = now
                 if isinstance(result, TrackingResult):
-                    queued += self._apply_result(ship, orders[ship.order_id], result, keys[ship.id],
+                    queued_by[ship.id] += self._apply_result(ship, orders[ship.order_id], result, keys[ship.id],
                                                  notes[ship.id], event_rows, note_rows, supersede, now)
                 elif isinstance(result, NotFoundYet):
                     await self._not_found(session, ship, now)
@@ -421,7 +465,7 @@ class Poller:
             if note_rows:
                 await session.execute(insert_ignore_many(self.engine, Notification.__table__,
                                                          ["shipment_id", "milestone", "channel"]), note_rows)
-        return queued
+        return [sum(queued_by[sid] for sid, _ in items) for _, items, _ in group]
 
     def _apply_result(self, ship: _Ship, order: Order, result: TrackingResult, keys: set[str],
                       notes: list[tuple[str, str]], event_rows: list[dict], note_rows: list[dict],
