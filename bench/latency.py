@@ -69,7 +69,7 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-async def run(args, url: str | None, carrier_cfg: dict, tmp: Path) -> tuple[list[float], int]:
+async def run(args, url: str | None, carrier_cfg: dict, tmp: Path) -> tuple[list[float], list[float], int]:
     async with StampedTwilio(latency=args.latency) as tw, StampedSendGrid(latency=args.latency) as sg:
         settings = messaging_settings(tmp, tw, sg, database={"url": url or f"sqlite:///{tmp / 'tracker.db'}"},
                                       server={"enabled": False}, carriers={"fedex": carrier_cfg},
@@ -94,6 +94,17 @@ async def run(args, url: str | None, carrier_cfg: dict, tmp: Path) -> tuple[list
             return results
 
         fedex.track = stamped
+        committed: dict[str, float] = {}
+        persist = daemon.poller.persist
+
+        async def stamped_persist(carrier, items, results):
+            queued = await persist(carrier, items, results)
+            stamp = time.monotonic()
+            for _, n in items:
+                committed.setdefault(n, stamp)
+            return queued
+
+        daemon.poller.persist = stamped_persist
         stop = asyncio.Event()
         serving = asyncio.create_task(daemon.serve(stop))
         deadline = time.monotonic() + args.spread + 60
@@ -101,13 +112,15 @@ async def run(args, url: str | None, carrier_cfg: dict, tmp: Path) -> tuple[list
             await asyncio.sleep(0.5)
         stop.set()
         await serving
-    lat = []
+    lat, to_commit = [], []
     for i in range(args.shipments):
-        start = polled.get(f"7{i:011d}")
+        start, commit = polled.get(f"7{i:011d}"), committed.get(f"7{i:011d}")
+        if start is not None and commit is not None:
+            to_commit.append((commit - start) * 1000)
         for end in (tw.arrived.get(f"+1415{i:07d}"), sg.arrived.get(f"c{i}@example.com")):
             if start is not None and end is not None:
                 lat.append((end - start) * 1000)
-    return lat, 2 * args.shipments - len(lat)
+    return lat, to_commit, 2 * args.shipments - len(lat)
 
 
 async def main() -> None:
@@ -121,14 +134,16 @@ async def main() -> None:
         cfg = settings_for("fedex", **UNLIMITED["fedex"])
         if args.pg:
             async with pg_database() as url:
-                lat, missing = await run(args, url, cfg, Path(tmp))
+                lat, to_commit, missing = await run(args, url, cfg, Path(tmp))
         else:
-            lat, missing = await run(args, None, cfg, Path(tmp))
+            lat, to_commit, missing = await run(args, None, cfg, Path(tmp))
     engine = "PostgreSQL" if args.pg else "SQLite"
     print(f"{engine}: {len(lat)} messages ({missing} missing), poll -> provider latency p50 {pct(lat, .5):.0f} ms, "
           f"p90 {pct(lat, .9):.0f} ms, p99 {pct(lat, .99):.0f} ms, max {max(lat):.0f} ms, mean "
           f"{statistics.mean(lat):.0f} ms ({args.shipments} shipments due over {args.spread:g} s, SMS + email each, "
           f"fake latency {args.latency * 1000:.0f} ms, {os.cpu_count()} CPUs)")
+    print(f"  of which poll -> events and outbox committed: p50 {pct(to_commit, .5):.0f} ms, "
+          f"p99 {pct(to_commit, .99):.0f} ms")
     print("command: .venv/bin/python bench/latency.py " + " ".join(sys.argv[1:]))
 
 
