@@ -74,7 +74,7 @@ async def one(args, n: int, carrier_cfg: dict) -> float:
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--daemons", type=int, nargs="+", default=[1, 2, 4])
-    ap.add_argument("--shipments", type=int, default=60_000)
+    ap.add_argument("--shipments", type=int, default=120_000)
     ap.add_argument("--warmup", type=float, default=8)
     ap.add_argument("--window", type=float, default=20)
     ap.add_argument("--latency", type=float, default=0.02)
