@@ -392,10 +392,12 @@ class Poller:
                 raise
             except Exception as exc:
                 for *_, done in group:
-                    done.set_exception(exc)
+                    if not done.done():
+                        done.set_exception(exc)
                 continue
             for (*_, done), n in zip(group, counts):
-                done.set_result(n)
+                if not done.done():
+                    done.set_result(n)
 
     async def _persist_group(self, group: list[tuple[str, list[tuple[int, str]],
                                                      dict[str, TrackingResult | CarrierError]]]) -> list[int]:
