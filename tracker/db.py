@@ -54,6 +54,13 @@ def insert_ignore(engine: AsyncEngine, table, rows: Sequence[dict], conflict: Se
     return dialect.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=list(conflict))
 
 
+def insert_ignore_many(engine: AsyncEngine, table, conflict: Sequence[str]):
+    """INSERT ... ON CONFLICT DO NOTHING for executemany (pass the rows to execute()): unlike
+    insert_ignore(), whose VALUES list changes with every call, this statement compiles once and is cached."""
+    dialect = sqlite if is_sqlite(engine) else postgresql
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+
+
 def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

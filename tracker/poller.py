@@ -8,6 +8,7 @@ expired. Claiming stamps `leased_until`/`lease_owner`; on PostgreSQL the claim u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import aiohttp
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 
 from tracker import alerts
 from tracker.carriers.base import (
@@ -26,7 +27,7 @@ from tracker.carriers.base import (
 )
 from tracker.clock import Clock
 from tracker.config import PollerSettings
-from tracker.db import insert_ignore, sessionmaker
+from tracker.db import insert_ignore, insert_ignore_many, is_sqlite, sessionmaker
 from tracker.models import CarrierState, Notification, Order, Shipment, TrackingEventRow
 from tracker.schedule import backoff, next_check
 from tracker.status import Known, Status, announced_from_rows, apply
@@ -35,6 +36,8 @@ log = logging.getLogger("tracker.poller")
 
 # Longest a batch waits for its carrier's rate limit; beyond that it goes back to the queue for later.
 MAX_PACING_WAIT = 5.0
+# Most shipments one persist() transaction writes when it groups finished batches.
+MAX_GROUP = 1000
 
 
 class RateLimiter:
@@ -144,6 +147,11 @@ class Poller:
         self.rng = rng or random.Random()
         self.stopping = False
         self._sem = asyncio.Semaphore(settings.concurrency)
+        # SQLite has one writer at a time: concurrent batches queue for it here rather than in SQLite's busy
+        # handler, which sleeps and retries (measured: 8 concurrent batches spent most of their time there).
+        self._writing = asyncio.Lock() if is_sqlite(engine) else contextlib.nullcontext()
+        self._pending: list[tuple] = []  # batches waiting for persist()'s next transaction
+        self._flusher: asyncio.Future | None = None
         # Checks done by this process, by (carrier, outcome); /metrics shows them.
         self.polls: Counter[tuple[str, str]] = Counter()
 
@@ -170,7 +178,7 @@ class Poller:
             .returning(S.id, S.carrier, S.tracking_number)
             .execution_options(synchronize_session=False)
         )
-        async with self.maker() as session, session.begin():
+        async with self._writing, self.maker() as session, session.begin():
             rows = (await session.execute(stmt)).all()
         return [tuple(r) for r in rows]
 
@@ -191,7 +199,7 @@ class Poller:
             return True
         today = now.date()
         C = CarrierState
-        async with self.maker() as session, session.begin():
+        async with self._writing, self.maker() as session, session.begin():
             row = (await session.execute(
                 update(C).where(C.carrier == rt.carrier.name,
                                 or_(C.budget_day.is_(None), C.budget_day != today, C.calls_today < rt.budget))
@@ -209,7 +217,7 @@ class Poller:
         """Extend the lease of claimed shipments still owned here, right before asking the carrier.
         Anything another daemon took over meanwhile (our lease expired while waiting) is dropped."""
         now = self.clock.now()
-        async with self.maker() as session, session.begin():
+        async with self._writing, self.maker() as session, session.begin():
             mine = {sid for (sid,) in await session.execute(
                 update(Shipment)
                 .where(Shipment.id.in_([sid for sid, _ in items]), Shipment.lease_owner == self.owner)
@@ -227,7 +235,7 @@ class Poller:
             values["next_check_at"] = next_check_at
         if error is not None:
             values["last_error"] = error
-        async with self.maker() as session, session.begin():
+        async with self._writing, self.maker() as session, session.begin():
             await session.execute(
                 update(Shipment).where(Shipment.id.in_(list(ids)), Shipment.lease_owner == self.owner)
                 .values(**values).execution_options(synchronize_session=False)
@@ -353,16 +361,57 @@ class Poller:
     # --- persist -------------------------------------------------------------------------------
     async def persist(self, carrier: str, items: list[tuple[int, str]],
                       results: dict[str, TrackingResult | CarrierError]) -> int:
-        """Apply results and write events, shipment and outbox rows in ONE transaction. Returns rows queued."""
+        """Apply results and write events, shipment and outbox rows in ONE transaction. Returns rows queued.
+
+        Batches that finish while a write is under way are written together in the next transaction (group
+        commit): every check's rows still commit together, and a one-number carrier (UPS, USPS, DHL) costs
+        one set of queries per group rather than per number."""
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((carrier, items, results, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+        return await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            group, seen, rest = [], set(), []
+            for entry in self._pending:
+                sids = {sid for sid, _ in entry[1]}
+                if sids & seen or (group and len(seen) + len(sids) > MAX_GROUP):
+                    rest.append(entry)
+                else:
+                    group.append(entry)
+                    seen |= sids
+            self._pending = rest
+            try:
+                counts = await self._persist_group([(c, i, r) for c, i, r, _ in group])
+            except asyncio.CancelledError:
+                for *_, done in group + self._pending:
+                    done.cancel()
+                self._pending = []
+                raise
+            except Exception as exc:
+                for *_, done in group:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (*_, done), n in zip(group, counts):
+                if not done.done():
+                    done.set_result(n)
+
+    async def _persist_group(self, group: list[tuple[str, list[tuple[int, str]],
+                                                     dict[str, TrackingResult | CarrierError]]]) -> list[int]:
+        """persist() for several batches in one transaction. Returns rows queued for each batch."""
         now = self.clock.now()
-        ids = [sid for sid, _ in items]
-        queued = 0
-        async with self.maker() as session, session.begin():
-            ships = (await session.execute(
-                select(Shipment).where(Shipment.id.in_(ids)).with_for_update())).scalars().all()
+        answers = {sid: (carrier, results) for carrier, items, results in group for sid, _ in items}
+        ids = list(answers)
+        queued_by: Counter[int] = Counter()
+        async with self._writing, self.maker() as session, session.begin():
+            ships = [_Ship(row) for row in (await session.execute(
+                select(SHIPMENTS).where(SHIPMENTS.c.id.in_(ids)).with_for_update())).mappings()]
             ships = [s for s in ships if s.lease_owner == self.owner]  # lost the lease: someone else has it
             if not ships:
-                return 0
+                return [0] * len(group)
             order_ids = {s.order_id for s in ships}
             orders = {o.id: o for o in (await session.execute(
                 select(Order).where(Order.id.in_(order_ids)))).scalars()}
@@ -381,11 +430,12 @@ class Poller:
             note_rows: list[dict] = []
             supersede: list[tuple[int, list[str]]] = []
             for ship in ships:
+                carrier, results = answers[ship.id]
                 result = results.get(ship.tracking_number)
                 ship.leased_until, ship.lease_owner, ship.last_checked_at = None, None, now
                 ship.updated_at = now
                 if isinstance(result, TrackingResult):
-                    queued += self._apply_result(ship, orders[ship.order_id], result, keys[ship.id],
+                    queued_by[ship.id] += self._apply_result(ship, orders[ship.order_id], result, keys[ship.id],
                                                  notes[ship.id], event_rows, note_rows, supersede, now)
                 elif isinstance(result, NotFoundYet):
                     await self._not_found(session, ship, now)
@@ -402,9 +452,11 @@ class Poller:
                     wait = getattr(error, "retry_after", None) or backoff(
                         ship.failures, 60, self.settings.backoff_max_seconds, self.rng)
                     ship.next_check_at = now + timedelta(seconds=wait)
+            await session.execute(SAVE_SHIPMENT, [
+                {"b_id": ship.id, **{f"v_{c}": getattr(ship, c) for c in WRITTEN}} for ship in ships])
             if event_rows:
-                await session.execute(insert_ignore(self.engine, TrackingEventRow.__table__, event_rows,
-                                                    ["shipment_id", "key"]))
+                await session.execute(insert_ignore_many(self.engine, TrackingEventRow.__table__,
+                                                         ["shipment_id", "key"]), event_rows)
             for sid, milestones in supersede:
                 await session.execute(
                     update(Notification).where(
@@ -413,11 +465,11 @@ class Poller:
                     ).values(state="suppressed", error="superseded by newer news", updated_at=now)
                     .execution_options(synchronize_session=False))
             if note_rows:
-                await session.execute(insert_ignore(self.engine, Notification.__table__, note_rows,
-                                                    ["shipment_id", "milestone", "channel"]))
-        return queued
+                await session.execute(insert_ignore_many(self.engine, Notification.__table__,
+                                                         ["shipment_id", "milestone", "channel"]), note_rows)
+        return [sum(queued_by[sid] for sid, _ in items) for _, items, _ in group]
 
-    def _apply_result(self, ship: Shipment, order: Order, result: TrackingResult, keys: set[str],
+    def _apply_result(self, ship: _Ship, order: Order, result: TrackingResult, keys: set[str],
                       notes: list[tuple[str, str]], event_rows: list[dict], note_rows: list[dict],
                       supersede: list[tuple[int, list[str]]], now: datetime) -> int:
         known = Known(status=Status(ship.status), status_at=ship.status_at, event_keys=frozenset(keys),
@@ -463,7 +515,7 @@ class Poller:
             count += 1
         return count
 
-    async def _not_found(self, session, ship: Shipment, now: datetime) -> None:
+    async def _not_found(self, session, ship: _Ship, now: datetime) -> None:
         ship.failures += 1
         ship.last_error = "not known to the carrier yet"
         if now - ship.created_at > timedelta(days=self.settings.expire_after_days) and ship.last_event_at is None:
@@ -475,6 +527,23 @@ class Poller:
             return
         wait = backoff(ship.failures, self.settings.intervals.pending, self.settings.backoff_max_seconds, self.rng)
         ship.next_check_at = now + timedelta(seconds=wait)
+
+
+# persist() reads shipments as plain rows and writes them back with one executemany UPDATE: loading and
+# flushing ORM objects was most of the cost of a check. WRITTEN is every column a check may change.
+SHIPMENTS = Shipment.__table__
+WRITTEN = ("leased_until", "lease_owner", "last_checked_at", "updated_at", "status", "status_at", "last_event_at",
+           "delivered_at", "expected_delivery", "first_expected_delivery", "signed_by", "pickup_location",
+           "pickup_until", "failures", "last_error", "next_check_at")
+SAVE_SHIPMENT = (update(SHIPMENTS).where(SHIPMENTS.c.id == bindparam("b_id"))
+                 .values({c: bindparam(f"v_{c}") for c in WRITTEN}))
+
+
+class _Ship:
+    """A shipment row as a mutable attribute bag (what persist() and _apply_result() change)."""
+
+    def __init__(self, row) -> None:
+        self.__dict__.update(row)
 
 
 def channels_for(order: Order) -> list[str]:
