@@ -73,7 +73,8 @@ async def run(args, url: str | None, carrier_cfg: dict, tmp: Path) -> tuple[list
     async with StampedTwilio(latency=args.latency) as tw, StampedSendGrid(latency=args.latency) as sg:
         settings = messaging_settings(tmp, tw, sg, database={"url": url or f"sqlite:///{tmp / 'tracker.db'}"},
                                       server={"enabled": False}, carriers={"fedex": carrier_cfg},
-                                      logging={"level": "WARNING"})
+                                      logging={"level": "WARNING"},
+                                      dispatcher={"concurrency": args.dispatch_concurrency})
         engine = make_engine(settings.async_database_url)
         await upgrade(engine)
         await seed(engine, settings.async_database_url, args.shipments, carrier="fedex", tracking="7{i:011d}",
@@ -129,6 +130,7 @@ async def main() -> None:
     ap.add_argument("--spread", type=float, default=60, help="seconds over which the shipments fall due")
     ap.add_argument("--latency", type=float, default=0.02)
     ap.add_argument("--pg", action="store_true")
+    ap.add_argument("--dispatch-concurrency", type=int, default=32, help="dispatcher.concurrency (32 as shipped)")
     args = ap.parse_args()
     with fake_carrier_process(args.latency) as (_, settings_for), tempfile.TemporaryDirectory() as tmp:
         cfg = settings_for("fedex", **UNLIMITED["fedex"])

@@ -50,6 +50,8 @@ class Daemon:
         self.lock: SqliteLock | None = None
         self.port: int | None = None
         self._inflight: set[asyncio.Task] = set()
+        self._dispatch_task: asyncio.Future | None = None
+        self._dispatch_again = False
         self._closing = False
 
     # --- start ---------------------------------------------------------------------------------
@@ -143,17 +145,17 @@ class Daemon:
     async def _poll_loop(self) -> None:
         while not self._closing:
             stats = await self.poller.tick()
-            if stats.queued:
-                self.wake_dispatcher()
             if stats.claimed < self.settings.poller.claim_batch:
                 return
 
     async def _dispatch_job(self) -> None:
-        await self._tracked(self._dispatch_loop())
+        self.wake_dispatcher()
 
     async def _dispatch_loop(self) -> None:
-        while not self._closing and await self.dispatcher.tick():
-            pass
+        while not self._closing:
+            self._dispatch_again = False
+            if not await self.dispatcher.tick() and not self._dispatch_again:
+                return
 
     async def _tracked(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -166,10 +168,13 @@ class Daemon:
             self._inflight.discard(task)
 
     def wake_dispatcher(self) -> None:
-        if self.scheduler and self.scheduler.running and not self._closing:
-            job = self.scheduler.get_job("dispatch")
-            if job:
-                job.modify(next_run_time=self._sched_now())
+        """Send news now: start the dispatch loop, or tell the running one to look again before it stops
+        (a wake that lands while it finishes is never lost). The periodic tick comes through here too."""
+        if self._closing or not (self.scheduler and self.scheduler.running):
+            return  # not serving (run_once, tests): the caller runs the dispatcher itself
+        self._dispatch_again = True
+        if self._dispatch_task is None or self._dispatch_task.done():
+            self._dispatch_task = asyncio.ensure_future(self._tracked(self._dispatch_loop()))
 
     def _sched_now(self):
         from datetime import datetime, timezone
@@ -187,6 +192,7 @@ class Daemon:
         self.scheduler.add_job(self._support_job, id="support_alerts",
                                seconds=self.settings.support_alerts.tick_seconds, **common)
         self.scheduler.start()
+        self.poller.on_news = self.wake_dispatcher  # each batch's news goes out as soon as it is committed
         log.info("tracker %s running: carriers %s; sms via %s, email via %s", __version__,
                  ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
                  self.settings.channels.email.provider)

@@ -119,7 +119,7 @@ class DispatcherSettings(_Strict):
     tick_seconds: float = Field(1, gt=0)
     claim_batch: int = Field(200, ge=1)
     lease_seconds: float = Field(60, gt=0)
-    concurrency: int = Field(16, ge=1)
+    concurrency: int = Field(32, ge=1)
     max_attempts: int = Field(10, ge=1)
     backoff_base_seconds: float = Field(30, gt=0)
     backoff_max_seconds: float = Field(3600, gt=0)

@@ -14,7 +14,7 @@ import random
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
@@ -146,6 +146,7 @@ class Poller:
         self.owner = owner
         self.rng = rng or random.Random()
         self.stopping = False
+        self.on_news: Callable[[], None] | None = None  # called when a batch queued notifications
         self._sem = asyncio.Semaphore(settings.concurrency)
         # SQLite has one writer at a time: concurrent batches queue for it here rather than in SQLite's busy
         # handler, which sleeps and retries (measured: 8 concurrent batches spent most of their time there).
@@ -342,7 +343,10 @@ class Poller:
         stats.checked += len(items)
         for result in results.values():
             self.polls[(name, outcome(result))] += 1
-        stats.queued += await self.persist(name, items, results)
+        queued = await self.persist(name, items, results)
+        stats.queued += queued
+        if queued and self.on_news is not None:
+            self.on_news()
 
     async def _pause(self, rt: CarrierRuntime, exc: AuthFailed, now: datetime) -> None:
         rt.paused_reason = str(exc) or "credentials refused"
