@@ -93,3 +93,14 @@ async def seed_shipments(engine, count: int, *, tracking: str, now, carrier: str
                          status="pending", next_check_at=now, public_token=uuid.uuid4().hex, created_at=now,
                          updated_at=now, failures=0) for i in range(lo, hi)]
             await session.execute(insert_ignore(engine, Shipment.__table__, rows, ["carrier", "tracking_number"]))
+
+
+async def walk(daemon, clock, hours: int, step=None) -> None:
+    """Run everything due, then move the fake clock on (an hour by default), `hours` times; then once more."""
+    from datetime import timedelta
+
+    step = step or timedelta(hours=1)
+    for _ in range(hours):
+        await daemon.run_once()
+        clock.advance(step)
+    await daemon.run_once()

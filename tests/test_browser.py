@@ -7,12 +7,11 @@ missing, except in CI (CI=true), where they must run.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import add
+from tests.helpers import add, walk
 from tests.web_helpers import PASSWORD, SUPPORT, web_daemon
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,18 +48,11 @@ async def browser():
             await b.close()
 
 
-async def travel(daemon, clock, hours: int) -> None:
-    for _ in range(hours):
-        await daemon.run_once()
-        clock.advance(timedelta(hours=1))
-    await daemon.run_once()
-
-
 async def test_support_logs_in_searches_and_sees_timeline_and_notifications(browser, start_daemon, tmp_path, clock):
     daemon = await web_daemon(start_daemon, tmp_path, **SUPPORT)
     await add(daemon, "ORDER-1001", "SBX-DELIVER-1")
     await add(daemon, "ORDER-1002", "SBX-EXCEPTION-2")
-    await travel(daemon, clock, 40)
+    await walk(daemon, clock, 40)
     base = f"http://127.0.0.1:{daemon.port}"
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     await page.goto(f"{base}/support")
@@ -96,7 +88,7 @@ async def test_customer_page_on_a_phone_in_greek_and_portuguese(browser, start_d
                                                                heading, step):
     daemon = await web_daemon(start_daemon, tmp_path)
     ship = await add(daemon, "ORDER-2001", "SBX-DELIVER-5", locale=locale, timezone="Europe/Athens")
-    await travel(daemon, clock, 20)
+    await walk(daemon, clock, 20)
     context = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
                                         is_mobile=True, has_touch=True)
     page = await context.new_page()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 
 import pytest
 
-from tests.helpers import add
+from tests.helpers import add, walk
 from tests.web_helpers import Client, web_daemon
 
 
@@ -16,13 +15,6 @@ async def site(start_daemon, tmp_path):
     client = Client(daemon)
     yield daemon, client
     await client.close()
-
-
-async def travel(daemon, clock, hours: int) -> None:
-    for _ in range(hours):
-        await daemon.run_once()
-        clock.advance(timedelta(hours=1))
-    await daemon.run_once()
 
 
 @pytest.mark.parametrize("locale,words", [
@@ -35,7 +27,7 @@ async def test_page_speaks_the_order_language_and_shows_no_contact_data(site, cl
     daemon, c = site
     ship = await add(daemon, "ORDER-7", "SBX-DELIVER-7", locale=locale, email="ana.silva@example.com",
                      phone="+14155550101")
-    await travel(daemon, clock, 8)
+    await walk(daemon, clock, 8)
     status, html, resp = await c.request("GET", f"/t/{ship.public_token}")
     assert status == 200 and resp.headers["Content-Type"].startswith("text/html")
     for w in words:

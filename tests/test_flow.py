@@ -2,19 +2,11 @@
 
 from datetime import timedelta
 
-from tests.helpers import add, make_settings, notifications, sent, shipment
+from tests.helpers import add, make_settings, notifications, sent, shipment, walk
 
 HOURLY = {"poller": {"jitter": 0, "intervals": {k: 3600 for k in (
     "pending", "info_received", "in_transit", "out_for_delivery", "available_for_pickup", "failed_attempt",
     "exception")}}}
-
-
-async def walk(daemon, clock, hours: int, step: timedelta = timedelta(hours=1)) -> None:
-    """Run everything due, then move the clock on, `hours` times."""
-    for _ in range(hours):
-        await daemon.run_once()
-        clock.advance(step)
-    await daemon.run_once()
 
 
 async def test_normal_delivery_announces_each_milestone_once(tmp_path, start_daemon, clock, capsys):

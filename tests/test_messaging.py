@@ -8,7 +8,7 @@ import pytest
 
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.twilio import FakeTwilio
-from tests.helpers import add, notifications, sent
+from tests.helpers import add, notifications, sent, walk
 from tests.messaging_env import messaging_settings, point_public_url
 
 PHONE, EMAIL = "+14155550101", "ana@example.com"
@@ -30,13 +30,6 @@ async def env(tmp_path, fakes, start_daemon, clock):
         return daemon
 
     return start
-
-
-async def walk(daemon, clock, hours: int, step: timedelta = timedelta(hours=1)) -> None:
-    for _ in range(hours):
-        await daemon.run_once()
-        clock.advance(step)
-    await daemon.run_once()
 
 
 async def test_delivery_reaches_sms_and_email_once_each(env, fakes, clock):

@@ -3,7 +3,7 @@ anonymous history stays."""
 
 from datetime import timedelta
 
-from tests.helpers import add, make_settings, notifications, sent
+from tests.helpers import add, make_settings, notifications, sent, walk
 from tracker.db import sessionmaker
 from tracker.models import Order, Shipment
 from tracker.report import order_story
@@ -22,9 +22,7 @@ async def test_contacts_erased_after_the_configured_days_history_kept(tmp_path, 
     daemon = await start_daemon(settings)
     done = await add(daemon, "ORDER-1", "SBX-DELIVER-1")
     moving = await add(daemon, "ORDER-2", "SBX-SILENT-2")
-    for _ in range(40):
-        await daemon.run_once()
-        clock.advance(timedelta(hours=1))
+    await walk(daemon, clock, 40)
     assert sent(await notifications(daemon.engine, done.id))[-1] == ("delivered", "email")
 
     clock.advance(timedelta(days=29))
@@ -49,9 +47,7 @@ async def test_contacts_erased_after_the_configured_days_history_kept(tmp_path, 
 async def test_erasure_can_be_turned_off(tmp_path, start_daemon, clock):
     daemon = await start_daemon(make_settings(tmp_path, privacy={"erase_contact_after_days": None}, **HOURLY))
     await add(daemon, "ORDER-1", "SBX-DELIVER-1")
-    for _ in range(40):
-        await daemon.run_once()
-        clock.advance(timedelta(hours=1))
+    await walk(daemon, clock, 40)
     clock.advance(timedelta(days=400))
     await daemon.run_once()
     assert (await order_of(daemon, "ORDER-1")).email == "ana@example.com"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.helpers import add, notifications
+from tests.helpers import add, notifications, walk
 from tests.web_helpers import SUPPORT, Client, api_key, csrf_of, support_login, web_daemon
 
 
@@ -16,13 +16,6 @@ async def console(start_daemon, tmp_path):
     client = Client(daemon)
     yield daemon, client
     await client.close()
-
-
-async def travel(daemon, clock, hours: int) -> None:
-    for _ in range(hours):
-        await daemon.run_once()
-        clock.advance(timedelta(hours=1))
-    await daemon.run_once()
 
 
 async def test_pages_need_a_login_and_a_wrong_password_is_refused(console):
@@ -53,7 +46,7 @@ async def test_search_order_page_timeline_notifications_and_resend(console, cloc
     daemon, c = console
     ship = await add(daemon, "ORDER-1001", "SBX-DELIVER-1", email="ana.silva@example.com")
     await add(daemon, "ORDER-1002", "SBX-EXCEPTION-2")
-    await travel(daemon, clock, 40)
+    await walk(daemon, clock, 40)
     await support_login(c)
     status, html, resp = await c.request("GET", "/support", params={"q": "ORDER-1001"})
     assert status == 200 and resp.url.path == "/support/order"  # one match: straight to the order
@@ -101,7 +94,7 @@ async def test_html_in_order_fields_is_escaped_on_every_support_page(console, cl
     daemon, c = console
     evil = '<img src=x onerror=alert(1)>'
     await add(daemon, evil, "SBX-EXCEPTION-3")
-    await travel(daemon, clock, 40)
+    await walk(daemon, clock, 40)
     await support_login(c)
     pages = [("/support", {}), ("/support", {"q": "SBX-EXCEPTION-3"}), ("/support/order", {"number": evil}),
              ("/support", {"q": evil + "x"}), ("/support/order", {"number": evil + "x"})]
@@ -117,7 +110,7 @@ async def test_timeline_is_in_the_shops_time_zone(start_daemon, tmp_path, clock)
     c = Client(daemon)
     try:
         await add(daemon, "ORDER-TZ", "SBX-DELIVER-1")
-        await travel(daemon, clock, 3)
+        await walk(daemon, clock, 3)
         await support_login(c)
         _, html, _ = await c.request("GET", "/support/order", params={"number": "ORDER-TZ"})
         # the label was created at 14:00 UTC, 11:00 in São Paulo

@@ -6,20 +6,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.helpers import add, make_settings, notifications, sent, shipment
+from tests.helpers import add, make_settings, notifications, sent, shipment, walk
 from tracker.db import sessionmaker
 from tracker.models import Alert
 
 HOURLY = {"poller": {"jitter": 0, "intervals": {k: 3600 for k in (
     "pending", "info_received", "in_transit", "out_for_delivery", "available_for_pickup", "failed_attempt",
     "exception")}}}
-
-
-async def walk(daemon, clock, hours: int) -> None:
-    for _ in range(hours):
-        await daemon.run_once()
-        clock.advance(timedelta(hours=1))
-    await daemon.run_once()
 
 
 async def alerts_of(engine, shipment_id=None) -> list[tuple[str, str]]:

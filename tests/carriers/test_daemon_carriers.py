@@ -5,15 +5,8 @@ from datetime import timedelta
 
 from tests.carriers.conftest import HOURLY, NUMBERS
 from tests.fakes.carriers import deliver_journey, journey
-from tests.helpers import add, make_settings, notifications, sent, shipment
+from tests.helpers import add, make_settings, notifications, sent, shipment, walk
 from tracker.report import order_story
-
-
-async def walk(daemon, clock, hours: int) -> None:
-    for _ in range(hours):
-        await daemon.run_once()
-        clock.advance(timedelta(hours=1))
-    await daemon.run_once()
 
 
 def config(fake, *names, **sections):

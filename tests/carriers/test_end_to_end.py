@@ -1,20 +1,12 @@
 """Each real carrier end to end: the daemon polls the fake carrier in that carrier's wire format and the
 console channel announces each milestone once."""
 
-from datetime import timedelta
 
 import pytest
 
 from tests.carriers.conftest import HOURLY, NUMBERS
-from tests.helpers import add, make_settings, notifications, sent, shipment
+from tests.helpers import add, make_settings, notifications, sent, shipment, walk
 from tests.fakes.carriers import deliver_journey, journey
-
-
-async def walk(daemon, clock, hours: int) -> None:
-    for _ in range(hours):
-        await daemon.run_once()
-        clock.advance(timedelta(hours=1))
-    await daemon.run_once()
 
 
 @pytest.mark.parametrize("carrier", list(NUMBERS))
