@@ -46,7 +46,6 @@ class RateLimiter:
     def __init__(self, per_second: float) -> None:
         self.interval = 1.0 / per_second
         self._next = 0.0
-        self._lock = asyncio.Lock()
 
     def try_reserve(self, max_wait: float) -> tuple[bool, float]:
         """Book the next slot if it comes within `max_wait` seconds. Returns (booked, seconds until the slot)."""
@@ -57,13 +56,6 @@ class RateLimiter:
         self._next = max(now, self._next) + self.interval
         return True, wait
 
-    async def acquire(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            wait = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if wait > 0:
-            await asyncio.sleep(wait)
 
 
 # Statuses whose next step the customer is waiting for right now: served first when a budget is short.
