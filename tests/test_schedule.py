@@ -214,3 +214,15 @@ async def test_the_poller_schedules_in_the_orders_time_zone_else_the_shops(tmp_p
     assert row.status == "in_transit" and row.expected_delivery is not None
     assert in_window(row.next_check_at, zone)
     assert row.next_check_at - clock.now() >= timedelta(hours=6)  # far from the date: no hurry
+
+
+def test_retry_after_reads_seconds_and_http_dates_for_carriers_and_providers():
+    from datetime import datetime, timezone
+
+    from tracker.schedule import retry_after_seconds
+
+    now = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
+    assert retry_after_seconds("7", now) == 7
+    assert retry_after_seconds("Mon, 02 Mar 2026 14:02:00 GMT", now) == 120
+    assert retry_after_seconds("Mon, 02 Mar 2026 13:00:00 GMT", now) == 0  # already past: go now
+    assert retry_after_seconds("soon", now) is None and retry_after_seconds(None, now) is None

@@ -15,34 +15,16 @@ import asyncio
 import json
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
 
 from tracker.carriers.base import AuthFailed, Carrier, RateLimited, Temporary
 from tracker.clock import SYSTEM, Clock
+from tracker.schedule import retry_after_seconds
 
 Reply = tuple[int, Any]
-
-
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Retry-After is either seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - now).total_seconds())
 
 
 async def call(session: aiohttp.ClientSession | None, method: str, url: str, *, carrier: str, timeout: float,

@@ -14,6 +14,7 @@ import aiohttp
 from pydantic import EmailStr, Field, SecretStr, field_validator
 
 from tracker.notify.base import Channel, ChannelSettings, Message, Permanent, SendResult, Temporary
+from tracker.schedule import retry_after_seconds
 
 log = logging.getLogger("tracker.notify.sendgrid")
 
@@ -112,12 +113,9 @@ class SendGridChannel(Channel):
         return Permanent(f"SendGrid refused the message (HTTP {status}: {detail})")
 
     def retry_after(self, headers, only_retry_after: bool = False) -> float | None:
-        value = headers.get("Retry-After")
-        if value is not None:
-            try:
-                return min(3600.0, max(0.0, float(value)))
-            except ValueError:
-                pass
+        seconds = retry_after_seconds(headers.get("Retry-After"), self.clock.now())
+        if seconds is not None:
+            return min(3600.0, seconds)
         reset = None if only_retry_after else headers.get("X-RateLimit-Reset")
         if reset is not None:
             try:

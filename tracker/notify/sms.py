@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from tracker import redact
 from tracker.notify.base import Channel, ChannelSettings, Message, Permanent, SendResult, Temporary
+from tracker.schedule import retry_after_seconds
 
 log = logging.getLogger("tracker.notify.twilio")
 _sdk_log = logging.getLogger("tracker.notify.twilio.sdk")  # the SDK logs every request at INFO: keep it quiet
@@ -95,7 +96,7 @@ class _HttpClient:
     running loop. Its 429 replies are caught here, where the Retry-After header is still in reach."""
 
     @staticmethod
-    def make():
+    def make(clock):
         from twilio.http.async_http_client import AsyncTwilioHttpClient
 
         class RateAwareClient(AsyncTwilioHttpClient):
@@ -106,18 +107,11 @@ class _HttpClient:
                                          "Authorization": aiohttp.encode_basic_auth(auth[0], auth[1])}
                 response = await super().request(method, url, **kwargs)
                 if response.status_code == 429:
-                    raise Temporary("Twilio 429 too many requests", retry_after=_retry_after(response.headers))
+                    raise Temporary("Twilio 429 too many requests", retry_after=retry_after_seconds(
+                        (response.headers or {}).get("Retry-After"), clock.now()))
                 return response
 
         return RateAwareClient(logger=_sdk_log)
-
-
-def _retry_after(headers) -> float | None:
-    value = (headers or {}).get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 class TwilioChannel(Channel):
@@ -140,7 +134,7 @@ class TwilioChannel(Channel):
             from twilio.rest import Client
 
             s = self.settings
-            self._http = _HttpClient.make()
+            self._http = _HttpClient.make(self.clock)
             if s.api_key:
                 client = Client(s.api_key, s.api_secret.get_secret_value(), account_sid=s.account_sid,
                                 http_client=self._http, environment={})
