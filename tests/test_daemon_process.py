@@ -1,39 +1,24 @@
 """The daemon as a real process: killed between milestones it resumes without sending anything twice;
 SIGTERM gives its work back; a second daemon on the same SQLite file is refused."""
 
+import asyncio
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import aiohttp
 import pytest
-import yaml
+
+from tests.fakes.sandbox_server import SandboxServer
+from tests.procs import Daemons, daemon_config, quick_polling
 
 pytestmark = pytest.mark.slow
 
-
-def write_config(tmp_path: Path, port: int = 0) -> Path:
-    cfg = {
-        "database": {"url": "sqlite:///tracker.db"},
-        "server": {"port": port},
-        # four simulated hours per real second: shipped after ~0.5 s, out for delivery ~7.5 s, delivered ~8.5 s
-        "carriers": {"sandbox": {"time_scale": 14400}},
-        "poller": {"tick_seconds": 0.2, "lease_seconds": 2, "jitter": 0,
-                   "intervals": {k: 0.2 for k in ("pending", "info_received", "in_transit", "out_for_delivery",
-                                                  "available_for_pickup", "failed_attempt", "exception")}},
-        "dispatcher": {"tick_seconds": 0.2, "lease_seconds": 2},
-    }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
-def tracker(tmp_path: Path, *args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tracker.cli", "--config", str(tmp_path / "config.yaml"), *args],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+# The sandbox server holds each journey at the hour the test pins: shipped from hour 2, out for delivery
+# from hour 30, delivered from hour 34. The test moves it on, so no milestone can be skipped however slow
+# the machine is, and nothing depends on the hour of the day.
+SHIPPED, OUT_FOR_DELIVERY, DELIVERED = 2, 30, 34
 
 
 def query(tmp_path: Path, sql: str) -> list[tuple]:
@@ -46,85 +31,90 @@ def query(tmp_path: Path, sql: str) -> list[tuple]:
             return []
 
 
-def wait_for(predicate, timeout: float = 60, what: str = "condition") -> None:
+async def wait_for(predicate, timeout: float = 60, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def register(tmp_path: Path, order: str, journey: str) -> None:
-    start = str(int(time.time()))
-    done = tracker(tmp_path, "add", "--order", order, "--carrier", "sandbox", "--tracking",
-                   f"SBX-{journey}-{start}", "--email", "ana@example.com", "--phone", "+14155550101")
-    out, err = done.communicate(timeout=60)
-    assert done.returncode == 0, err
+def sent_count(tmp_path: Path, milestone: str) -> int:
+    return query(tmp_path, f"select count(*) from notifications where milestone='{milestone}' "
+                           "and state='sent'")[0][0] if (tmp_path / "tracker.db").exists() else 0
 
 
-def test_killed_between_milestones_resumes_and_sends_each_once(tmp_path):
-    write_config(tmp_path)
-    register(tmp_path, "ORDER-1001", "DELIVER")
-    first = tracker(tmp_path, "run")
+async def register(daemons: Daemons, order: str, journey: str) -> None:
+    await daemons.run("add", "--order", order, "--carrier", "sandbox", "--tracking",
+                      f"SBX-{journey}-{int(time.time())}", "--email", "ana@example.com", "--phone", "+14155550101")
+
+
+async def test_killed_between_milestones_resumes_and_sends_each_once(tmp_path):
+    server = SandboxServer(time_scale=3600)
+    server.pinned_hours = 0  # label created: nothing to announce yet
+    base_url = await server.start()
     try:
-        wait_for(lambda: query(tmp_path, "select count(*) from notifications where milestone='shipped' "
-                                         "and state='sent'") == [(2,)], what="shipped sent on both channels")
-        assert query(tmp_path, "select count(*) from notifications where milestone='delivered'") == [(0,)]
+        daemon_config(tmp_path, carriers={"sandbox": {"base_url": base_url, "time_scale": 3600}},
+                      **quick_polling(0.2, lease=2))
+        async with Daemons(tmp_path) as daemons:
+            await register(daemons, "ORDER-1001", "DELIVER")
+            first = await daemons.start("run", name="first")
+            server.pinned_hours = SHIPPED
+            await wait_for(lambda: sent_count(tmp_path, "shipped") == 2, what="shipped sent on both channels")
+            assert query(tmp_path, "select count(*) from notifications where milestone='delivered'") == [(0,)]
+            first.kill()
+            assert await first.wait() == -signal.SIGKILL
+
+            second = await daemons.start("run", name="second")
+            server.pinned_hours = OUT_FOR_DELIVERY
+            await wait_for(lambda: sent_count(tmp_path, "out_for_delivery") == 2,
+                           what="out for delivery sent after restart")
+            server.pinned_hours = DELIVERED
+            await wait_for(lambda: sent_count(tmp_path, "delivered") == 2, what="delivered sent after restart")
+            second.terminate()
+            assert await second.wait() == 0, second.stderr()
+            printed = daemons.stdout()
+            for milestone in ("shipped", "out_for_delivery", "delivered"):
+                for channel in ("SMS", "EMAIL"):
+                    head = f"── {channel} to "
+                    lines = [ln for ln in printed.splitlines()
+                             if ln.startswith(head) and f"· ORDER-1001 · {milestone} " in ln]
+                    assert len(lines) == 1, (milestone, channel, lines)
+            rows = query(tmp_path, "select milestone, channel, state from notifications order by id")
+            assert sorted(rows) == sorted((m, c, "sent") for m in ("shipped", "out_for_delivery", "delivered")
+                                          for c in ("sms", "email"))
     finally:
-        first.send_signal(signal.SIGKILL)
-    out1, _ = first.communicate(timeout=30)
-    assert first.returncode == -signal.SIGKILL
-
-    second = tracker(tmp_path, "run")
-    try:
-        wait_for(lambda: query(tmp_path, "select count(*) from notifications where milestone='delivered' "
-                                         "and state='sent'") == [(2,)], what="delivered sent after restart")
-    finally:
-        second.send_signal(signal.SIGTERM)
-    out2, err2 = second.communicate(timeout=30)
-    assert second.returncode == 0, err2
-    printed = out1 + out2
-    for milestone in ("shipped", "out_for_delivery", "delivered"):
-        for channel in ("SMS", "EMAIL"):
-            head = f"── {channel} to "
-            lines = [ln for ln in printed.splitlines() if ln.startswith(head) and f"· ORDER-1001 · {milestone} " in ln]
-            assert len(lines) == 1, (milestone, channel, lines)
-    rows = query(tmp_path, "select milestone, channel, state from notifications order by id")
-    assert sorted(rows) == sorted((m, c, "sent") for m in ("shipped", "out_for_delivery", "delivered")
-                                  for c in ("sms", "email"))
+        await server.close()
 
 
-def test_sigterm_returns_leases_and_exits_cleanly(tmp_path):
-    write_config(tmp_path)
-    register(tmp_path, "ORDER-2001", "SILENT")
-    proc = tracker(tmp_path, "run")
-    try:
-        wait_for(lambda: query(tmp_path, "select count(*) from tracking_events") >= [(1,)], what="a first poll")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    assert "in-flight work returned to the queue" in err
-    assert query(tmp_path, "select count(*) from shipments where lease_owner is not null") == [(0,)]
-    assert query(tmp_path, "select count(*) from notifications where state='sending'") == [(0,)]
+async def test_sigterm_returns_leases_and_exits_cleanly(tmp_path):
+    daemon_config(tmp_path, **quick_polling(0.2, lease=2))
+    async with Daemons(tmp_path) as daemons:
+        await register(daemons, "ORDER-2001", "SILENT")
+        proc = await daemons.start("run")
+        await wait_for(lambda: query(tmp_path, "select count(*) from tracking_events") >= [(1,)], what="a first poll")
+        proc.terminate()
+        assert await proc.wait() == 0, proc.stderr()
+        assert "in-flight work returned to the queue" in proc.stderr()
+        assert query(tmp_path, "select count(*) from shipments where lease_owner is not null") == [(0,)]
+        assert query(tmp_path, "select count(*) from notifications where state='sending'") == [(0,)]
 
 
-def test_second_daemon_on_the_same_sqlite_file_is_refused(tmp_path):
-    write_config(tmp_path)
-    first = tracker(tmp_path, "run")
-    try:
-        wait_for(lambda: (tmp_path / "tracker.db.lock").exists() and query(tmp_path, "select 1"), what="first daemon")
-        time.sleep(0.5)
-        second = tracker(tmp_path, "run")
-        _, err = second.communicate(timeout=30)
-        assert second.returncode == 2
+async def test_second_daemon_on_the_same_sqlite_file_is_refused(tmp_path):
+    daemon_config(tmp_path, **quick_polling(0.2, lease=2))
+    async with Daemons(tmp_path) as daemons:
+        first = await daemons.start("run", name="first")
+        await wait_for(lambda: (tmp_path / "tracker.db.lock").exists() and query(tmp_path, "select 1"),
+                       what="first daemon")
+        second = await daemons.start("run", name="second")
+        assert await second.wait() == 2
+        err = second.stderr()
         assert f"another tracker daemon (pid {first.pid}) is already running" in err
         assert "PostgreSQL" in err
-        assert first.poll() is None  # the first one is unharmed
-    finally:
-        first.send_signal(signal.SIGTERM)
-        first.communicate(timeout=30)
+        assert first.returncode is None  # the first one is unharmed
+        first.terminate()
+        assert await first.wait() == 0, first.stderr()
 
 
 async def test_healthz(settings, start_daemon):

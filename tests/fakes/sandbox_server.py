@@ -3,7 +3,9 @@
 `GET /v1/track?numbers=A,B` answers `{"results": [...]}` in the sandbox wire format (see
 tracker/carriers/sandbox.py). Journeys start at the Unix time in the number; `time_scale` compresses
 them. `latency` delays every answer (benchmarks use 20 ms); clearing `gate` holds every answer until it
-is set again (a test can freeze daemons mid-request). `requests` keeps (numbers, started, ended)
+is set again (a test can freeze daemons mid-request). Setting `pinned_hours` holds every journey at that
+many simulated hours after its start, whatever the clock says: a process test moves a journey on step
+by step (shipped, then out for delivery, then delivered) and no slow machine can skip a step. `requests` keeps (numbers, started, ended)
 in monotonic seconds, so a test can prove that no number was ever asked about twice at the same time.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from aiohttp import web
 
@@ -28,6 +30,7 @@ class SandboxServer:
         self.base_url = ""
         self.gate = asyncio.Event()
         self.gate.set()
+        self.pinned_hours: float | None = None
 
     async def _track(self, request: web.Request) -> web.Response:
         started = time.monotonic()
@@ -40,7 +43,9 @@ class SandboxServer:
         for number in numbers:
             _, epoch = journey_of(number)
             start = datetime.fromtimestamp(epoch, timezone.utc) if epoch else self.first_seen.setdefault(number, now)
-            results.append(simulate(number, start, now, self.time_scale))
+            at = now if self.pinned_hours is None else start + timedelta(
+                seconds=self.pinned_hours * 3600 / self.time_scale)
+            results.append(simulate(number, start, at, self.time_scale))
         self.requests.append((numbers, started, time.monotonic()))
         return web.json_response({"results": results})
 
