@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
-from tracker.config import Settings, load_settings
+from tracker.components import load
+from tracker.config import Settings
 from tracker.db import sessionmaker
 from tracker.models import Notification, Shipment
 from tracker.orders import register, validate
@@ -39,7 +40,7 @@ def make_settings(directory: Path, database_url: str | None = None, **sections: 
     path = directory / "config.yaml"
     text = yaml.safe_dump(data)
     path.write_text(text)
-    return load_settings(path)
+    return load(path)
 
 
 async def add(daemon, order: str, tracking: str, *, carrier: str = "sandbox", email: str | None = "ana@example.com",

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tracker.config import DEFAULT_CONFIG, ConfigError, load_settings
+from tracker.components import load as load_config
+from tracker.config import DEFAULT_CONFIG, ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -14,7 +15,7 @@ def test_top_level_config_is_the_packaged_default():
 
 
 def test_default_config_is_the_embedded_default():
-    s = load_settings(ROOT / "config.yaml")
+    s = load_config(ROOT / "config.yaml")
     assert s.async_database_url == f"sqlite+aiosqlite:///{ROOT / 'tracker.db'}"
     assert list(s.carriers) == ["sandbox"]
     assert (s.channels.sms.provider, s.channels.email.provider) == ("console", "console")
@@ -47,7 +48,7 @@ def write(tmp_path, text: str) -> Path:
 ])
 def test_bad_config_names_key_line_and_fix(tmp_path, text, expected):
     with pytest.raises(ConfigError) as info:
-        load_settings(write(tmp_path, text))
+        load_config(write(tmp_path, text))
     message = str(info.value)
     assert "\n" not in message
     for part in expected:
@@ -56,25 +57,25 @@ def test_bad_config_names_key_line_and_fix(tmp_path, text, expected):
 
 def test_env_interpolation(tmp_path, monkeypatch):
     monkeypatch.setenv("SHOP_NAME", "Casa Azul")
-    s = load_settings(write(tmp_path, "shop:\n  name: ${SHOP_NAME}\n  support_email: ${SUPPORT:-help@casa.example}\n"))
+    s = load_config(write(tmp_path, "shop:\n  name: ${SHOP_NAME}\n  support_email: ${SUPPORT:-help@casa.example}\n"))
     assert s.shop.name == "Casa Azul" and s.shop.support_email == "help@casa.example"
 
 
 def test_missing_env_var_names_key_line_and_variable(tmp_path, monkeypatch):
     monkeypatch.delenv("TWILIO_TOKEN_X", raising=False)
     with pytest.raises(ConfigError) as info:
-        load_settings(write(tmp_path, "shop:\n  name: ok\n  support_phone: ${TWILIO_TOKEN_X}\n"))
+        load_config(write(tmp_path, "shop:\n  name: ok\n  support_phone: ${TWILIO_TOKEN_X}\n"))
     assert "config.yaml:3" in str(info.value) and "export TWILIO_TOKEN_X" in str(info.value)
 
 
 def test_missing_file_says_how_to_make_one(tmp_path):
     with pytest.raises(ConfigError, match="tracker init"):
-        load_settings(tmp_path / "nope.yaml")
+        load_config(tmp_path / "nope.yaml")
 
 
 def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path):
     (tmp_path / "sub").mkdir()
-    s = load_settings(write(tmp_path / "sub", "database:\n  url: sqlite:///data/t.db\n"))
+    s = load_config(write(tmp_path / "sub", "database:\n  url: sqlite:///data/t.db\n"))
     assert s.async_database_url == f"sqlite+aiosqlite:///{tmp_path / 'sub' / 'data' / 't.db'}"
 
 

@@ -95,7 +95,7 @@ async def test_unknown_number_stays_pending_with_backoff_then_expires(tmp_path, 
     await daemon.run_once()
     final = await shipment(daemon.engine, ship.id)
     assert final.status == "expired" and final.next_check_at is None
-    from tracker.report import order_story
+    from tracker.story import order_story
     story = await order_story(daemon.engine, "ORDER-7", settings)
     assert "[expired]" in story and "still unknown to the carrier" in story
 

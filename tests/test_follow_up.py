@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tests.helpers import add, make_settings, notifications, sent
 from tracker.cli import main
+from tracker.components import load as load_config
 from tracker.db import sessionmaker
 from tracker.models import Alert, Rating, Suppression
 
@@ -80,7 +81,7 @@ async def test_follow_up_rating_records_once_and_refuses_forged_or_reused_links(
 async def test_low_rating_alerts_support(tmp_path, start_daemon, clock):
     _, daemon, ship = await delivered_and_asked(tmp_path, start_daemon, clock, channels="email")
     token = ship.public_token
-    from tracker.web.rating import sign
+    from tracker.follow_up import sign
     async with aiohttp.ClientSession() as http:
         async with http.get(f"http://127.0.0.1:{daemon.port}/rate/{token}/2?sig={sign(SECRET, token, 2)}") as resp:
             assert resp.status == 200 and "sorry it did not go well" in await resp.text()
@@ -109,11 +110,11 @@ async def test_follow_up_respects_channel_choice_and_opt_out(tmp_path, start_dae
 def test_follow_up_needs_a_signing_secret_from_the_environment(monkeypatch):
     import pytest
 
-    from tracker.config import ConfigError, load_settings
+    from tracker.config import ConfigError
 
     with pytest.raises(ConfigError) as err:
-        load_settings(text="follow_up:\n  enabled: true\n")
+        load_config(text="follow_up:\n  enabled: true\n")
     assert "follow_up" in str(err.value) and "secret" in str(err.value)
     monkeypatch.setenv("TRACKER_FOLLOW_UP_SECRET", SECRET)
-    s = load_settings(text="follow_up:\n  enabled: true\n  secret: ${TRACKER_FOLLOW_UP_SECRET}\n")
+    s = load_config(text="follow_up:\n  enabled: true\n  secret: ${TRACKER_FOLLOW_UP_SECRET}\n")
     assert s.follow_up.enabled and s.follow_up.secret == SECRET

@@ -9,7 +9,7 @@ from sqlmodel import SQLModel
 
 from tests.helpers import add, make_settings
 from tracker.db import make_engine, upgrade
-from tracker.report import order_story
+from tracker.story import order_story
 from tracker.web import common
 
 

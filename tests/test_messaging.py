@@ -119,7 +119,7 @@ async def test_rate_limits_server_errors_and_timeouts_are_retried_to_success(env
 
 
 async def test_permanent_error_falls_back_to_the_other_channel_and_support_sees_it(env, fakes, clock):
-    from tracker.report import order_story
+    from tracker.story import order_story
 
     tw, sg = fakes
     daemon = await env()

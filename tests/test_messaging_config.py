@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tracker.config import ConfigError, load_settings
+from tracker.components import load as load_config
+from tracker.config import ConfigError
 
 TWILIO = {"account_sid": "AC" + "a" * 32, "auth_token": "${TEST_TWILIO_TOKEN:-tok}", "from_number": "+15005550006"}
 SENDGRID = {"api_key": "SG.x", "from_email": "orders@shop.example"}
@@ -16,7 +17,7 @@ def load(**sections):
             "providers": {"twilio": TWILIO, "sendgrid": SENDGRID}}
     for key, value in sections.items():
         data[key] = value
-    return load_settings("config.yaml", text=yaml.safe_dump(data))
+    return load_config("config.yaml", text=yaml.safe_dump(data))
 
 
 def test_a_complete_configuration_loads():

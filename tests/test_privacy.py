@@ -6,7 +6,7 @@ from datetime import timedelta
 from tests.helpers import add, make_settings, notifications, sent, walk
 from tracker.db import sessionmaker
 from tracker.models import Order, Shipment
-from tracker.report import order_story
+from tracker.story import order_story
 
 HOURLY = {"poller": {"intervals": {k: 3600 for k in ("pending", "info_received", "in_transit",
                                                      "out_for_delivery", "failed_attempt")}}}

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.helpers import add, make_settings, shipment
-from tracker.config import ConfigError, PollerSettings, load_settings
+from tracker.components import load as load_config
+from tracker.config import ConfigError, PollerSettings
 from tracker.schedule import next_check, parse_window
 from tracker.status import Status
 
@@ -190,13 +191,13 @@ def test_intervals_shorter_than_the_near_eta_interval_are_taken_literally():
 @pytest.mark.parametrize("window", ["21:00-07:00", "7-21", "07:00-25:00", "07:00-07:00"])
 def test_a_bad_delivery_window_is_named_with_its_fix(window):
     with pytest.raises(ConfigError, match="poller.delivery_window.*HH:MM|poller.delivery_window.*start before"):
-        load_settings(text=f"poller:\n  delivery_window: \"{window}\"\n")
+        load_config(text=f"poller:\n  delivery_window: \"{window}\"\n")
 
 
 def test_the_window_is_read_in_the_shops_time_zone_unless_the_poller_names_one():
-    s = load_settings(text="shop:\n  timezone: America/Chicago\n")
+    s = load_config(text="shop:\n  timezone: America/Chicago\n")
     assert s.poller.timezone == "America/Chicago"
-    s = load_settings(text="shop:\n  timezone: America/Chicago\npoller:\n  timezone: Europe/Lisbon\n")
+    s = load_config(text="shop:\n  timezone: America/Chicago\npoller:\n  timezone: Europe/Lisbon\n")
     assert s.poller.timezone == "Europe/Lisbon"
     assert parse_window("06:30-24:00") == (parse_window("06:30-24:00")[0], None)
 
@@ -219,7 +220,7 @@ async def test_the_poller_schedules_in_the_orders_time_zone_else_the_shops(tmp_p
 def test_retry_after_reads_seconds_and_http_dates_for_carriers_and_providers():
     from datetime import datetime, timezone
 
-    from tracker.schedule import retry_after_seconds
+    from tracker.retry import retry_after_seconds
 
     now = datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc)
     assert retry_after_seconds("7", now) == 7

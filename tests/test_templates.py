@@ -14,7 +14,7 @@ from jinja2 import StrictUndefined, UndefinedError, meta
 from tracker.notify import segments
 from tracker.notify.render import TEMPLATES, Renderer, localized_date
 from tracker.status import Milestone
-from tracker.web.rating import LABELS, rating_links
+from tracker.follow_up import LABELS, rating_links
 
 LOCALES = ["en", "pt-BR", "es", "el"]
 MILESTONES = [m.value for m in Milestone]

@@ -145,7 +145,7 @@ async def test_expired_stops_polling_and_alerts_once(tmp_path, start_daemon, clo
     await walk(daemon, clock, 24)
     assert (await shipment(daemon.engine, ship.id)).last_checked_at == checked  # polling stopped
     assert [c for c, _ in await alerts_of(daemon.engine)] == ["silent", "expired"]
-    from tracker.report import order_story
+    from tracker.story import order_story
     story = await order_story(daemon.engine, "ORDER-X", settings)
     assert "EXPIRED" in story and "[expired]" in story and "polling stopped" in story
 

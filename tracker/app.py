@@ -16,6 +16,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tracker import __version__
+from tracker.alerts import AlertSender
 from tracker.carriers import CARRIERS
 from tracker.clock import SYSTEM, Clock
 from tracker.config import Settings
@@ -24,7 +25,6 @@ from tracker.dispatcher import Dispatcher
 from tracker.notify import CHANNELS
 from tracker.notify.render import Renderer
 from tracker.poller import CarrierRuntime, Poller, RateLimiter
-from tracker.support import AlertSender
 from tracker.watch import Watcher
 from tracker.web import build_app
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tracker import __version__, logs
-from tracker.clock import SYSTEM
-from tracker.config import DEFAULT_CONFIG, ConfigError, Intervals, Settings, load_settings
+from tracker import __version__, components, logs
 from tracker.app import DaemonError
+from tracker.clock import SYSTEM
+from tracker.config import DEFAULT_CONFIG, ConfigError, Intervals, Settings
 from tracker.db import DatabaseLocked, make_engine, sessionmaker, upgrade
 from tracker.orders import InputError, register, validate
 
@@ -33,7 +33,7 @@ def _config_path(args) -> Path:
 
 
 def _settings(args) -> Settings:
-    return load_settings(_config_path(args))
+    return components.load(_config_path(args))
 
 
 async def _engine(settings: Settings):
@@ -56,7 +56,7 @@ def cmd_init(args) -> int:
     else:
         shutil.copyfile(DEFAULT_CONFIG, path)
         print(f"wrote {path}")
-    settings = load_settings(path)
+    settings = components.load(path)
 
     async def go():
         engine = await _engine(settings)
@@ -228,10 +228,10 @@ def cmd_demo(args) -> int:
 
 def cmd_status(args) -> int:
     settings = _settings(args)
-    from tracker.report import order_story
+    from tracker.story import order_story
 
     if args.carriers:
-        from tracker.report import carriers_story
+        from tracker.story import carriers_story
 
         async def carriers():
             engine = await _engine(settings)
@@ -263,7 +263,7 @@ def cmd_alerts(args) -> int:
     settings = _settings(args)
     from zoneinfo import ZoneInfo
 
-    from tracker.support import ack_alert, delivery_state, list_alerts
+    from tracker.alerts import ack_alert, delivery_state, list_alerts
 
     tz = ZoneInfo(settings.shop.timezone)
 
@@ -303,10 +303,10 @@ def cmd_report(args) -> int:
     settings = _settings(args)
     from zoneinfo import ZoneInfo
 
-    from tracker import carrier_report
+    from tracker import report
 
     try:
-        window = carrier_report.parse_since(args.since)
+        window = report.parse_since(args.since)
     except ValueError as exc:
         raise Failure(f"since: {exc}.") from None
     tz = ZoneInfo(settings.shop.timezone)
@@ -315,15 +315,15 @@ def cmd_report(args) -> int:
         engine = await _engine(settings)
         try:
             now = SYSTEM.now()
-            facts = await carrier_report.load(engine, now - window)
+            facts = await report.load(engine, now - window)
         finally:
             await engine.dispose()
-        figs = carrier_report.figures(facts, tz)
+        figs = report.figures(facts, tz)
         title = (f"{settings.shop.name}: carriers, shipments registered since "
                  f"{(now - window).astimezone(tz):%Y-%m-%d %H:%M} ({args.since})")
-        print(carrier_report.table(figs, title))
+        print(report.table(figs, title))
         if args.html:
-            Path(args.html).write_text(carrier_report.html(figs, title), encoding="utf-8")
+            Path(args.html).write_text(report.html(figs, title), encoding="utf-8")
             print(f"wrote {args.html}")
         return 0
 
@@ -444,7 +444,13 @@ def cmd_support_hash_password(args) -> int:
 
 def cmd_import(args) -> int:
     settings = _settings(args)
-    from tracker.importer import ImportFileError, format_report, import_rows, progress_bar, read_rows
+    from tracker.importer import (
+        ImportFileError,
+        format_report,
+        import_rows,
+        progress_bar,
+        read_rows,
+    )
 
     try:
         rows = read_rows(Path(args.file))

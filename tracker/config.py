@@ -13,7 +13,14 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
 ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -273,6 +280,12 @@ class Settings(_Strict):
     # Not from the file: where it was read, to resolve relative paths.
     source: str = Field("<defaults>", exclude=True)
     base_dir: str = Field(".", exclude=True)
+    key_lines: dict[tuple, int] = Field(default_factory=dict, exclude=True)
+
+    def where(self, loc: tuple) -> str:
+        """'config.yaml:31' for a key's path, so an error names the line to fix."""
+        line = _line_of(self.key_lines, loc)
+        return f"{self.source}:{line}" if line else self.source
 
     @model_validator(mode="after")
     def _poller_timezone(self) -> "Settings":
@@ -343,14 +356,14 @@ def _interpolate(value: Any, path: tuple, where: Any) -> Any:
         if default is not None:
             return default
         raise ConfigError(
-            f"{where(path)}: {_dotted(path)} needs the environment variable {name}, which is not set. "
+            f"{where(path)}: {dotted(path)} needs the environment variable {name}, which is not set. "
             f"Fix: export {name}=... before starting tracker, or write ${{{name}:-default}}."
         )
 
     return ENV_PATTERN.sub(sub, value)
 
 
-def _dotted(loc: tuple) -> str:
+def dotted(loc: tuple) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
@@ -403,52 +416,18 @@ def load_settings(path: str | os.PathLike | None = None, *, text: str | None = N
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         hint = _HINTS.get(err["type"], "correct the value")
-        raise ConfigError(f"{where(loc)}: {_dotted(loc)}: {err['msg']}. Fix: {hint}.") from None
+        raise ConfigError(f"{where(loc)}: {dotted(loc)}: {err['msg']}. Fix: {hint}.") from None
     settings.source = source
     settings.base_dir = str(base_dir)
-    _check_components(settings, where)
+    settings.key_lines = lines
     return settings
 
 
-def _check_components(settings: Settings, where) -> None:
-    """Carriers and providers are validated by their own settings models, at start-up."""
-    from tracker.carriers import CARRIERS
-    from tracker.notify import CHANNELS
-
-    for name, raw in settings.carriers.items():
-        if name not in CARRIERS:
-            raise ConfigError(
-                f"{where(('carriers', name))}: carriers.{name}: unknown carrier. "
-                f"Fix: use one of {', '.join(sorted(CARRIERS))}."
-            )
-        _validate_part(CARRIERS[name].Settings, raw or {}, ("carriers", name), where)
-    for name, raw in settings.providers.items():
-        if name not in CHANNELS:
-            raise ConfigError(
-                f"{where(('providers', name))}: providers.{name}: unknown provider. "
-                f"Fix: use one of {', '.join(sorted(CHANNELS))}."
-            )
-        _validate_part(CHANNELS[name].Settings, raw or {}, ("providers", name), where)
-    for kind in ("sms", "email"):
-        provider = getattr(settings.channels, kind).provider
-        loc = ("channels", kind, "provider")
-        if provider not in CHANNELS or kind not in CHANNELS[provider].kinds:
-            able = sorted(n for n, c in CHANNELS.items() if kind in c.kinds)
-            raise ConfigError(
-                f"{where(loc)}: {_dotted(loc)}: {provider!r} cannot send {kind}. Fix: use one of {', '.join(able)}."
-            )
-        if provider not in settings.providers:
-            raise ConfigError(
-                f"{where(loc)}: {_dotted(loc)}: provider {provider!r} has no settings. "
-                f"Fix: add a `{provider}:` entry under providers:."
-            )
-
-
-def _validate_part(model: type[BaseModel], raw: dict, loc: tuple, where) -> BaseModel:
+def validate_part(model: type[BaseModel], raw: dict, loc: tuple, where) -> BaseModel:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         full = loc + tuple(err["loc"])
         hint = _HINTS.get(err["type"], "correct the value")
-        raise ConfigError(f"{where(full)}: {_dotted(full)}: {err['msg']}. Fix: {hint}.") from None
+        raise ConfigError(f"{where(full)}: {dotted(full)}: {err['msg']}. Fix: {hint}.") from None

@@ -25,7 +25,7 @@ from tracker.models import Notification, Order, Shipment, Suppression, TrackingE
 from tracker.notify import quiet, segments
 from tracker.notify.base import Channel, Message, Permanent, Temporary
 from tracker.notify.render import Renderer
-from tracker.schedule import backoff
+from tracker.retry import backoff
 
 log = logging.getLogger("tracker.dispatcher")
 
@@ -163,7 +163,7 @@ class Dispatcher:
             locale_tag=order.locale,
         )
         if milestone == "follow_up":
-            from tracker.web.rating import rating_links
+            from tracker.follow_up import rating_links
             ctx["rating_links"] = rating_links(self.settings, ship)
         rendered = self.renderer.render(milestone, order.locale, ctx)
         to = self.address(order, note.channel) or ""

@@ -23,13 +23,21 @@ from sqlalchemy import and_, bindparam, case, or_, select, update
 
 from tracker import alerts
 from tracker.carriers.base import (
-    AuthFailed, Carrier, CarrierError, Invalid, NotFoundYet, RateLimited, Temporary, TrackingResult,
+    AuthFailed,
+    Carrier,
+    CarrierError,
+    Invalid,
+    NotFoundYet,
+    RateLimited,
+    Temporary,
+    TrackingResult,
 )
 from tracker.clock import Clock
 from tracker.config import PollerSettings
 from tracker.db import insert_ignore, insert_ignore_many, is_sqlite, sessionmaker
 from tracker.models import CarrierState, Notification, Order, Shipment, TrackingEventRow
-from tracker.schedule import backoff, next_check
+from tracker.retry import backoff
+from tracker.schedule import next_check
 from tracker.status import Known, Status, announced_from_rows, apply
 
 log = logging.getLogger("tracker.poller")

@@ -13,7 +13,7 @@ from tests.fakes.carriers import deliver_journey, fake_carriers
 from tracker.carriers import CARRIERS
 from tracker.cli import main
 from tracker.clock import SYSTEM
-from tracker.config import load_settings
+from tracker.components import load as load_config
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {"UPS_CLIENT_ID": "u1", "UPS_CLIENT_SECRET": "u2", "FEDEX_CLIENT_ID": "f1", "FEDEX_CLIENT_SECRET": "f2",
@@ -35,7 +35,7 @@ def test_commented_carrier_examples_are_valid_once_uncommented(monkeypatch):
     block = re.sub(r"^  # (\w+:.*)$", r"  \1", block, flags=re.M)
     block = re.sub(r"^  #   (\w+: \$\{.*)$", r"    \1", block, flags=re.M)
     text = f"{head}\ncarriers:\n{block}\nchannels:\n{tail}"
-    settings = load_settings(text=text)
+    settings = load_config(text=text)
     assert set(settings.carriers) == {"sandbox", "ups", "fedex", "usps", "dhl", "correios"}
     ups = CARRIERS["ups"].Settings.model_validate(settings.carriers["ups"])
     assert ups.client_secret == "u2" and ups.base_url is None
@@ -43,14 +43,14 @@ def test_commented_carrier_examples_are_valid_once_uncommented(monkeypatch):
 
 
 def test_the_default_config_polls_the_sandbox_only():
-    assert list(load_settings(REPO / "config.yaml").carriers) == ["sandbox"]
+    assert list(load_config(REPO / "config.yaml").carriers) == ["sandbox"]
 
 
 def test_a_misspelt_credential_is_named(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump({"carriers": {"ups": {"client_idd": "x"}}}))
     with pytest.raises(Exception) as err:
-        load_settings(path)
+        load_config(path)
     assert "carriers.ups.client_idd" in str(err.value)
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from tests.carriers.conftest import HOURLY, NUMBERS
 from tests.fakes.carriers import deliver_journey, journey
 from tests.helpers import add, make_settings, notifications, sent, shipment, walk
-from tracker.report import order_story
+from tracker.story import order_story
 
 
 def config(fake, *names, **sections):

@@ -17,7 +17,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tracker.carriers.base import (
-    AuthFailed, CarrierError, CarrierSettings, Invalid, NotFoundYet, Status, Temporary, TrackingEvent,
+    AuthFailed,
+    CarrierError,
+    CarrierSettings,
+    Invalid,
+    NotFoundYet,
+    Status,
+    Temporary,
+    TrackingEvent,
     TrackingResult,
 )
 from tracker.carriers.common import date_of, from_iso, place, text

@@ -12,8 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.carriers.base import (
-    AuthFailed, CarrierError, CarrierSettings, Invalid, NotFoundYet, RateLimited, SingleNumberCarrier, Status,
-    Temporary, TrackingEvent, TrackingResult,
+    AuthFailed,
+    CarrierError,
+    CarrierSettings,
+    Invalid,
+    NotFoundYet,
+    RateLimited,
+    SingleNumberCarrier,
+    Status,
+    Temporary,
+    TrackingEvent,
+    TrackingResult,
 )
 from tracker.carriers.common import date_of, from_iso, place, text
 from tracker.carriers.oauth import call

@@ -14,8 +14,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from tracker.carriers.base import (
-    AuthFailed, CarrierError, CarrierSettings, Invalid, NotFoundYet, RateLimited, Status, Temporary,
-    TrackingEvent, TrackingResult,
+    AuthFailed,
+    CarrierError,
+    CarrierSettings,
+    Invalid,
+    NotFoundYet,
+    RateLimited,
+    Status,
+    Temporary,
+    TrackingEvent,
+    TrackingResult,
 )
 from tracker.carriers.common import date_of, from_iso, place, text
 from tracker.carriers.oauth import TokenCarrier, authorized, bearer_token, call

@@ -22,7 +22,7 @@ import aiohttp
 
 from tracker.carriers.base import AuthFailed, Carrier, RateLimited, Temporary
 from tracker.clock import SYSTEM, Clock
-from tracker.schedule import retry_after_seconds
+from tracker.retry import retry_after_seconds
 
 Reply = tuple[int, Any]
 

@@ -28,11 +28,19 @@ from typing import Any
 import aiohttp
 from pydantic import Field
 
-from tracker.clock import SYSTEM, Clock
 from tracker.carriers.base import (
-    Carrier, CarrierError, CarrierSettings, Invalid, NotFoundYet, RateLimited, Status, Temporary, TrackingEvent,
+    Carrier,
+    CarrierError,
+    CarrierSettings,
+    Invalid,
+    NotFoundYet,
+    RateLimited,
+    Status,
+    Temporary,
+    TrackingEvent,
     TrackingResult,
 )
+from tracker.clock import SYSTEM, Clock
 
 STATUS_MAP: dict[str, Status] = {
     "LC": Status.INFO_RECEIVED,

@@ -14,10 +14,25 @@ from datetime import datetime
 from typing import Any
 
 from tracker.carriers.base import (
-    AuthFailed, CarrierError, CarrierSettings, Invalid, NotFoundYet, SingleNumberCarrier, Status, Temporary,
-    TrackingEvent, TrackingResult,
+    AuthFailed,
+    CarrierError,
+    CarrierSettings,
+    Invalid,
+    NotFoundYet,
+    SingleNumberCarrier,
+    Status,
+    Temporary,
+    TrackingEvent,
+    TrackingResult,
 )
-from tracker.carriers.common import date_of, from_iso, offset_minutes, place, text, with_offset
+from tracker.carriers.common import (
+    date_of,
+    from_iso,
+    offset_minutes,
+    place,
+    text,
+    with_offset,
+)
 from tracker.carriers.oauth import TokenCarrier, authorized, bearer_token, call
 
 PRODUCTION_URL = "https://apis.usps.com"

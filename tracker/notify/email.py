@@ -8,13 +8,24 @@ The notification id travels in `custom_args`, so Event Webhook events find their
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 
 import aiohttp
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import EmailStr, Field, SecretStr, field_validator
 
-from tracker.notify.base import Channel, ChannelSettings, Message, Permanent, SendResult, Temporary
-from tracker.schedule import retry_after_seconds
+from tracker.notify.base import (
+    Channel,
+    ChannelSettings,
+    Message,
+    Permanent,
+    SendResult,
+    Temporary,
+)
+from tracker.retry import retry_after_seconds
 
 log = logging.getLogger("tracker.notify.sendgrid")
 
@@ -47,13 +58,26 @@ class SendGridSettings(ChannelSettings):
     def _key(cls, v: str | None) -> str | None:
         if v is None:
             return None
-        from tracker.web.messaging_hooks import load_sendgrid_key
-
         try:
             load_sendgrid_key(v)
         except ValueError as exc:
             raise ValueError(f"not a usable public key: {exc}") from None
         return v
+
+
+def load_sendgrid_key(b64: str) -> ec.EllipticCurvePublicKey:
+    """SendGrid shows the verification key as base64 DER (SubjectPublicKeyInfo); PEM is accepted too."""
+    text = b64.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode())
+        else:
+            key = serialization.load_der_public_key(base64.b64decode(text, validate=True))
+    except (ValueError, binascii.Error, TypeError) as exc:
+        raise ValueError(f"cannot read it ({type(exc).__name__})") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError("it is not an elliptic-curve (ECDSA) key")
+    return key
 
 
 class SendGridChannel(Channel):
@@ -64,7 +88,15 @@ class SendGridChannel(Channel):
     _own_session: aiohttp.ClientSession | None = None
 
     def build(self, message: Message) -> dict:
-        from sendgrid.helpers.mail import Asm, Category, CustomArg, GroupId, Mail, ReplyTo, To
+        from sendgrid.helpers.mail import (
+            Asm,
+            Category,
+            CustomArg,
+            GroupId,
+            Mail,
+            ReplyTo,
+            To,
+        )
 
         s = self.settings
         mail = Mail(from_email=(s.from_email, s.from_name) if s.from_name else s.from_email,

@@ -14,7 +14,14 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    select_autoescape,
+)
 
 TEMPLATES = Path(__file__).with_name("templates")
 FALLBACK = "en"

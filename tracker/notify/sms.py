@@ -19,8 +19,15 @@ import aiohttp
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from tracker import redact
-from tracker.notify.base import Channel, ChannelSettings, Message, Permanent, SendResult, Temporary
-from tracker.schedule import retry_after_seconds
+from tracker.notify.base import (
+    Channel,
+    ChannelSettings,
+    Message,
+    Permanent,
+    SendResult,
+    Temporary,
+)
+from tracker.retry import retry_after_seconds
 
 log = logging.getLogger("tracker.notify.twilio")
 _sdk_log = logging.getLogger("tracker.notify.twilio.sdk")  # the SDK logs every request at INFO: keep it quiet

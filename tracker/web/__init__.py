@@ -1,4 +1,4 @@
-"""The daemon's aiohttp application. Later capabilities add their routes here."""
+"""The daemon's aiohttp application: every route module registers its routes here."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy import text
 
+from tracker.web import api, customer, intake, metrics, support
+from tracker.web.common import DAEMON
+from tracker.web.messaging_hooks import add_messaging_routes
+from tracker.web.rating import add_rating_routes
+
 if TYPE_CHECKING:
     from tracker.app import Daemon
 
-DAEMON = web.AppKey("daemon", object)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -27,11 +31,6 @@ def build_app(daemon: "Daemon") -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[DAEMON] = daemon
     app.router.add_get("/healthz", healthz)
-    # Imported here: each route module imports DAEMON from this package.
-    from tracker.web import api, customer, intake, metrics, support
-    from tracker.web.messaging_hooks import add_messaging_routes
-    from tracker.web.rating import add_rating_routes
-
     add_rating_routes(app)
     add_messaging_routes(app)
     api.setup(app)

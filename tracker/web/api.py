@@ -18,8 +18,8 @@ from tracker.bulk import FIELDS, field_name, register_batch, validate_item
 from tracker.db import sessionmaker
 from tracker.models import Notification, Order, Shipment, TrackingEventRow
 from tracker.orders import InputError
-from tracker.web import DAEMON
 from tracker.web import common
+from tracker.web.common import DAEMON
 
 log = logging.getLogger("tracker.api")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from aiohttp import web
 from sqlalchemy import func, or_, select, update
 
 from tracker.db import sessionmaker
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from tracker.app import Daemon
 
 log = logging.getLogger("tracker.web")
+
+DAEMON = web.AppKey("daemon", object)  # the Daemon serving this application
 
 
 class NotFound(LookupError):

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from tracker.db import sessionmaker
 from tracker.models import Order, Shipment, TrackingEventRow
-from tracker.web import DAEMON
+from tracker.web.common import DAEMON
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 

@@ -30,8 +30,8 @@ from tracker.bulk import register_batch, validate_item
 from tracker.db import insert_ignore, sessionmaker
 from tracker.models import Order, Shipment, WebhookEvent
 from tracker.orders import InputError, Registration
-from tracker.web import DAEMON
 from tracker.web import common
+from tracker.web.common import DAEMON
 
 log = logging.getLogger("tracker.intake")
 

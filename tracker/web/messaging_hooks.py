@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import delete, select, update
 
 from tracker import redact
 from tracker.db import insert_ignore, sessionmaker
 from tracker.models import Notification, Order, Suppression, WebhookEvent
+from tracker.notify.email import load_sendgrid_key
 
 if TYPE_CHECKING:
     from tracker.app import Daemon
@@ -51,23 +52,8 @@ OPEN_STATES = ("sending", "sent")  # what a delivery report may still change
 OTHER_CHANNEL = {"sms": "email", "email": "sms"}
 
 
-def load_sendgrid_key(b64: str) -> ec.EllipticCurvePublicKey:
-    """SendGrid shows the verification key as base64 DER (SubjectPublicKeyInfo); PEM is accepted too."""
-    text = b64.strip()
-    try:
-        if text.startswith("-----BEGIN"):
-            key = serialization.load_pem_public_key(text.encode())
-        else:
-            key = serialization.load_der_public_key(base64.b64decode(text, validate=True))
-    except (ValueError, binascii.Error, TypeError) as exc:
-        raise ValueError(f"cannot read it ({type(exc).__name__})") from None
-    if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise ValueError("it is not an elliptic-curve (ECDSA) key")
-    return key
-
-
 def _provider(request: web.Request, name: str):
-    from tracker.web import DAEMON
+    from tracker.web.common import DAEMON
 
     daemon: Daemon = request.app[DAEMON]
     return daemon, getattr(daemon, "providers", {}).get(name)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from tracker.db import current_revision, head_revision, sessionmaker
 from tracker.models import CarrierState, Notification, Shipment
-from tracker.web import DAEMON
+from tracker.web.common import DAEMON
 
 CONTENT_TYPE = "text/plain"
 

@@ -12,9 +12,6 @@ links ahead of the customer would record it too; the page says how to correct it
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import html
 import logging
 
@@ -22,31 +19,13 @@ from aiohttp import web
 from sqlalchemy import select, update
 
 from tracker import alerts
-from tracker.config import Settings
 from tracker.db import insert_ignore, sessionmaker
+from tracker.follow_up import LABELS, verify
 from tracker.models import Order, Rating, Shipment
 
 log = logging.getLogger("tracker.web.rating")
 
-LABELS = {5: "Excellent", 4: "Good", 3: "OK", 2: "Poor", 1: "Bad"}
 MAX_COMMENT = 2000
-
-
-def sign(secret: str, token: str, score: int) -> str:
-    mac = hmac.new(secret.encode(), f"rate|{token}|{score}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac[:18]).decode().rstrip("=")
-
-
-def verify(secret: str, token: str, score: int, sig: str) -> bool:
-    return bool(secret) and hmac.compare_digest(sign(secret, token, score), sig or "")
-
-
-def rating_links(settings: Settings, ship: Shipment) -> list[dict]:
-    """[{score, label, url}] best first, for the follow-up template."""
-    base = settings.server.public_url.rstrip("/")
-    secret = settings.follow_up.secret
-    return [dict(score=s, label=LABELS[s], url=f"{base}/rate/{ship.public_token}/{s}?sig={sign(secret, ship.public_token, s)}")
-            for s in sorted(LABELS, reverse=True)]
 
 
 def _page(title: str, body: str, status: int = 200) -> web.Response:
@@ -58,7 +37,7 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
 
 
 def _daemon(request: web.Request):
-    from tracker.web import DAEMON
+    from tracker.web.common import DAEMON
 
     return request.app[DAEMON]
 

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from tracker import apikeys
-from tracker.web import DAEMON
 from tracker.web import common
+from tracker.web.common import DAEMON
 from tracker.web.customer import render_page
 
 log = logging.getLogger("tracker.support")

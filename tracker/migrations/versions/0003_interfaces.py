@@ -11,7 +11,6 @@ from alembic import op
 
 import tracker.models
 
-
 revision = '0003'
 down_revision = '0005'
 branch_labels = None

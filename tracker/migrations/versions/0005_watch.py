@@ -11,7 +11,6 @@ from alembic import op
 
 import tracker.models
 
-
 revision = '0005'
 down_revision = '0001'
 branch_labels = None

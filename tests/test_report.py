@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tracker import carrier_report
+from tracker import report
 from tracker.cli import main
 from tracker.db import make_engine, sessionmaker, upgrade
 from tracker.models import Notification, Order, Rating, Shipment, TrackingEventRow
@@ -66,7 +66,7 @@ async def dataset(tmp_path):
 
 async def test_figures_match_the_hand_computed_answers(dataset):
     engine, now = dataset
-    figs = carrier_report.figures(await carrier_report.load(engine, now - timedelta(days=30)), ZoneInfo("UTC"))
+    figs = report.figures(await report.load(engine, now - timedelta(days=30)), ZoneInfo("UTC"))
     fedex, sandbox = figs
     assert fedex.carrier == "fedex" and fedex.shipments == 4
     assert (fedex.on_time, fedex.dated, fedex.on_time_rate) == (1, 2, 0.5)

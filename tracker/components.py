@@ -1,0 +1,51 @@
+"""Config sections owned by components: each carrier under `carriers:` and each provider under
+`providers:` is validated by the settings model its module declares, at start-up, with the file:line of
+the bad key. This lives beside the registries (not in config.py) so that config imports no carrier or
+channel, and carriers and channels never import config."""
+
+from __future__ import annotations
+
+import os
+
+from tracker.carriers import CARRIERS
+from tracker.config import ConfigError, Settings, dotted, load_settings, validate_part
+from tracker.notify import CHANNELS
+
+
+def load(path: str | os.PathLike | None = None, *, text: str | None = None) -> Settings:
+    """Read, validate and check a config file's components. Raises ConfigError naming the key and fix."""
+    return check(load_settings(path, text=text))
+
+
+def check(settings: Settings) -> Settings:
+    """Validate each configured carrier and provider with its own settings model. Returns `settings`."""
+    where = settings.where
+
+    for name, raw in settings.carriers.items():
+        if name not in CARRIERS:
+            raise ConfigError(
+                f"{where(('carriers', name))}: carriers.{name}: unknown carrier. "
+                f"Fix: use one of {', '.join(sorted(CARRIERS))}."
+            )
+        validate_part(CARRIERS[name].Settings, raw or {}, ("carriers", name), where)
+    for name, raw in settings.providers.items():
+        if name not in CHANNELS:
+            raise ConfigError(
+                f"{where(('providers', name))}: providers.{name}: unknown provider. "
+                f"Fix: use one of {', '.join(sorted(CHANNELS))}."
+            )
+        validate_part(CHANNELS[name].Settings, raw or {}, ("providers", name), where)
+    for kind in ("sms", "email"):
+        provider = getattr(settings.channels, kind).provider
+        loc = ("channels", kind, "provider")
+        if provider not in CHANNELS or kind not in CHANNELS[provider].kinds:
+            able = sorted(n for n, c in CHANNELS.items() if kind in c.kinds)
+            raise ConfigError(
+                f"{where(loc)}: {dotted(loc)}: {provider!r} cannot send {kind}. Fix: use one of {', '.join(able)}."
+            )
+        if provider not in settings.providers:
+            raise ConfigError(
+                f"{where(loc)}: {dotted(loc)}: provider {provider!r} has no settings. "
+                f"Fix: add a `{provider}:` entry under providers:."
+            )
+    return settings
