@@ -14,6 +14,7 @@ from tracker.config import Settings
 from tracker.db import sessionmaker
 from tracker.models import Notification, Shipment
 from tracker.orders import register, validate
+from tracker.routing import accepted_carriers, router
 
 
 def deep_merge(base: dict, extra: dict) -> dict:
@@ -48,7 +49,7 @@ async def add(daemon, order: str, tracking: str, *, carrier: str = "sandbox", em
               timezone: str | None = None) -> Shipment:
     reg = validate(order_number=order, carrier=carrier, tracking_number=tracking, email=email, phone=phone,
                    locale=locale, timezone=timezone, channels=channels,
-                   known_carriers=list(daemon.settings.carriers),
+                   known_carriers=accepted_carriers(daemon.settings), route=router(daemon.settings),
                    default_channels=daemon.settings.shop.default_channels)
     async with sessionmaker(daemon.engine)() as session, session.begin():
         _, ship, _ = await register(session, reg, daemon.clock.now())

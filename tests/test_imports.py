@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tracker"
 LAYERS: list[tuple[str, set[str]]] = [
     ("leaf", {"tracker", "tracker.clock", "tracker.retry", "tracker.redact", "tracker.logs"}),
     ("core", set()),  # everything not named elsewhere
-    ("daemon loops", {"tracker.poller", "tracker.dispatcher", "tracker.watch"}),
+    ("daemon loops", {"tracker.poller", "tracker.dispatcher", "tracker.watch", "tracker.subscriber"}),
     ("web", {"tracker.web"}),  # and its submodules
     ("app", {"tracker.app"}),
     ("cli", {"tracker.cli"}),

@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tracker import __version__
 from tracker.alerts import AlertSender
 from tracker.carriers import CARRIERS
+from tracker.carriers.catalog import CATALOG
 from tracker.clock import SYSTEM, Clock
 from tracker.config import Settings
 from tracker.db import SqliteLock, make_engine, upgrade
@@ -25,6 +26,7 @@ from tracker.dispatcher import Dispatcher
 from tracker.notify import CHANNELS
 from tracker.notify.render import Renderer
 from tracker.poller import CarrierRuntime, Poller, RateLimiter
+from tracker.subscriber import Subscriber
 from tracker.watch import Watcher
 from tracker.web import build_app
 
@@ -75,12 +77,14 @@ class Daemon:
                 provider.public_url = s.server.public_url  # for delivery-report callback URLs
             self.channels = {kind: self.providers[getattr(s.channels, kind).provider] for kind in ("sms", "email")}
             self.poller = Poller(engine=self.engine, settings=s.poller, carriers=self.carriers, clock=self.clock,
-                                 owner=self.owner, rng=self.rng)
+                                 owner=self.owner, rng=self.rng, sources=s.sources)
+            self.subscriber = Subscriber(engine=self.engine, settings=s, sources=self.carriers, clock=self.clock,
+                                         rng=self.rng)
             await self.poller.load_budgets()
             self.dispatcher = Dispatcher(
                 engine=self.engine, settings=s, channels=self.channels,
                 renderer=Renderer(s.templates.override_dir),
-                carrier_names={n: rt.carrier.display_name for n, rt in self.carriers.items()},
+                carrier_names=self.carrier_names(),
                 clock=self.clock, owner=self.owner, rng=self.rng)
             self.watcher = Watcher(engine=self.engine, settings=s, clock=self.clock)
             self.support = AlertSender(engine=self.engine, settings=s, email=self.channels["email"], http=self.http,
@@ -99,8 +103,15 @@ class Daemon:
             if not cfg.enabled:
                 continue
             carrier = cls(cfg, self.http, self.clock)
+            carrier.public_url = self.settings.server.public_url  # the webhook address given at subscription
             runtimes[name] = CarrierRuntime(carrier, RateLimiter(carrier.requests_per_second))
         return runtimes
+
+    def carrier_names(self) -> dict[str, str]:
+        """What customers read: the company carrying the parcel (never the aggregator telling us about it)."""
+        names = {name: info.display for name, info in CATALOG.items()}
+        names.update({n: rt.carrier.display_name for n, rt in self.carriers.items() if not rt.carrier.aggregator})
+        return names
 
     async def _start_web(self) -> None:
         self.runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
@@ -120,13 +131,15 @@ class Daemon:
         """Do everything due right now, then return: deterministic tests and cron-style runs."""
         totals = {"checked": 0, "sent": 0}
         while not self._closing:
+            subscribed = await self.subscriber.tick()
             stats = await self.poller.tick()
             watched = await self.watcher.tick()
             sent = await self.dispatcher.tick()
             alerted = await self.support.tick()
             totals["checked"] += stats.checked
             totals["sent"] += sent
-            if stats.claimed == 0 and sent == 0 and watched.total == 0 and alerted == 0:
+            if (stats.claimed == 0 and sent == 0 and watched.total == 0 and alerted == 0
+                    and subscribed.calls == 0 and subscribed.enrolled == 0):
                 break
         return totals
 
@@ -138,6 +151,9 @@ class Daemon:
 
     async def _support_job(self) -> None:
         await self._tracked(self.support.tick())
+
+    async def _subscribe_job(self) -> None:
+        await self._tracked(self.subscriber.tick())
 
     async def _poll_job(self) -> None:
         await self._tracked(self._poll_loop())
@@ -191,6 +207,9 @@ class Daemon:
         self.scheduler.add_job(self._watch_job, id="watch", seconds=self.settings.watch.tick_seconds, **common)
         self.scheduler.add_job(self._support_job, id="support_alerts",
                                seconds=self.settings.support_alerts.tick_seconds, **common)
+        if self.subscriber.sources:
+            self.scheduler.add_job(self._subscribe_job, id="subscribe", seconds=self.settings.sources.tick_seconds,
+                                   **common)
         self.scheduler.start()
         self.poller.on_news = self.wake_dispatcher  # each batch's news goes out as soon as it is committed
         log.info("tracker %s running: carriers %s; sms via %s, email via %s", __version__,
@@ -208,7 +227,7 @@ class Daemon:
         self._closing = True
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        for part in ("poller", "dispatcher", "watcher", "support"):
+        for part in ("poller", "dispatcher", "watcher", "support", "subscriber"):
             if hasattr(self, part):
                 getattr(self, part).stopping = True
         if self._inflight:

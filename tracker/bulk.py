@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tracker.config import Settings
 from tracker.models import Order, Shipment
 from tracker.orders import InputError, Registration, register, validate
+from tracker.routing import accepted_carriers, router
 
 FIELDS = ("order_number", "carrier", "tracking_number", "email", "phone", "locale", "timezone", "channels")
 
@@ -56,7 +57,7 @@ def validate_item(settings: Settings, data: dict[str, Any]) -> Registration:
         order_number=data.get("order_number"), carrier=data.get("carrier"),
         tracking_number=data.get("tracking_number"), email=data.get("email"), phone=data.get("phone"),
         locale=data.get("locale"), timezone=data.get("timezone"), channels=data.get("channels"),
-        known_carriers=list(settings.carriers), default_locale=s.default_locale,
+        known_carriers=accepted_carriers(settings), route=router(settings), default_locale=s.default_locale,
         default_channels=s.default_channels, default_region=s.default_region)
 
 

@@ -20,6 +20,7 @@ from tracker.clock import SYSTEM
 from tracker.config import DEFAULT_CONFIG, ConfigError, Intervals, Settings
 from tracker.db import DatabaseLocked, make_engine, sessionmaker, upgrade
 from tracker.orders import InputError, register, validate
+from tracker.routing import accepted_carriers, router
 
 log = logging.getLogger("tracker.cli")
 
@@ -94,7 +95,8 @@ def cmd_add(args) -> int:
     settings = _settings(args)
     reg = validate(order_number=args.order, carrier=args.carrier, tracking_number=args.tracking, email=args.email,
                    phone=args.phone, locale=args.locale, timezone=args.timezone, channels=args.channels,
-                   known_carriers=list(settings.carriers), default_locale=settings.shop.default_locale,
+                   known_carriers=accepted_carriers(settings), route=router(settings),
+                   default_locale=settings.shop.default_locale,
                    default_channels=settings.shop.default_channels, default_region=settings.shop.default_region)
 
     async def go():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from tracker.carriers import CARRIERS
+from tracker.carriers.catalog import CATALOG, canonical
 from tracker.config import ConfigError, Settings, dotted, load_settings, validate_part
 from tracker.notify import CHANNELS
 
@@ -28,6 +29,7 @@ def check(settings: Settings) -> Settings:
                 f"Fix: use one of {', '.join(sorted(CARRIERS))}."
             )
         validate_part(CARRIERS[name].Settings, raw or {}, ("carriers", name), where)
+    check_sources(settings)
     for name, raw in settings.providers.items():
         if name not in CHANNELS:
             raise ConfigError(
@@ -49,3 +51,28 @@ def check(settings: Settings) -> Settings:
                 f"Fix: add a `{provider}:` entry under providers:."
             )
     return settings
+
+
+def check_sources(settings: Settings) -> None:
+    """`sources:` names configured sources and known carriers; the default route is an aggregator."""
+    where = settings.where
+    configured = sorted(n for n in settings.carriers if n in CARRIERS)
+    for carrier, source in settings.sources.routes.items():
+        loc = ("sources", "routes", carrier)
+        if canonical(carrier) not in CATALOG and carrier not in CARRIERS:
+            raise ConfigError(f"{where(loc)}: {dotted(loc)}: unknown carrier {carrier!r}. "
+                              f"Fix: use one of {', '.join(sorted(CATALOG))}.")
+        if source not in configured:
+            raise ConfigError(f"{where(loc)}: {dotted(loc)}: source {source!r} is not configured. "
+                              f"Fix: add `{source}:` under carriers:, or route to one of {', '.join(configured)}.")
+        if source != canonical(carrier) and not CARRIERS[source].aggregator:
+            raise ConfigError(f"{where(loc)}: {dotted(loc)}: {source!r} tracks only its own parcels. "
+                              f"Fix: route {carrier} to an aggregator (17track, aftership, easypost).")
+    default = settings.sources.default
+    if default is not None:
+        loc = ("sources", "default")
+        aggregators = sorted(n for n in configured if CARRIERS[n].aggregator)
+        if default not in aggregators:
+            raise ConfigError(f"{where(loc)}: {dotted(loc)}: {default!r} is not a configured aggregator. "
+                              f"Fix: configure 17track, aftership or easypost under carriers: and name it here"
+                              f"{' (configured: ' + ', '.join(aggregators) + ')' if aggregators else ''}.")

@@ -256,6 +256,43 @@ class IntakeSettings(_Strict):
     carrier_aliases: dict[str, str] = {}
 
 
+class PushQuietHours(_Strict):
+    """Hours without a push, by status, after which a pushed shipment is polled again (the push source may
+    have lost it): until then one safety check is due at the end of that time. null: never poll."""
+
+    pending: float | None = Field(48, gt=0)
+    info_received: float | None = Field(48, gt=0)
+    in_transit: float | None = Field(48, gt=0)
+    out_for_delivery: float | None = Field(8, gt=0)
+    available_for_pickup: float | None = Field(72, gt=0)
+    failed_attempt: float | None = Field(24, gt=0)
+    exception: float | None = Field(48, gt=0)
+
+
+class SourcesSettings(_Strict):
+    """Which tracking source serves which carrier (tracker/routing.py, docs/carriers.md)."""
+
+    routes: dict[str, str] = {}
+    default: str | None = None
+    push_quiet_hours: PushQuietHours = PushQuietHours()
+    tick_seconds: float = Field(5, gt=0)
+    backoff_base_seconds: float = Field(60, gt=0)
+    backoff_max_seconds: float = Field(6 * 3600, gt=0)
+    alert_after_failures: int = Field(3, ge=1)
+    renew_before_hours: float = Field(24, gt=0)
+    quota_check_hours: float = Field(1, gt=0)
+
+    @field_validator("routes")
+    @classmethod
+    def _lower(cls, v: dict[str, str]) -> dict[str, str]:
+        return {str(k).strip().lower(): str(s).strip().lower() for k, s in v.items()}
+
+    @field_validator("default")
+    @classmethod
+    def _default(cls, v: str | None) -> str | None:
+        return v.strip().lower() or None if v is not None else None
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
@@ -276,6 +313,7 @@ class Settings(_Strict):
     api: ApiSettings = ApiSettings()
     support: SupportSettings = SupportSettings()
     intake: IntakeSettings = IntakeSettings()
+    sources: SourcesSettings = SourcesSettings()
 
     # Not from the file: where it was read, to resolve relative paths.
     source: str = Field("<defaults>", exclude=True)

@@ -54,6 +54,8 @@ class Shipment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
     carrier: str = Field(max_length=32)
+    # Who tells us about it: the carrier's own module, an aggregator (17track...) (tracker/routing.py).
+    source: str = Field(default="", max_length=32, index=True)
     tracking_number: str = Field(max_length=64, index=True)
     status: str = Field(default="pending", max_length=24, index=True)
     status_at: datetime | None = Field(default=None, sa_column=_ts())
@@ -70,6 +72,8 @@ class Shipment(SQLModel, table=True):
     failures: int = 0
     last_error: str | None = None
     last_checked_at: datetime | None = Field(default=None, sa_column=_ts())
+    # Last sign of life of the push source for this shipment (subscription accepted, push received).
+    push_heard_at: datetime | None = Field(default=None, sa_column=_ts())
     # Set when someone stops tracking (API or support console): no more checks, and status says why.
     stopped_at: datetime | None = Field(default=None, sa_column=_ts())
     stopped_by: str | None = Field(default=None, max_length=64)
@@ -167,6 +171,49 @@ class CarrierState(SQLModel, table=True):
     last_error: str | None = None
     budget_day: date | None = None
     calls_today: int = 0
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class SourceSubscription(SQLModel, table=True):
+    """A shipment's subscription to its source's pushes, worked like an outbox: registered, renewed before
+    it lapses, stopped when the parcel is finished; failures retried with backoff.
+
+    pending -> active -> stopping -> stopped; failed (refused for good: polling carries on)
+    """
+
+    __tablename__ = "source_subscriptions"
+    __table_args__ = (
+        sa.UniqueConstraint("shipment_id", "source", name="uq_subscription_shipment_source"),
+        sa.Index("ix_source_subscriptions_due", "state", "next_try_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipments.id")
+    source: str = Field(max_length=32)
+    tracking_number: str = Field(max_length=64, index=True)
+    carrier: str = Field(max_length=32)
+    state: str = Field(default="pending", max_length=16)
+    carrier_code: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
+    next_try_at: datetime | None = Field(default=None, sa_column=_ts())
+    error: str | None = None
+    subscribed_at: datetime | None = Field(default=None, sa_column=_ts())
+    expires_at: datetime | None = Field(default=None, sa_column=_ts())
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class SourceState(SQLModel, table=True):
+    """Per push source, shared by every daemon: registration quota left, and the trouble of the moment."""
+
+    __tablename__ = "source_states"
+    source: str = Field(primary_key=True, max_length=32)
+    quota_remaining: int | None = None
+    quota_total: int | None = None
+    quota_checked_at: datetime | None = Field(default=None, sa_column=_ts())
+    failing_since: datetime | None = Field(default=None, sa_column=_ts())
+    failures: int = 0
+    last_error: str | None = None
+    pushes_unmatched: int = 0
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tracker.carriers.catalog import AUTO, canonical
 from tracker.carriers.detect import Undetected, choose
 from tracker.models import Order, Shipment
 
@@ -40,6 +42,8 @@ class Registration:
     locale: str
     timezone: str | None
     channels: tuple[str, ...]
+    source: str = ""  # who tells us about it (tracker/routing.py); "" = the carrier's own module
+    first_check_seconds: float | None = None  # a pushed shipment's first poll is only a safety check
 
 
 def normalize_phone(raw: str, region: str) -> str:
@@ -65,7 +69,7 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
              email: str | None = None, phone: str | None = None, locale: str | None = None,
              timezone: str | None = None, channels: list[str] | str | None = None,
              known_carriers: list[str], default_locale: str = "en", default_channels: list[str] | None = None,
-             default_region: str = "US") -> Registration:
+             default_region: str = "US", route: Callable[[str], tuple[str, float | None] | None] | None = None) -> Registration:
     """Check and normalize one registration. Raises InputError on the first bad field."""
     number = (order_number or "").strip()
     if not number:
@@ -83,9 +87,18 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
         try:
             carrier = choose(tracking, known_carriers)
         except Undetected as exc:
-            raise InputError("carrier", exc.problem, exc.fix) from None
+            if exc.candidates or AUTO not in known_carriers:
+                raise InputError("carrier", exc.problem, exc.fix) from None
+            carrier = AUTO  # the default source (an aggregator) detects it
     if carrier not in known_carriers:
         raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
+    source, first_check = carrier, None
+    if route is not None:
+        carrier = canonical(carrier)
+        source, first_check = route(carrier) or ("", None)
+        if not source:
+            raise InputError("carrier", f"no tracking source serves {carrier!r}",
+                             "configure its module under carriers:, or route it (sources.routes / sources.default)")
     email_n = normalize_email(email.strip()) if email and email.strip() else None
     phone_n = normalize_phone(phone.strip(), default_region) if phone and phone.strip() else None
     if not email_n and not phone_n:
@@ -113,7 +126,7 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
             raise InputError("email", "the email channel was asked for but no email was given",
                              "add --email or drop email")
     return Registration(number, carrier, tracking, email_n, phone_n, loc, timezone or None,
-                        tuple(dict.fromkeys(wanted)))
+                        tuple(dict.fromkeys(wanted)), source, first_check)
 
 
 async def register(session: AsyncSession, reg: Registration, now: datetime, *,
@@ -141,8 +154,10 @@ async def register(session: AsyncSession, reg: Registration, now: datetime, *,
                              f"{other.number if other else ship.order_id}", "check the number, or register it on that order")
         return order, ship, False
     ship = Shipment(
-        order_id=order.id, carrier=reg.carrier, tracking_number=reg.tracking_number, status="pending",
-        next_check_at=now + timedelta(seconds=first_check_seconds), public_token=secrets.token_urlsafe(24),
+        order_id=order.id, carrier=reg.carrier, source=reg.source or reg.carrier,
+        tracking_number=reg.tracking_number, status="pending",
+        next_check_at=now + timedelta(seconds=first_check_seconds if reg.first_check_seconds is None
+                                      else reg.first_check_seconds), public_token=secrets.token_urlsafe(24),
         created_at=now, updated_at=now,
     )
     session.add(ship)

@@ -33,11 +33,11 @@ from tracker.carriers.base import (
     TrackingResult,
 )
 from tracker.clock import Clock
-from tracker.config import PollerSettings
+from tracker.config import PollerSettings, SourcesSettings
 from tracker.db import insert_ignore, insert_ignore_many, is_sqlite, sessionmaker
-from tracker.models import CarrierState, Notification, Order, Shipment, TrackingEventRow
+from tracker.models import CarrierState, Notification, Order, Shipment, SourceSubscription, TrackingEventRow, WebhookEvent
 from tracker.retry import backoff
-from tracker.schedule import next_check
+from tracker.schedule import next_check, next_check_pushed
 from tracker.status import Known, Status, announced_from_rows, apply
 
 log = logging.getLogger("tracker.poller")
@@ -131,17 +131,23 @@ def outcome(result: object) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(result).__name__).lower()
 
 
+class DuplicateEvent(Exception):
+    """A pushed webhook whose event id was applied before: nothing was written."""
+
+
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 class Poller:
     def __init__(self, *, engine, settings: PollerSettings, carriers: dict[str, CarrierRuntime], clock: Clock,
-                 owner: str, rng: random.Random | None = None) -> None:
+                 owner: str, rng: random.Random | None = None, sources: SourcesSettings | None = None) -> None:
         self.engine = engine
         self.maker = sessionmaker(engine)
         self.settings = settings
-        self.carriers = carriers
+        self.sources = sources or SourcesSettings()
+        self.carriers = carriers  # by source name: a carrier's own module, or an aggregator
+        self.push_sources = {name for name, rt in carriers.items() if rt.carrier.pushes}
         self.clock = clock
         self.owner = owner
         self.rng = rng or random.Random()
@@ -162,9 +168,9 @@ class Poller:
         """Lease up to `limit` shipments due by `due_by` (default now). Carriers in `urgent_only` are short
         of budget: only their urgent shipments are claimed, the rest wait (their checks stretch)."""
         S = Shipment
-        which = S.carrier.in_(list(carriers))
+        which = S.source.in_(list(carriers))
         if urgent_only:
-            which = or_(which, and_(S.carrier.in_(list(urgent_only)), S.status.in_(URGENT_STATUSES)))
+            which = or_(which, and_(S.source.in_(list(urgent_only)), S.status.in_(URGENT_STATUSES)))
         due = (
             select(S.id)
             .where(S.next_check_at <= (due_by or now), which,
@@ -176,7 +182,7 @@ class Poller:
         stmt = (
             update(S).where(S.id.in_(due.scalar_subquery()))
             .values(leased_until=now + timedelta(seconds=self.settings.lease_seconds), lease_owner=self.owner)
-            .returning(S.id, S.carrier, S.tracking_number)
+            .returning(S.id, S.source, S.tracking_number)
             .execution_options(synchronize_session=False)
         )
         async with self._writing, self.maker() as session, session.begin():
@@ -364,14 +370,18 @@ class Poller:
 
     # --- persist -------------------------------------------------------------------------------
     async def persist(self, carrier: str, items: list[tuple[int, str]],
-                      results: dict[str, TrackingResult | CarrierError]) -> int:
+                      results: dict[str, TrackingResult | CarrierError], *, event: str | None = None) -> int:
         """Apply results and write events, shipment and outbox rows in ONE transaction. Returns rows queued.
+
+        Poll results and pushed news take this same path. A poll writes only shipments whose lease it holds;
+        a push (`event`: the webhook's event id at source `carrier`) writes whatever the lease, records the
+        event in the same transaction, and raises DuplicateEvent, writing nothing, for an event seen before.
 
         Batches that finish while a write is under way are written together in the next transaction (group
         commit): every check's rows still commit together, and a one-number carrier (UPS, USPS, DHL) costs
         one set of queries per group rather than per number."""
         done = asyncio.get_running_loop().create_future()
-        self._pending.append((carrier, items, results, done))
+        self._pending.append((carrier, items, results, event, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.ensure_future(self._flush())
         return await asyncio.shield(done)
@@ -388,7 +398,7 @@ class Poller:
                     seen |= sids
             self._pending = rest
             try:
-                counts = await self._persist_group([(c, i, r) for c, i, r, _ in group])
+                counts = await self._persist_group([(c, i, r, e) for c, i, r, e, _ in group])
             except asyncio.CancelledError:
                 for *_, done in group + self._pending:
                     done.cancel()
@@ -401,77 +411,109 @@ class Poller:
                 continue
             for (*_, done), n in zip(group, counts):
                 if not done.done():
-                    done.set_result(n)
+                    if n is None:
+                        done.set_exception(DuplicateEvent())
+                    else:
+                        done.set_result(n)
 
     async def _persist_group(self, group: list[tuple[str, list[tuple[int, str]],
-                                                     dict[str, TrackingResult | CarrierError]]]) -> list[int]:
-        """persist() for several batches in one transaction. Returns rows queued for each batch."""
+                                                     dict[str, TrackingResult | CarrierError], str | None]]
+                             ) -> list[int | None]:
+        """persist() for several batches in one transaction. Returns rows queued for each batch (None: a
+        pushed event already applied)."""
         now = self.clock.now()
-        answers = {sid: (carrier, results) for carrier, items, results in group for sid, _ in items}
+        async with self._writing, self.maker() as session, session.begin():
+            duplicate: set[int] = set()
+            for i, (source, _, _, event) in enumerate(group):
+                if event is not None:
+                    first = await session.execute(insert_ignore(self.engine, WebhookEvent.__table__, [dict(
+                        source=source, event_id=event[:128], received_at=now)], ["source", "event_id"]))
+                    if not first.rowcount:
+                        duplicate.add(i)
+            live = [entry for i, entry in enumerate(group) if i not in duplicate]
+            counts = await self._write(session, live, now)
+        it = iter(counts)
+        return [None if i in duplicate else next(it) for i in range(len(group))]
+
+    async def _write(self, session, group, now: datetime) -> list[int]:
+        answers = {sid: (carrier, results, event is not None) for carrier, items, results, event in group
+                   for sid, _ in items}
         ids = list(answers)
         queued_by: Counter[int] = Counter()
-        async with self._writing, self.maker() as session, session.begin():
-            ships = [_Ship(row) for row in (await session.execute(
-                select(SHIPMENTS).where(SHIPMENTS.c.id.in_(ids)).with_for_update())).mappings()]
-            ships = [s for s in ships if s.lease_owner == self.owner]  # lost the lease: someone else has it
-            if not ships:
-                return [0] * len(group)
-            order_ids = {s.order_id for s in ships}
-            orders = {o.id: o for o in (await session.execute(
-                select(Order).where(Order.id.in_(order_ids)))).scalars()}
-            keys: dict[int, set[str]] = defaultdict(set)
-            for sid, key in await session.execute(
-                    select(TrackingEventRow.shipment_id, TrackingEventRow.key)
-                    .where(TrackingEventRow.shipment_id.in_(ids))):
-                keys[sid].add(key)
-            notes: dict[int, list[tuple[str, str]]] = defaultdict(list)
-            for sid, milestone, state in await session.execute(
-                    select(Notification.shipment_id, Notification.milestone, Notification.state)
-                    .where(Notification.shipment_id.in_(ids))):
-                notes[sid].append((milestone, state))
+        ships = [_Ship(row) for row in (await session.execute(
+            select(SHIPMENTS).where(SHIPMENTS.c.id.in_(ids)).with_for_update())).mappings()]
+        # a poll writes only what it still leases (else someone else has it); a push writes regardless
+        ships = [s for s in ships if answers[s.id][2] or s.lease_owner == self.owner]
+        if not ships:
+            return [0] * len(group)
+        order_ids = {s.order_id for s in ships}
+        orders = {o.id: o for o in (await session.execute(
+            select(Order).where(Order.id.in_(order_ids)))).scalars()}
+        keys: dict[int, set[str]] = defaultdict(set)
+        for sid, key in await session.execute(
+                select(TrackingEventRow.shipment_id, TrackingEventRow.key)
+                .where(TrackingEventRow.shipment_id.in_(ids))):
+            keys[sid].add(key)
+        notes: dict[int, list[tuple[str, str]]] = defaultdict(list)
+        for sid, milestone, state in await session.execute(
+                select(Notification.shipment_id, Notification.milestone, Notification.state)
+                .where(Notification.shipment_id.in_(ids))):
+            notes[sid].append((milestone, state))
 
-            event_rows: list[dict] = []
-            note_rows: list[dict] = []
-            supersede: list[tuple[int, list[str]]] = []
-            for ship in ships:
-                carrier, results = answers[ship.id]
-                result = results.get(ship.tracking_number)
+        event_rows: list[dict] = []
+        note_rows: list[dict] = []
+        supersede: list[tuple[int, list[str]]] = []
+        for ship in ships:
+            carrier, results, pushed = answers[ship.id]
+            result = results.get(ship.tracking_number)
+            if pushed:
+                ship.push_heard_at = now
+            else:
                 ship.leased_until, ship.lease_owner, ship.last_checked_at = None, None, now
-                ship.updated_at = now
-                if isinstance(result, TrackingResult):
-                    queued_by[ship.id] += self._apply_result(ship, orders[ship.order_id], result, keys[ship.id],
-                                                 notes[ship.id], event_rows, note_rows, supersede, now)
-                elif isinstance(result, NotFoundYet):
-                    await self._not_found(session, ship, now)
-                elif isinstance(result, Invalid):
-                    ship.last_error = _describe(result)
-                    ship.next_check_at = None
-                    await alerts.raise_alert(
-                        session, key=f"shipment:{ship.id}:invalid", cause="invalid_number", shipment_id=ship.id,
-                        message=f"{carrier} refused tracking number {ship.tracking_number}: {result}", now=now)
-                else:
-                    error = result if result is not None else Temporary("carrier did not answer for this number")
-                    ship.failures += 1
-                    ship.last_error = _describe(error)
-                    wait = getattr(error, "retry_after", None) or backoff(
-                        ship.failures, 60, self.settings.backoff_max_seconds, self.rng)
-                    ship.next_check_at = now + timedelta(seconds=wait)
-            await session.execute(SAVE_SHIPMENT, [
-                {"b_id": ship.id, **{f"v_{c}": getattr(ship, c) for c in WRITTEN}} for ship in ships])
-            if event_rows:
-                await session.execute(insert_ignore_many(self.engine, TrackingEventRow.__table__,
-                                                         ["shipment_id", "key"]), event_rows)
-            for sid, milestones in supersede:
-                await session.execute(
-                    update(Notification).where(
-                        Notification.shipment_id == sid, Notification.milestone.in_(milestones),
-                        Notification.state.in_(["queued", "deferred"]),
-                    ).values(state="suppressed", error="superseded by newer news", updated_at=now)
-                    .execution_options(synchronize_session=False))
-            if note_rows:
-                await session.execute(insert_ignore_many(self.engine, Notification.__table__,
-                                                         ["shipment_id", "milestone", "channel"]), note_rows)
-        return [sum(queued_by[sid] for sid, _ in items) for _, items, _ in group]
+            ship.updated_at = now
+            if isinstance(result, TrackingResult):
+                queued_by[ship.id] += self._apply_result(ship, orders[ship.order_id], result, keys[ship.id],
+                                             notes[ship.id], event_rows, note_rows, supersede, now)
+            elif isinstance(result, NotFoundYet):
+                await self._not_found(session, ship, now)
+            elif isinstance(result, Invalid):
+                ship.last_error = _describe(result)
+                ship.next_check_at = None
+                await alerts.raise_alert(
+                    session, key=f"shipment:{ship.id}:invalid", cause="invalid_number", shipment_id=ship.id,
+                    message=f"{carrier} refused tracking number {ship.tracking_number}: {result}", now=now)
+            else:
+                error = result if result is not None else Temporary("carrier did not answer for this number")
+                ship.failures += 1
+                ship.last_error = _describe(error)
+                wait = getattr(error, "retry_after", None) or backoff(
+                    ship.failures, 60, self.settings.backoff_max_seconds, self.rng)
+                ship.next_check_at = now + timedelta(seconds=wait)
+        await session.execute(SAVE_SHIPMENT, [
+            {"b_id": ship.id, **{f"v_{c}": getattr(ship, c) for c in WRITTEN}} for ship in ships])
+        if event_rows:
+            await session.execute(insert_ignore_many(self.engine, TrackingEventRow.__table__,
+                                                     ["shipment_id", "key"]), event_rows)
+        for sid, milestones in supersede:
+            await session.execute(
+                update(Notification).where(
+                    Notification.shipment_id == sid, Notification.milestone.in_(milestones),
+                    Notification.state.in_(["queued", "deferred"]),
+                ).values(state="suppressed", error="superseded by newer news", updated_at=now)
+                .execution_options(synchronize_session=False))
+        if note_rows:
+            await session.execute(insert_ignore_many(self.engine, Notification.__table__,
+                                                     ["shipment_id", "milestone", "channel"]), note_rows)
+        finished = [s.id for s in ships if s.source in self.push_sources and s.status in FINISHED]
+        if finished:  # no more pushes wanted: the subscriber stops them at the source
+            Sub = SourceSubscription
+            await session.execute(update(Sub).where(Sub.shipment_id.in_(finished), Sub.state == "active")
+                                  .values(state="stopping", next_try_at=now, updated_at=now)
+                                  .execution_options(synchronize_session=False))
+            await session.execute(update(Sub).where(Sub.shipment_id.in_(finished), Sub.state == "pending")
+                                  .values(state="stopped", next_try_at=None, updated_at=now)
+                                  .execution_options(synchronize_session=False))
+        return [sum(queued_by[sid] for sid, _ in items) for _, items, _, _ in group]
 
     def _apply_result(self, ship: _Ship, order: Order, result: TrackingResult, keys: set[str],
                       notes: list[tuple[str, str]], event_rows: list[dict], note_rows: list[dict],
@@ -507,6 +549,11 @@ class Poller:
         ship.next_check_at = next_check(outcome.status, now, self.settings, self.rng,
                                         expected_delivery=ship.expected_delivery,
                                         tz=order.timezone or self.settings.timezone, since=ship.created_at)
+        if ship.source in self.push_sources:
+            ship.next_check_at = next_check_pushed(outcome.status, now, ship.push_heard_at,
+                                                   self.sources.push_quiet_hours, ship.next_check_at)
+        if ship.stopped_at is not None:
+            ship.next_check_at = None  # tracking was stopped: news is recorded, nothing more is polled
         if outcome.supersede:
             supersede.append((ship.id, [m.value for m in outcome.supersede]))
         if outcome.milestone is None:
@@ -538,7 +585,8 @@ class Poller:
 SHIPMENTS = Shipment.__table__
 WRITTEN = ("leased_until", "lease_owner", "last_checked_at", "updated_at", "status", "status_at", "last_event_at",
            "delivered_at", "expected_delivery", "first_expected_delivery", "signed_by", "pickup_location",
-           "pickup_until", "failures", "last_error", "next_check_at")
+           "pickup_until", "failures", "last_error", "next_check_at", "push_heard_at")
+FINISHED = {Status.DELIVERED.value, Status.EXPIRED.value}
 SAVE_SHIPMENT = (update(SHIPMENTS).where(SHIPMENTS.c.id == bindparam("b_id"))
                  .values({c: bindparam(f"v_{c}") for c in WRITTEN}))
 

@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tracker.config import PollerSettings
+from tracker.config import PollerSettings, PushQuietHours
 from tracker.status import FINAL_STATUSES, Status
 
 # Statuses whose next step depends on the delivery date: the parcel is on its way to the door.
@@ -136,3 +136,19 @@ def next_check(status: Status | str, now: datetime, settings: PollerSettings,
                     candidate = wake
                 break
     return candidate.astimezone(timezone.utc)
+
+
+def next_check_pushed(status: Status | str, now: datetime, heard_at: datetime | None, quiet: PushQuietHours,
+                      polled: datetime | None) -> datetime | None:
+    """Push first: a shipment its source pushes about is polled once, as a safety check, when the push
+    silence its status makes likely is over (`quiet[status]` hours after the source was last heard);
+    any push moves that check on. Once pushes have been quiet longer, polling takes over (`polled`, the
+    ordinary `next_check`) until the source is heard again."""
+    status = Status(status)
+    if status in FINAL_STATUSES:
+        return None
+    hours = getattr(quiet, status.value, None)
+    if heard_at is None or hours is None:
+        return polled
+    safety = heard_at + timedelta(hours=hours)
+    return safety if safety > now else polled

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy import text
 
-from tracker.web import api, customer, intake, metrics, support
+from tracker.web import api, customer, intake, metrics, pushes, support
 from tracker.web.common import DAEMON
 from tracker.web.messaging_hooks import add_messaging_routes
 from tracker.web.rating import add_rating_routes
@@ -37,5 +37,6 @@ def build_app(daemon: "Daemon") -> web.Application:
     customer.setup(app)
     support.setup(app)
     intake.setup(app)
+    pushes.setup(app)
     metrics.setup(app)
     return app

@@ -149,8 +149,7 @@ async def tracking_page(request: web.Request) -> web.Response:
     def when(dt: datetime) -> str:
         return format_datetime(dt.astimezone(tz), "medium", locale=loc)
 
-    carrier_rt = getattr(daemon, "carriers", {}).get(ship.carrier)
-    carrier_name = carrier_rt.carrier.display_name if carrier_rt else ship.carrier
+    carrier_name = daemon.carrier_names().get(ship.carrier, ship.carrier)
     html = render_page(
         "customer.html.j2", lang=lang, t=t, shop=daemon.settings.shop.name, order_number=order.number,
         status=ship.status, status_label=t.get(ship.status, t["unknown"]), problem=ship.status in PROBLEM,
