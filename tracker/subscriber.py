@@ -27,7 +27,7 @@ import aiohttp
 from sqlalchemy import and_, exists, or_, select, update
 
 from tracker import alerts
-from tracker.carriers.base import AuthFailed, CarrierError, RateLimited
+from tracker.carriers.base import AuthFailed, CarrierError, RateLimited, Temporary
 from tracker.carriers.catalog import AUTO
 from tracker.clock import Clock
 from tracker.config import Settings
@@ -256,6 +256,13 @@ class Subscriber:
                     await session.execute(update(Sub).where(Sub.id == r.id).values(
                         state="stopped", next_try_at=None, error=None, updated_at=now))
                     stats.stopped += 1
+                    continue
+                if isinstance(answer, (Temporary, RateLimited)):  # e.g. out of quota: try again later
+                    wait = answer.retry_after or backoff(r.attempts + 1, self.cfg.backoff_base_seconds,
+                                                         self.cfg.backoff_max_seconds, self.rng)
+                    await session.execute(update(Sub).where(Sub.id == r.id).values(
+                        attempts=r.attempts + 1, error=str(answer)[:500], next_try_at=now + timedelta(seconds=wait),
+                        updated_at=now))
                     continue
                 if isinstance(answer, CarrierError) or answer is None:
                     refused.append((r, str(answer) if answer is not None else f"{source} did not answer for it"))

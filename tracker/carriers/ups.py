@@ -284,6 +284,53 @@ class UPSCarrier(TokenCarrier, SingleNumberCarrier):
             result = {number: next(iter(result.values()))}
         return result
 
+    # --- Track Alert ---------------------------------------------------------------------------
+    subscribe_batch = 100
+    subscription_days = 14.0
+
+    @property
+    def pushes(self) -> bool:
+        return self.settings.track_alert
+
+    async def subscribe(self, items: Sequence[tuple[str, str | None]]) -> dict[str, str | CarrierError]:
+        s: UPSSettings = self.settings
+        self.require("track_alert_credential")
+        numbers = [n for n, _ in items[:100]]
+        payload = {"locale": s.locale, "countryCode": s.track_alert_country, "trackingNumberList": numbers,
+                   "destination": {"url": self.webhook_url, "credentialType": "Bearer",
+                                   "credential": s.track_alert_credential}}
+
+        async def send(token: str):
+            return await call(
+                self.session, "POST", f"{self.base}/api/track/v1/subscription/standard/package", carrier="UPS",
+                timeout=s.timeout_seconds, now=self.clock.now(), data=json.dumps(payload),
+                headers={"Authorization": f"Bearer {token}", "transId": uuid.uuid4().hex,
+                         "transactionSrc": s.transaction_source, "Content-Type": "application/json"})
+
+        status, body = await authorized(self.tokens, send, carrier="UPS")
+        if status == 403:
+            raise AuthFailed(f"UPS refused the Track Alert subscription (HTTP 403){_first_error(body)}")
+        if status != 200 or not isinstance(body, dict):
+            raise Temporary(f"UPS Track Alert: unexpected HTTP {status}{_first_error(body)}")
+        valid = {text(n).upper() for n in body.get("validTrackingNumbers") or []}
+        out: dict[str, str | CarrierError] = {}
+        for n in numbers:
+            out[n] = "" if n in valid else Invalid(f"UPS Track Alert refused {n} (invalidTrackingNumbers)")
+        return out
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        expected = self.settings.track_alert_credential
+        if not expected:
+            return "carriers.ups.track_alert_credential is not set"
+        given = header(headers, "credential")
+        if not given:
+            return "no credential header"
+        return None if same(expected, given) else "the credential header is not the configured one"
+
+    def parse_push(self, body: bytes) -> Push:
+        return parse_webhook(body)
+
+
 
 def parse_webhook(body: bytes) -> Push:
     """Pure: one Track Alert event -> its news. UPS sends no event id: the body's hash stands in."""
