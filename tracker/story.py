@@ -108,7 +108,9 @@ async def carriers_story(engine, settings: Settings, now) -> str:
     """Per carrier: health, calls spent today against the daily budget, shipments being watched."""
     from sqlalchemy import func
 
+    from tracker import routing
     from tracker.carriers import CARRIERS
+    from tracker.source_health import source_health
 
     async with sessionmaker(engine)() as session:
         states = {c.carrier: c for c in (await session.execute(select(CarrierState))).scalars()}
@@ -133,4 +135,9 @@ async def carriers_story(engine, settings: Settings, now) -> str:
         lag = f"{(now - oldest).total_seconds():.0f} s" if oldest else "-"
         notes = st.paused_reason if st and st.paused_reason else ""
         out.append(f"{name:<12} {state:<8} {calls:>14} {active.get(name, 0):>8} {lag:>11}  {notes}")
+    pushing = [n for n in settings.carriers if n in CARRIERS and routing.pushes(settings, n)]
+    if pushing:
+        out += ["", f"{'push source':<12} {'state':<8}  subscriptions, quota, trouble"]
+        for h in await source_health(engine, pushing):
+            out.append(f"{h.source:<12} {h.state:<8}  {h.summary}")
     return "\n".join(out)

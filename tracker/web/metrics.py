@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 
 from tracker.db import current_revision, head_revision, sessionmaker
 from tracker.models import CarrierState, Notification, Shipment
+from tracker.source_health import STATES, source_health
 from tracker.web.common import DAEMON
+from tracker.web.pushes import PUSHES
 
 CONTENT_TYPE = "text/plain"
 
@@ -88,8 +90,34 @@ async def metrics(request: web.Request) -> web.Response:
     out.family("tracker_carrier_paused", "gauge", "1 while a carrier is paused (credentials refused).")
     for name, rt in sorted(runtimes.items()):
         out.sample("tracker_carrier_paused", 1 if rt.paused_reason else 0, carrier=name)
+    await _sources(request, out)
     return web.Response(text="\n".join(out.lines) + "\n", content_type=CONTENT_TYPE,
                         headers={"Cache-Control": "no-store"})
+
+
+async def _sources(request: web.Request, out: _Out) -> None:
+    daemon = request.app[DAEMON]
+    pushing = sorted(n for n, rt in getattr(daemon, "carriers", {}).items() if rt.carrier.pushes)
+    out.family("tracker_pushes_total", "counter", "Pushed webhooks received by this process, by source and outcome "
+               "(applied, unmatched, refused, replayed, malformed, ambiguous, too_large).")
+    counts = request.app[PUSHES]
+    for name in pushing:
+        if not any(s == name for s, _ in counts):
+            out.sample("tracker_pushes_total", 0, source=name, outcome="applied")
+    for (name, outcome), n in sorted(counts.items()):
+        out.sample("tracker_pushes_total", n, source=name, outcome=outcome)
+    health = await source_health(daemon.engine, pushing)
+    out.family("tracker_source_subscriptions", "gauge", "Push subscriptions by source and state.")
+    for h in health:
+        for state in STATES:
+            out.sample("tracker_source_subscriptions", h.subscriptions.get(state, 0), source=h.source, state=state)
+    out.family("tracker_source_quota_remaining", "gauge", "Registrations left in the source's quota (absent: none).")
+    for h in health:
+        if h.quota_remaining is not None:
+            out.sample("tracker_source_quota_remaining", h.quota_remaining, source=h.source)
+    out.family("tracker_source_failing", "gauge", "1 while a source's registrations keep failing.")
+    for h in health:
+        out.sample("tracker_source_failing", 1 if h.failing_since else 0, source=h.source)
 
 
 def _as_time(value):

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from tracker import apikeys
+from tracker.source_health import source_health
 from tracker.web import common
 from tracker.web.common import DAEMON
 from tracker.web.customer import render_page
@@ -184,8 +185,10 @@ async def home(request: web.Request) -> web.Response:
     if results and len({o.number for o, _ in results}) == 1:
         raise web.HTTPSeeOther("/support/order?" + urlencode({"number": results[0][0].number}))
     attention = await common.attention(daemon) if not q else []
+    pushing = sorted(n for n, rt in getattr(daemon, "carriers", {}).items() if rt.carrier.pushes)
+    sources = await source_health(daemon.engine, pushing) if pushing and not q else []
     tz = ZoneInfo(daemon.settings.shop.timezone)
-    return _page("support_home.html.j2", request, q=q, results=results, attention=attention,
+    return _page("support_home.html.j2", request, q=q, results=results, attention=attention, sources=sources,
                  csrf=request[USER]["csrf"], tz=daemon.settings.shop.timezone,
                  t=lambda dt: dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else "—")
 
