@@ -338,34 +338,38 @@ def cmd_check(args) -> int:
 
     from tracker.carriers import CARRIERS
     from tracker.carriers.base import CarrierError
+    from tracker.carriers.catalog import AUTO, canonical, display_name
+    from tracker.routing import source_for
 
-    carrier_name = (args.carrier or "").lower()
+    number = args.tracking.strip().upper()
+    carrier_name = canonical(args.carrier or "")
     if not carrier_name:
-        if len(settings.carriers) == 1:
+        if len(settings.carriers) == 1 and not settings.sources.default:
             carrier_name = next(iter(settings.carriers))
         else:
             from tracker.carriers.detect import Undetected, choose
 
             try:
-                carrier_name = choose(args.tracking, settings.carriers)
+                carrier_name = canonical(choose(number, accepted_carriers(settings)))
             except Undetected as exc:
-                raise Failure(f"carrier: {exc.problem}. Fix: {exc.fix} with --carrier.") from None
-    if carrier_name not in settings.carriers:
-        raise Failure(f"carrier: {carrier_name!r} is not configured. Fix: use one of {', '.join(settings.carriers)}.")
-    cls = CARRIERS[carrier_name]
+                if exc.candidates or not settings.sources.default:
+                    raise Failure(f"carrier: {exc.problem}. Fix: {exc.fix} with --carrier.") from None
+                carrier_name = AUTO
+    source = source_for(settings, carrier_name)
+    if source is None or source not in settings.carriers:
+        raise Failure(f"carrier: no tracking source serves {carrier_name!r}. Fix: use one of "
+                      f"{', '.join(accepted_carriers(settings))}, or route it under sources: in config.yaml.")
+    cls = CARRIERS[source]
 
     async def go():
         async with aiohttp.ClientSession() as http:
-            carrier = cls(cls.Settings.model_validate(settings.carriers[carrier_name] or {}), http, SYSTEM)
+            carrier = cls(cls.Settings.model_validate(settings.carriers[source] or {}), http, SYSTEM)
             try:
-                number = args.tracking.strip().upper()
-                try:
-                    result = (await carrier.track([number])).get(number)
-                except CarrierError as exc:
-                    result = exc
+                result = await carrier.check(number, None if carrier_name == AUTO else carrier_name)
             finally:
                 await carrier.aclose()
-        print(format_result(carrier_name, args.tracking, result))
+        label = carrier_name if source == carrier_name else f"{display_name(carrier_name)} via {source}"
+        print(format_result(label, number, result))
         return 0 if not isinstance(result, CarrierError) or type(result).__name__ == "NotFoundYet" else 1
 
     return _run(go())
