@@ -258,7 +258,7 @@ class IntakeSettings(_Strict):
 
 class PushQuietHours(_Strict):
     """Hours without a push, by status, after which a pushed shipment is polled again (the push source may
-    have lost it): until then one safety check is due at the end of that time. null: never poll."""
+    have lost it): until then one safety check is due at the end of that time. null: poll as usual."""
 
     pending: float | None = Field(48, gt=0)
     info_received: float | None = Field(48, gt=0)
