@@ -91,7 +91,7 @@ async def seed_shipments(engine, count: int, *, tracking: str, now, carrier: str
             await session.execute(insert_ignore(engine, Order.__table__, orders, ["number"]))
             ids = dict((await session.execute(
                 select(Order.number, Order.id).where(Order.number.in_([o["number"] for o in orders])))).all())
-            rows = [dict(order_id=ids[f"{prefix}{i}"], carrier=carrier, tracking_number=tracking.format(i=i),
+            rows = [dict(order_id=ids[f"{prefix}{i}"], carrier=carrier, source=carrier, tracking_number=tracking.format(i=i),
                          status="pending", next_check_at=now, public_token=uuid.uuid4().hex, created_at=now,
                          updated_at=now, failures=0) for i in range(lo, hi)]
             await session.execute(insert_ignore(engine, Shipment.__table__, rows, ["carrier", "tracking_number"]))
