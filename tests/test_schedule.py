@@ -44,8 +44,13 @@ j = S.jitter
 CASES = [
     ("in transit on the delivery date, morning: looks often", Status.IN_TRANSIT, ETA, 8.0,
      near * (1 - j), near * (1 + j)),
-    ("in transit a day after the date (late parcel): still often", Status.IN_TRANSIT, ETA + timedelta(days=1), 13.0,
-     near * (1 - j), near * (1 + j)),
+    ("in transit a day after the date (late parcel), morning: still often", Status.IN_TRANSIT,
+     ETA + timedelta(days=1), 10.0, near * (1 - j), near * (1 + j)),
+    ("in transit on the date, afternoon, not out yet: the plain in-transit interval (parcels go out in the "
+     "morning)", Status.IN_TRANSIT, ETA, 14.0, S.intervals.in_transit / 60 * (1 - j),
+     S.intervals.in_transit / 60 * (1 + j)),
+    ("label created, afternoon: every pickup_interval, the first scan is news", Status.INFO_RECEIVED,
+     ETA - timedelta(days=3), 15.0, S.pickup_interval / 60 * (1 - j), S.pickup_interval / 60 * (1 + j)),
     ("out for delivery at noon: every half hour or so", Status.OUT_FOR_DELIVERY, ETA, 12.0,
      ofd * (1 - j), ofd * (1 + j)),
     ("failed attempt on delivery day: often", Status.FAILED_ATTEMPT, ETA, 15.0, near * (1 - j), near * (1 + j)),

@@ -98,10 +98,12 @@ class PollerSettings(_Strict):
     # Journey-aware polling (tracker/schedule.py, docs/polling.md), in the order's time zone, else `timezone`.
     adaptive: bool = True
     delivery_window: str = Field("07:00-21:00", description="local hours when parcels move to the door: HH:MM-HH:MM")
-    near_eta_interval: float = Field(20 * 60, gt=0)
+    near_eta_interval: float = Field(15 * 60, gt=0)
     far_interval: float = Field(8 * 3600, gt=0)
     far_from_eta_days: int = Field(2, ge=1)
     typical_transit_days: float = Field(3, gt=0)
+    near_eta_until: str | None = Field("13:00", description="HH:MM local: past it, near-ETA checks slow to the status interval")
+    pickup_interval: float | None = Field(90 * 60, gt=0, description="seconds between checks while the label is created")
     timezone: str | None = Field(None, description="unset: shop.timezone")
 
     @field_validator("delivery_window")
@@ -120,6 +122,11 @@ class PollerSettings(_Strict):
     @classmethod
     def _tz(cls, v: str | None) -> str | None:
         return None if v is None else ShopSettings._tz(v)
+
+    @field_validator("near_eta_until")
+    @classmethod
+    def _until(cls, v: str | None) -> str | None:
+        return None if v is None else QuietHoursSettings._hhmm(v)
 
 
 class DispatcherSettings(_Strict):

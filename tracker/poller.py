@@ -550,8 +550,11 @@ class Poller:
                                         expected_delivery=ship.expected_delivery,
                                         tz=order.timezone or self.settings.timezone, since=ship.created_at)
         if ship.source in self.push_sources:
-            ship.next_check_at = next_check_pushed(outcome.status, now, ship.push_heard_at,
-                                                   self.sources.push_quiet_hours, ship.next_check_at)
+            # a safety check that finds nothing new shows the source missed nothing (the carrier is quiet):
+            # wait another quiet spell; one that finds news the pushes missed hands over to polling
+            heard = now if not outcome.new_events and ship.push_heard_at is not None else ship.push_heard_at
+            ship.next_check_at = next_check_pushed(outcome.status, now, heard, self.sources.push_quiet_hours,
+                                                   ship.next_check_at)
         if ship.stopped_at is not None:
             ship.next_check_at = None  # tracking was stopped: news is recorded, nothing more is polled
         if outcome.supersede:

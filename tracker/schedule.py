@@ -115,6 +115,14 @@ def next_check(status: Status | str, now: datetime, settings: PollerSettings,
         return opens + timedelta(seconds=rng.uniform(0, settings.near_eta_interval))
 
     interval = _journey_interval(status, days_left(today), settings, base)
+    if status is Status.IN_TRANSIT and interval == settings.near_eta_interval and settings.near_eta_until:
+        # parcels go out for delivery in the morning: past `near_eta_until` a parcel not yet out is
+        # unlikely to go out today, so it is checked at its ordinary pace
+        h, m = (int(x) for x in settings.near_eta_until.split(":"))
+        if local.time() >= time(h, m):
+            interval = base
+    elif status is Status.INFO_RECEIVED and settings.pickup_interval:
+        interval = min(interval, settings.pickup_interval)  # waiting for the first scan: "shipped" is news
     candidate = now + timedelta(seconds=interval * spread)
 
     # Out of the night: a check due outside the window moves to the start of the next one.
