@@ -15,7 +15,7 @@ from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.seventeentrack import FakeSeventeenTrack
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.ups_trackalert import FakeUPSTrackAlert
-from tests.helpers import add, notifications, sent, shipment
+from tests.helpers import add, notifications, shipment
 from tests.messaging_env import point_public_url
 from tests.sources_env import point_webhooks, sources_settings
 

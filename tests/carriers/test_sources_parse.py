@@ -157,7 +157,7 @@ def test_ups_track_alert_events_from_the_reference():
     assert done.events[0].status is Status.DELIVERED and done.signed_by == "John"
     carrier = ups.UPSCarrier(ups.UPSSettings(track_alert=True, track_alert_credential="abc"))
     assert carrier.verify({"credential": "abc"}, b"{}") is None
-    assert carrier.verify({"credential": "abd"}, b"{}") == "the credential header is not the configured one"
+    assert carrier.verify({"credential": "abd"}, b"{}") == "the credential header does not match"
 
 
 @pytest.mark.parametrize("text,message", [

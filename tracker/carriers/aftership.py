@@ -22,7 +22,6 @@ from typing import Any
 from pydantic import Field
 
 from tracker.carriers.base import (
-    Carrier,
     CarrierError,
     CarrierSettings,
     Invalid,
@@ -34,9 +33,9 @@ from tracker.carriers.base import (
     TrackingEvent,
     TrackingResult,
 )
-from tracker.carriers.catalog import CATALOG, by_code
+from tracker.carriers.catalog import CATALOG
 from tracker.carriers.common import date_of, from_iso, place, text
-from tracker.carriers.pushing import header, hmac_sha256, json_call, json_object, same
+from tracker.carriers.pushing import Aggregator, hmac_sha256, json_call, json_object, verify_header
 
 PRODUCTION_URL = "https://api.aftership.com/tracking/2025-07"
 
@@ -141,7 +140,7 @@ def signature(body: bytes, secret: str) -> str:
     return base64.b64encode(hmac_sha256(secret, body)).decode()
 
 
-class AfterShipCarrier(Carrier):
+class AfterShipCarrier(Aggregator):
     name = "aftership"
     display_name = "AfterShip"
     production_url = PRODUCTION_URL
@@ -149,14 +148,7 @@ class AfterShipCarrier(Carrier):
     batch_size = 50
     subscribe_batch = 1
     rate_per_second = 5.0  # GET /trackings is limited to 6 a second
-    aggregator = True
-
-    @property
-    def pushes(self) -> bool:
-        return self.settings.push
-
-    def carrier_of(self, slug: str | None) -> str | None:
-        return by_code("aftership", slug)
+    code_field = "aftership"
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         self.require("api_key")
@@ -191,12 +183,8 @@ class AfterShipCarrier(Carrier):
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> str | None:
         secret = self.settings.webhook_secret
-        if not secret:
-            return "carriers.aftership.webhook_secret is not set"
-        given = header(headers, "aftership-hmac-sha256")
-        if not given:
-            return "no aftership-hmac-sha256 header"
-        return None if same(signature(body, secret), given) else "the aftership-hmac-sha256 signature does not match"
+        return verify_header(headers, "aftership-hmac-sha256", secret, "carriers.aftership.webhook_secret",
+                             lambda: signature(body, secret))
 
     def parse_push(self, body: bytes) -> Push:
         return parse_webhook(body)

@@ -20,7 +20,6 @@ from typing import Any
 from pydantic import Field
 
 from tracker.carriers.base import (
-    Carrier,
     CarrierError,
     CarrierSettings,
     Invalid,
@@ -32,9 +31,9 @@ from tracker.carriers.base import (
     TrackingEvent,
     TrackingResult,
 )
-from tracker.carriers.catalog import CATALOG, by_code
+from tracker.carriers.catalog import CATALOG
 from tracker.carriers.common import date_of, from_iso, place, text
-from tracker.carriers.pushing import header, hmac_sha256, json_call, json_object, same
+from tracker.carriers.pushing import Aggregator, hmac_sha256, json_call, json_object, verify_header
 
 PRODUCTION_URL = "https://api.easypost.com/v2"
 
@@ -130,7 +129,7 @@ def signature(body: bytes, secret: str) -> str:
     return "hmac-sha256-hex=" + hmac_sha256(key, body).hex()
 
 
-class EasyPostCarrier(Carrier):
+class EasyPostCarrier(Aggregator):
     name = "easypost"
     display_name = "EasyPost"
     production_url = PRODUCTION_URL
@@ -138,14 +137,7 @@ class EasyPostCarrier(Carrier):
     batch_size = 20
     subscribe_batch = 1
     rate_per_second = 5.0
-    aggregator = True
-
-    @property
-    def pushes(self) -> bool:
-        return self.settings.push
-
-    def carrier_of(self, code: str | None) -> str | None:
-        return by_code("easypost", code)
+    code_field = "easypost"
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         self.require("api_key")
@@ -179,12 +171,8 @@ class EasyPostCarrier(Carrier):
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> str | None:
         secret = self.settings.webhook_secret
-        if not secret:
-            return "carriers.easypost.webhook_secret is not set"
-        given = header(headers, "X-Hmac-Signature")
-        if not given:
-            return "no X-Hmac-Signature header"
-        return None if same(signature(body, secret), given) else "the X-Hmac-Signature does not match the body"
+        return verify_header(headers, "X-Hmac-Signature", secret, "carriers.easypost.webhook_secret",
+                             lambda: signature(body, secret))
 
     def parse_push(self, body: bytes) -> Push:
         return parse_webhook(body)

@@ -7,7 +7,11 @@ import hmac
 import json
 from typing import Any
 
+from collections.abc import Callable, Mapping
+from typing import ClassVar
+
 from tracker.carriers.base import AuthFailed, Carrier, Temporary
+from tracker.carriers.catalog import by_code
 from tracker.carriers.oauth import call
 
 
@@ -21,6 +25,31 @@ def same(expected: str, given: str | None) -> bool:
 def hmac_sha256(secret: str | bytes, body: bytes) -> bytes:
     key = secret.encode() if isinstance(secret, str) else secret
     return hmac.new(key, body, hashlib.sha256).digest()
+
+
+def verify_header(headers: Mapping[str, str], name: str, secret: str, setting: str,
+                  expected: Callable[[], str]) -> str | None:
+    """None when header `name` carries `expected()`; else why not (naming the setting, never the secret)."""
+    if not secret:
+        return f"{setting} is not set"
+    given = header(headers, name)
+    if not given:
+        return f"no {name} header"
+    return None if same(expected(), given) else f"the {name} header does not match"
+
+
+class Aggregator(Carrier):
+    """A source that tracks many carriers: registered numbers are pushed to us (unless `push: false`)."""
+
+    aggregator = True
+    code_field: ClassVar[str]  # the catalog column holding this aggregator's carrier codes
+
+    @property
+    def pushes(self) -> bool:
+        return self.settings.push
+
+    def carrier_of(self, code: str | None) -> str | None:
+        return by_code(self.code_field, code)
 
 
 def json_object(body: bytes, source: str) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from pydantic import Field
 
 from tracker.carriers.base import (
     AuthFailed,
-    Carrier,
     CarrierError,
     CarrierSettings,
     Invalid,
@@ -38,9 +37,9 @@ from tracker.carriers.base import (
     TrackingEvent,
     TrackingResult,
 )
-from tracker.carriers.catalog import CATALOG, by_code
+from tracker.carriers.catalog import CATALOG
 from tracker.carriers.common import date_of, from_iso, text
-from tracker.carriers.pushing import header, json_call, json_object, same
+from tracker.carriers.pushing import Aggregator, json_call, json_object, verify_header
 
 PRODUCTION_URL = "https://api.17track.net/track/v2.2"
 
@@ -188,7 +187,7 @@ def sign(body: bytes, key: str) -> str:
     return hashlib.sha256(body + b"/" + key.encode()).hexdigest()
 
 
-class SeventeenTrackCarrier(Carrier):
+class SeventeenTrackCarrier(Aggregator):
     name = "17track"
     display_name = "17TRACK"
     env_prefix = "SEVENTEENTRACK"
@@ -199,11 +198,7 @@ class SeventeenTrackCarrier(Carrier):
     # 3 requests a second per key, counted by 17TRACK on arrival: pace a little under it so network jitter
     # never bunches four requests into one second
     rate_per_second = 2.8
-    aggregator = True
-
-    @property
-    def pushes(self) -> bool:
-        return self.settings.push
+    code_field = "seventeen"
 
     def code_for(self, carrier: str | None) -> int | None:
         s: SeventeenTrackSettings = self.settings
@@ -219,7 +214,7 @@ class SeventeenTrackCarrier(Carrier):
         for name, key in s.carrier_codes.items():
             if str(key) == str(code):
                 return name
-        return by_code("seventeen", code)
+        return super().carrier_of(code)
 
     async def _post(self, endpoint: str, payload: Any) -> dict[str, Any]:
         self.require("api_key")
@@ -261,12 +256,7 @@ class SeventeenTrackCarrier(Carrier):
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> str | None:
         key = self.settings.api_key
-        if not key:
-            return "carriers.17track.api_key is not set"
-        given = header(headers, "sign")
-        if not given:
-            return "no sign header"
-        return None if same(sign(body, key), given) else "the sign header does not match the body"
+        return verify_header(headers, "sign", key, "carriers.17track.api_key", lambda: sign(body, key))
 
     def parse_push(self, body: bytes) -> Push:
         return parse_webhook(body)

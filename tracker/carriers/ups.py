@@ -49,7 +49,7 @@ from tracker.carriers.common import (
     with_offset,
 )
 from tracker.carriers.oauth import TokenCarrier, authorized, bearer_token, call
-from tracker.carriers.pushing import header, json_object, same
+from tracker.carriers.pushing import json_object, verify_header
 
 PRODUCTION_URL = "https://onlinetools.ups.com"
 
@@ -320,12 +320,8 @@ class UPSCarrier(TokenCarrier, SingleNumberCarrier):
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> str | None:
         expected = self.settings.track_alert_credential
-        if not expected:
-            return "carriers.ups.track_alert_credential is not set"
-        given = header(headers, "credential")
-        if not given:
-            return "no credential header"
-        return None if same(expected, given) else "the credential header is not the configured one"
+        return verify_header(headers, "credential", expected, "carriers.ups.track_alert_credential",
+                             lambda: expected)
 
     def parse_push(self, body: bytes) -> Push:
         return parse_webhook(body)
