@@ -158,3 +158,20 @@ async def test_push_journey_on_postgresql(pg_url, tmp_path, start_daemon, clock,
         await daemon.run_once()
         await journey(daemon, clock, fake, ["7200123456"])
         assert len(tw.to("+306912345678")) == 3
+
+
+async def test_the_support_console_shows_a_failing_source(tmp_path, start_daemon, clock, messaging):  # noqa: F811
+    from tests.web_helpers import SUPPORT, Client, support_login
+
+    async with FakeSeventeenTrack(now=clock.now) as fake:
+        daemon = await start(tmp_path, start_daemon, fake, messaging, **SUPPORT)
+        await add(daemon, "BR-1", "10082700123456", carrier="jadlog", phone=None, email="j@example.com.br")
+        fake.fail_next(503, times=10)
+        await daemon.run_once()
+        client = Client(daemon)
+        try:
+            status, html = await support_login(client)
+        finally:
+            await client.close()
+        assert status == 200 and "Push sources" in html
+        assert "FAILING" in html and "1 pending" in html and "503" in html
