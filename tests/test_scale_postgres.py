@@ -39,7 +39,7 @@ async def test_three_daemons_share_one_database(pg_url, tmp_path: Path):
     # The sandbox server holds every journey at the hour the test pins (shipped from hour 2, out for
     # delivery from 30, delivered from 34), so a slow machine cannot make a daemon skip a step.
     server = SandboxServer(time_scale=3600, latency=0.1)
-    server.pinned_hours = 2
+    server.pinned_hours = 0  # label created: nothing to announce until every daemon is up
     base_url = await server.start()
     engine = make_engine(async_url(pg_url, tmp_path))
     try:
@@ -50,10 +50,16 @@ async def test_three_daemons_share_one_database(pg_url, tmp_path: Path):
                       carriers={"sandbox": {"base_url": base_url, "time_scale": 3600}},
                       poller={**quick_polling(1.5, lease=LEASE, tick=0.3)["poller"], "claim_batch": 200, "jitter": 0.2},
                       dispatcher=quick_polling(1.5, lease=LEASE, tick=0.3)["dispatcher"],
-                      logging={"level": "WARNING"})
+                      logging={"level": "INFO"})
         async with Daemons(tmp_path) as daemons:
             procs = [await daemons.start("run", name=f"daemon{i}") for i in range(3)]
             victim = procs[0]
+
+            async def all_running() -> bool:
+                return all(" running: carriers " in p.stderr() for p in procs)
+
+            await wait_until(all_running, 60, "all three daemons to start")
+            server.pinned_hours = 2  # shipped: the work is there for all three to share
 
             async def count(*where) -> int:
                 async with sessionmaker(engine)() as s:
