@@ -97,6 +97,17 @@ async def run(args, url: str | None, tmp: Path):
         daemon = Daemon(settings)
         await daemon.start(web_server=True)
         daemon.subscriber.sources = {}  # registration is bench/register.py's subject, not this one's
+        committed: dict[str, float] = {}
+        persist = daemon.poller.persist
+
+        async def stamped_persist(carrier, items, results, **kw):
+            queued = await persist(carrier, items, results, **kw)
+            stamp = time.monotonic()
+            for _, n in items:
+                committed.setdefault(n, stamp)
+            return queued
+
+        daemon.poller.persist = stamped_persist
         stop = asyncio.Event()
         serving = asyncio.create_task(daemon.serve(stop))
         proc = await asyncio.create_subprocess_exec(
@@ -111,15 +122,17 @@ async def run(args, url: str | None, tmp: Path):
     report = json.loads(out)
     sent = report["sent"]
     first = min(sent.values())
-    lat, steady = [], []
+    lat, steady, to_commit = [], [], []
     for i in range(args.pushes):
         start = sent.get(NUMBER.format(i=i))
+        if start is not None and NUMBER.format(i=i) in committed:
+            to_commit.append((committed[NUMBER.format(i=i)] - start) * 1000)
         for end in (tw.arrived.get(f"+1415{i:07d}"), sg.arrived.get(f"c{i}@example.com")):
             if start is not None and end is not None:
                 lat.append((end - start) * 1000)
                 if start - first > WARM_UP:
                     steady.append((end - start) * 1000)
-    return lat, steady, report["statuses"], 2 * args.pushes - len(lat)
+    return lat, steady, report["statuses"], 2 * args.pushes - len(lat), to_commit
 
 
 async def main() -> None:
@@ -136,9 +149,9 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.pg:
             async with pg_database() as url:
-                lat, steady, statuses, missing = await run(args, url, Path(tmp))
+                lat, steady, statuses, missing, to_commit = await run(args, url, Path(tmp))
         else:
-            lat, steady, statuses, missing = await run(args, None, Path(tmp))
+            lat, steady, statuses, missing, to_commit = await run(args, None, Path(tmp))
     engine = "PostgreSQL" if args.pg else "SQLite"
     print(f"{engine}: {args.pushes} pushes at {args.rate:g}/s (answers {statuses}), {len(lat)} messages "
           f"({missing} missing); push -> provider latency p50 {pct(lat, .5):.0f} ms, p90 {pct(lat, .9):.0f} ms, "
@@ -147,6 +160,8 @@ async def main() -> None:
     if steady:
         print(f"  steady state (pushes sent more than {WARM_UP:g} s after the first, {len(steady)} messages): "
               f"p50 {pct(steady, .5):.0f} ms, p99 {pct(steady, .99):.0f} ms, max {max(steady):.0f} ms")
+    print(f"  of which push -> events and outbox committed: p50 {pct(to_commit, .5):.0f} ms, "
+          f"p99 {pct(to_commit, .99):.0f} ms")
     print("command: .venv/bin/python bench/push.py " + " ".join(a for a in sys.argv[1:]))
 
 

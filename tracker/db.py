@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import os
+import weakref
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -51,6 +54,21 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def write_lock(engine: AsyncEngine):
+    """One lock per SQLite engine for every writer in this process (poller, pushes, dispatcher, subscriber):
+    SQLite has one writer at a time, and writers queued here wait in turn, where writers colliding in
+    SQLite's busy handler sleep and retry (seconds under load). PostgreSQL: no lock."""
+    if not is_sqlite(engine):
+        return contextlib.nullcontext()
+    lock = _WRITE_LOCKS.get(engine.sync_engine)
+    if lock is None:
+        lock = _WRITE_LOCKS[engine.sync_engine] = asyncio.Lock()
+    return lock
 
 
 def insert_ignore(engine: AsyncEngine, table, rows: Sequence[dict], conflict: Sequence[str]):

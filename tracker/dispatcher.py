@@ -20,7 +20,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from tracker import redact
 from tracker.clock import Clock
 from tracker.config import DispatcherSettings, Settings
-from tracker.db import insert_ignore, sessionmaker
+from tracker.db import insert_ignore, sessionmaker, write_lock
 from tracker.models import Notification, Order, Shipment, Suppression, TrackingEventRow
 from tracker.notify import quiet, segments
 from tracker.notify.base import Channel, Message, Permanent, Temporary
@@ -64,6 +64,7 @@ class Dispatcher:
         self._newest: dict[int, datetime] = {}
         self._sent: list[tuple[dict, asyncio.Future]] = []  # "sent" outcomes waiting for the next commit
         self._flush_task: asyncio.Task | None = None
+        self._writing = write_lock(engine)  # shared with the poller: SQLite has one writer at a time
 
     async def claim(self, now: datetime, limit: int) -> list[int]:
         N = Notification
@@ -82,7 +83,7 @@ class Dispatcher:
             .returning(N.id)
             .execution_options(synchronize_session=False)
         )
-        async with self.maker() as session, session.begin():
+        async with self._writing, self.maker() as session, session.begin():
             return [r[0] for r in (await session.execute(stmt)).all()]
 
     async def release_all(self) -> None:
@@ -241,7 +242,7 @@ class Dispatcher:
         while self._sent:
             batch, self._sent = self._sent, []
             try:
-                async with self.engine.begin() as conn:
+                async with self._writing, self.engine.begin() as conn:
                     await conn.execute(stmt, [params for params, _ in batch])
             except Exception as exc:  # each waiting send sees the failure, as it would have alone
                 for _, future in batch:

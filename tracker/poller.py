@@ -8,7 +8,6 @@ expired. Claiming stamps `leased_until`/`lease_owner`; on PostgreSQL the claim u
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import re
@@ -34,7 +33,7 @@ from tracker.carriers.base import (
 )
 from tracker.clock import Clock
 from tracker.config import PollerSettings, SourcesSettings
-from tracker.db import insert_ignore, insert_ignore_many, is_sqlite, sessionmaker
+from tracker.db import insert_ignore, insert_ignore_many, sessionmaker, write_lock
 from tracker.models import CarrierState, Notification, Order, Shipment, SourceSubscription, TrackingEventRow, WebhookEvent
 from tracker.retry import backoff
 from tracker.schedule import next_check, next_check_pushed
@@ -156,7 +155,7 @@ class Poller:
         self._sem = asyncio.Semaphore(settings.concurrency)
         # SQLite has one writer at a time: concurrent batches queue for it here rather than in SQLite's busy
         # handler, which sleeps and retries (measured: 8 concurrent batches spent most of their time there).
-        self._writing = asyncio.Lock() if is_sqlite(engine) else contextlib.nullcontext()
+        self._writing = write_lock(engine)
         self._pending: list[tuple] = []  # batches waiting for persist()'s next transaction
         self._flusher: asyncio.Future | None = None
         # Checks done by this process, by (carrier, outcome); /metrics shows them.

@@ -16,7 +16,6 @@ The quota (17TRACK `/getquota`) is read every `sources.quota_check_hours` into `
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections import defaultdict
@@ -31,7 +30,7 @@ from tracker.carriers.base import AuthFailed, CarrierError, RateLimited, Tempora
 from tracker.carriers.catalog import AUTO
 from tracker.clock import Clock
 from tracker.config import Settings
-from tracker.db import insert_ignore, is_sqlite, sessionmaker
+from tracker.db import insert_ignore, sessionmaker, write_lock
 from tracker.models import Shipment, SourceState, SourceSubscription
 from tracker.poller import FINISHED, CarrierRuntime
 from tracker.retry import backoff
@@ -66,7 +65,7 @@ class Subscriber:
         self.rng = rng or random.Random()
         self.stopping = False
         self._lock = asyncio.Lock()
-        self._writing = asyncio.Lock() if is_sqlite(engine) else contextlib.nullcontext()
+        self._writing = write_lock(engine)
 
     async def tick(self) -> SubscribeStats:
         stats = SubscribeStats()
