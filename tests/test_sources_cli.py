@@ -47,3 +47,21 @@ async def test_tracker_check_says_when_no_source_serves_a_carrier(tmp_path, caps
     code = await asyncio.to_thread(main, ["--config", str(path), "check", "7200123456", "--carrier", "acs"])
     err = capsys.readouterr().err
     assert code == 2 and "no tracking source serves 'acs'" in err and "sources:" in err
+
+
+def test_shops_may_name_the_carrier_as_they_know_it(tmp_path):
+    from tracker.components import load
+    from tracker.orders import validate
+    from tracker.routing import accepted_carriers, router
+
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"carriers": {"17track": {"api_key": "k"}}, "sources": {"default": "17track"}}))
+    settings = load(path)
+    for given, expected in (("ACS Courier", "acs"), ("Total  Express", "total-express"), ("correos", "correos-es"),
+                            ("Geniki Taxydromiki", "geniki"), ("BOX NOW", "boxnow")):
+        reg = validate(order_number="O-1", carrier=given, tracking_number="123456789", email="a@example.com",
+                       known_carriers=accepted_carriers(settings), route=router(settings))
+        assert (reg.carrier, reg.source) == (expected, "17track"), given
+    reg = validate(order_number="O-2", carrier=None, tracking_number="XY123", email="a@example.com",
+                   known_carriers=accepted_carriers(settings), route=router(settings))
+    assert (reg.carrier, reg.source) == ("auto", "17track")  # nobody can place it: 17TRACK detects it

@@ -90,11 +90,12 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
             if exc.candidates or AUTO not in known_carriers:
                 raise InputError("carrier", exc.problem, exc.fix) from None
             carrier = AUTO  # the default source (an aggregator) detects it
+    if route is not None:
+        carrier = canonical(carrier)  # "ACS Courier", "correos" -> acs, correos-es
     if carrier not in known_carriers:
         raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
     source, first_check = carrier, None
     if route is not None:
-        carrier = canonical(carrier)
         source, first_check = route(carrier) or ("", None)
         if not source:
             raise InputError("carrier", f"no tracking source serves {carrier!r}",

@@ -18,7 +18,9 @@ from tracker.components import load as load_config
 REPO = Path(__file__).resolve().parents[2]
 ENV = {"UPS_CLIENT_ID": "u1", "UPS_CLIENT_SECRET": "u2", "FEDEX_CLIENT_ID": "f1", "FEDEX_CLIENT_SECRET": "f2",
        "USPS_CLIENT_ID": "s1", "USPS_CLIENT_SECRET": "s2", "DHL_API_KEY": "d1", "CORREIOS_USERNAME": "c1",
-       "CORREIOS_ACCESS_CODE": "c2", "CORREIOS_POSTING_CARD": "c3"}
+       "CORREIOS_ACCESS_CODE": "c2", "CORREIOS_POSTING_CARD": "c3", "UPS_TRACK_ALERT_CREDENTIAL": "t1",
+       "SEVENTEENTRACK_API_KEY": "k1", "AFTERSHIP_API_KEY": "a1", "AFTERSHIP_WEBHOOK_SECRET": "a2",
+       "EASYPOST_API_KEY": "e1", "EASYPOST_WEBHOOK_SECRET": "e2"}
 
 
 def test_config_files_are_identical():
@@ -36,9 +38,10 @@ def test_commented_carrier_examples_are_valid_once_uncommented(monkeypatch):
     block = re.sub(r"^  #   (\w+: \$\{.*)$", r"    \1", block, flags=re.M)
     text = f"{head}\ncarriers:\n{block}\nchannels:\n{tail}"
     settings = load_config(text=text)
-    assert set(settings.carriers) == {"sandbox", "ups", "fedex", "usps", "dhl", "correios"}
+    assert set(settings.carriers) == {"sandbox", "ups", "fedex", "usps", "dhl", "correios", "17track", "aftership",
+                                      "easypost"}
     ups = CARRIERS["ups"].Settings.model_validate(settings.carriers["ups"])
-    assert ups.client_secret == "u2" and ups.base_url is None
+    assert ups.client_secret == "u2" and ups.base_url is None and ups.track_alert_credential == "t1"
     assert CARRIERS["correios"].Settings.model_validate(settings.carriers["correios"]).posting_card == "c3"
 
 

@@ -65,9 +65,14 @@ ALIASES: dict[str, str] = {
 AUTO = "auto"
 
 
+_DISPLAYS = {info.display.lower(): info.name for info in CATALOG.values()} | {"correos": "correos-es"}
+
+
 def canonical(name: str) -> str:
-    name = (name or "").strip().lower()
-    return ALIASES.get(name, name)
+    """A catalog name for what a shop may write: the name itself, an alias, or the display name
+    ("ACS Courier", "Total Express")."""
+    name = " ".join((name or "").split()).lower()
+    return ALIASES.get(name) or _DISPLAYS.get(name) or name
 
 
 def display_name(name: str) -> str:
