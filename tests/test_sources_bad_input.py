@@ -100,3 +100,14 @@ async def test_a_number_in_two_orders_is_not_guessed(env):
     assert (await shipment(daemon.engine, ship.id)).status == "pending"
     assert (await shipment(daemon.engine, other.id)).status == "pending"
     assert 'outcome="ambiguous"} 1' in await metrics(daemon)
+
+
+async def test_a_push_for_a_stopped_shipment_tells_nobody(env):
+    from tracker.web import common
+
+    daemon, fake, ship = env
+    await common.stop(daemon, ship.id, "support:maria")
+    assert await fake.scan("7200123456", "transit") == 200
+    await daemon.run_once()
+    assert await notifications(daemon.engine) == []
+    assert (await shipment(daemon.engine, ship.id)).status == "pending"

@@ -62,6 +62,10 @@ async def test_failures_are_retried_shown_and_alerted_once(tmp_path, start_daemo
         assert sub.state == "pending" and sub.attempts == 4 and "500" in sub.error
         story = await carriers_story(daemon.engine, daemon.settings, clock.now())
         assert "17track" in story and "FAILING" in story and "1 pending" in story
+        assert any(line.startswith("17track") and line.split()[3] == "1" for line in story.splitlines())  # watched
+        from tracker.story import order_story
+        assert "Shipment jadlog via 17track 10082700123456" in await order_story(daemon.engine, "BR-1",
+                                                                                 daemon.settings)
         assert 'tracker_source_failing{source="17track"} 1' in await metrics(daemon)
         assert [a.cause for a in await alerts(daemon)] == ["source_failing"]  # once, not per attempt
 

@@ -38,7 +38,7 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
             select(Rating).where(Rating.shipment_id.in_(ids)))).scalars()}
         alerts = (await session.execute(
             select(Alert).where(or_(Alert.shipment_id.in_(ids),
-                                    Alert.carrier.in_([s.carrier for s in ships]) & Alert.shipment_id.is_(None)))
+                                    Alert.carrier.in_([s.source or s.carrier for s in ships]) & Alert.shipment_id.is_(None)))
             .order_by(Alert.created_at))).scalars().all()
         paused = {c.carrier: c for c in (await session.execute(
             select(CarrierState).where(CarrierState.paused_reason.is_not(None)))).scalars()}
@@ -53,7 +53,8 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
            f"  times in {settings.shop.timezone}"]
     for ship in ships:
         out.append("")
-        line = f"Shipment {ship.carrier} {ship.tracking_number}: {ship.status.upper()}"
+        via = f" via {ship.source}" if ship.source and ship.source != ship.carrier else ""
+        line = f"Shipment {ship.carrier}{via} {ship.tracking_number}: {ship.status.upper()}"
         if ship.status_at:
             line += f" since {t(ship.status_at)}"
         out.append(line)
@@ -69,8 +70,8 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
         facts.append(f"next check {t(ship.next_check_at)}" if ship.next_check_at else "no further checks")
         if ship.last_error:
             facts.append(f"last problem: {ship.last_error}")
-        if ship.carrier in paused:
-            facts.append(f"CARRIER PAUSED: {paused[ship.carrier].paused_reason}")
+        if (ship.source or ship.carrier) in paused:
+            facts.append(f"CARRIER PAUSED: {paused[ship.source or ship.carrier].paused_reason}")
         out.append("  " + "; ".join(facts))
         out.append(f"  customer page: {settings.server.public_url.rstrip('/')}/t/{ship.public_token}")
         if ship.id in ratings:
@@ -115,11 +116,11 @@ async def carriers_story(engine, settings: Settings, now) -> str:
     async with sessionmaker(engine)() as session:
         states = {c.carrier: c for c in (await session.execute(select(CarrierState))).scalars()}
         active = dict((await session.execute(
-            select(Shipment.carrier, func.count()).where(Shipment.next_check_at.is_not(None))
-            .group_by(Shipment.carrier))).all())
+            select(Shipment.source, func.count()).where(Shipment.next_check_at.is_not(None))
+            .group_by(Shipment.source))).all())
         due = dict((await session.execute(
-            select(Shipment.carrier, func.min(Shipment.next_check_at)).where(Shipment.next_check_at <= now)
-            .group_by(Shipment.carrier))).all())
+            select(Shipment.source, func.min(Shipment.next_check_at)).where(Shipment.next_check_at <= now)
+            .group_by(Shipment.source))).all())
     out = [f"{'carrier':<12} {'state':<8} {'calls today':>14} {'watched':>8} {'oldest due':>11}  notes"]
     for name, raw in settings.carriers.items():
         cls = CARRIERS[name]

@@ -6,7 +6,8 @@ A verified push is matched to our shipments of that source by number, and its ne
 poller's persist(): the same apply() and the same one transaction as a poll result, with the event id
 recorded in that transaction. An event seen before (a replay) or older than the source's replay window
 gets 403 and changes nothing. A number nobody registered gets 200 (so the source does not retry it for
-ever), is ignored and counted in /metrics (tracker_pushes_total{outcome="unmatched"}).
+ever), is ignored and counted in /metrics (tracker_pushes_total{outcome="unmatched"}); so is a push for a
+shipment whose tracking support stopped (no more news about it).
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ async def push(request: web.Request) -> web.Response:
         for item in news.news:
             rows = (await session.execute(
                 select(Shipment.id, Shipment.carrier).where(Shipment.source == name,
-                                                            Shipment.tracking_number == item.number))).all()
+                                                            Shipment.tracking_number == item.number,
+                                                            Shipment.stopped_at.is_(None)))).all()
             named = rt.carrier.carrier_of(item.carrier_code) if item.carrier_code and len(rows) > 1 else None
             if named:
                 rows = [r for r in rows if r.carrier in (named, AUTO)]
