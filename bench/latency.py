@@ -69,6 +69,22 @@ class StampedSendGrid(FakeSendGrid):
 WARM_UP = 2.0
 
 
+def stamp_commits(poller) -> dict[str, float]:
+    """Wrap poller.persist (polls and pushes) to record when each number's rows were committed."""
+    committed: dict[str, float] = {}
+    persist = poller.persist
+
+    async def stamped(carrier, items, results, **kw):
+        queued = await persist(carrier, items, results, **kw)
+        stamp = time.monotonic()
+        for _, n in items:
+            committed.setdefault(n, stamp)
+        return queued
+
+    poller.persist = stamped
+    return committed
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
@@ -100,17 +116,7 @@ async def run(args, url: str | None, carrier_cfg: dict, tmp: Path) -> tuple[list
             return results
 
         fedex.track = stamped
-        committed: dict[str, float] = {}
-        persist = daemon.poller.persist
-
-        async def stamped_persist(carrier, items, results):
-            queued = await persist(carrier, items, results)
-            stamp = time.monotonic()
-            for _, n in items:
-                committed.setdefault(n, stamp)
-            return queued
-
-        daemon.poller.persist = stamped_persist
+        committed = stamp_commits(daemon.poller)
         stop = asyncio.Event()
         serving = asyncio.create_task(daemon.serve(stop))
         deadline = time.monotonic() + args.spread + 60

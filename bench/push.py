@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.checks import pg_database  # noqa: E402
-from bench.latency import WARM_UP, StampedSendGrid, StampedTwilio, pct  # noqa: E402
+from bench.latency import WARM_UP, StampedSendGrid, StampedTwilio, pct, stamp_commits  # noqa: E402
 from bench.seed import seed  # noqa: E402
 from tests.fakes.seventeentrack import API_KEY  # noqa: E402
 from tests.messaging_env import messaging_settings  # noqa: E402
@@ -97,17 +97,7 @@ async def run(args, url: str | None, tmp: Path):
         daemon = Daemon(settings)
         await daemon.start(web_server=True)
         daemon.subscriber.sources = {}  # registration is bench/register.py's subject, not this one's
-        committed: dict[str, float] = {}
-        persist = daemon.poller.persist
-
-        async def stamped_persist(carrier, items, results, **kw):
-            queued = await persist(carrier, items, results, **kw)
-            stamp = time.monotonic()
-            for _, n in items:
-                committed.setdefault(n, stamp)
-            return queued
-
-        daemon.poller.persist = stamped_persist
+        committed = stamp_commits(daemon.poller)
         stop = asyncio.Event()
         serving = asyncio.create_task(daemon.serve(stop))
         proc = await asyncio.create_subprocess_exec(
