@@ -75,7 +75,8 @@ class Daemon:
                               for name, raw in s.providers.items()}
             for provider in self.providers.values():
                 provider.public_url = s.server.public_url  # for delivery-report callback URLs
-            self.channels = {kind: self.providers[getattr(s.channels, kind).provider] for kind in ("sms", "email")}
+            self.channels = {kind: self.providers[getattr(s.channels, kind).provider]
+                             for kind in ("sms", "email", "whatsapp") if getattr(s.channels, kind) is not None}
             self.poller = Poller(engine=self.engine, settings=s.poller, carriers=self.carriers, clock=self.clock,
                                  owner=self.owner, rng=self.rng, sources=s.sources)
             self.subscriber = Subscriber(engine=self.engine, settings=s, sources=self.carriers, clock=self.clock,
@@ -215,6 +216,10 @@ class Daemon:
         log.info("tracker %s running: carriers %s; sms via %s, email via %s", __version__,
                  ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
                  self.settings.channels.email.provider)
+        from tracker.components import whatsapp_template_gaps
+
+        for gap in whatsapp_template_gaps(self.settings):
+            log.warning("%s", gap)
         try:
             await stop.wait()
         finally:

@@ -59,7 +59,7 @@ class ShopSettings(_Strict):
     support_phone: str = ""
     timezone: str = "UTC"
     default_locale: str = "en"
-    default_channels: list[Literal["sms", "email"]] = ["sms", "email"]
+    default_channels: list[Literal["whatsapp", "sms", "email"]] = ["sms", "email"]
     default_region: str = Field("US", description="phone numbers without +country are read in this region")
 
     @field_validator("timezone")
@@ -147,6 +147,7 @@ class ChannelRoute(_Strict):
 class ChannelsSettings(_Strict):
     sms: ChannelRoute = ChannelRoute(provider="console")
     email: ChannelRoute = ChannelRoute(provider="console")
+    whatsapp: ChannelRoute | None = None  # e.g. {provider: twilio_whatsapp}; unset: no WhatsApp
 
 
 class QuietHoursSettings(_Strict):

@@ -161,11 +161,7 @@ class TwilioChannel(Channel):
         from twilio.base.exceptions import TwilioException
 
         s = self.settings
-        kwargs = dict(to=message.to, body=message.text)
-        if s.messaging_service_sid:
-            kwargs["messaging_service_sid"] = s.messaging_service_sid
-        else:
-            kwargs["from_"] = s.from_number
+        kwargs = self.create_kwargs(message)
         callback = self.status_callback(message.notification_id)
         if callback:
             kwargs["status_callback"] = callback
@@ -184,11 +180,24 @@ class TwilioChannel(Channel):
         except aiohttp.ClientError as exc:
             raise Temporary(f"Twilio unreachable: {type(exc).__name__}") from None
         except TwilioException as exc:
-            error = classify(exc, message.to)
+            error = self.classify(exc, message.to)
             if isinstance(error, Temporary) and (getattr(exc, "status", 0) or 0) >= 500:
                 self._remember(message)
             raise error from None
         return SendResult(provider_id=msg.sid)
+
+    def classify(self, exc, to: str) -> Temporary | Permanent:
+        return classify(exc, to)
+
+    def create_kwargs(self, message: Message) -> dict:
+        """Recipient, sender and content of one message (WhatsApp changes the addresses and content)."""
+        s = self.settings
+        kwargs = dict(to=message.to, body=message.text)
+        if s.messaging_service_sid:
+            kwargs["messaging_service_sid"] = s.messaging_service_sid
+        else:
+            kwargs["from_"] = s.from_number
+        return kwargs
 
     def _remember(self, message: Message) -> None:
         if len(self._ambiguous) > 10_000:
@@ -200,13 +209,14 @@ class TwilioChannel(Channel):
         from twilio.base.exceptions import TwilioException
 
         s = self.settings
+        sent = self.create_kwargs(message)
         try:
             recent = await asyncio.wait_for(
-                self._get_client().messages.list_async(to=message.to, limit=self.LOOKUP_LIMIT), s.timeout_seconds)
+                self._get_client().messages.list_async(to=sent["to"], limit=self.LOOKUP_LIMIT), s.timeout_seconds)
         except (asyncio.TimeoutError, aiohttp.ClientError, TwilioException):
             raise Temporary("Twilio unreachable while checking an earlier attempt") from None
         self._ambiguous.pop(message.notification_id, None)
-        sender = s.from_number
+        sender = sent.get("from_")
         for msg in recent:
             if msg.body == message.text and (sender is None or msg.from_ == sender):
                 log.info("notification %s had reached Twilio on an earlier attempt; not sending it again",
