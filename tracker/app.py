@@ -82,11 +82,12 @@ class Daemon:
             self.subscriber = Subscriber(engine=self.engine, settings=s, sources=self.carriers, clock=self.clock,
                                          rng=self.rng)
             await self.poller.load_budgets()
+            self.link_secret = s.preferences.secret or await self._database_secret()
             self.dispatcher = Dispatcher(
                 engine=self.engine, settings=s, channels=self.channels,
                 renderer=Renderer(s.templates.override_dir),
                 carrier_names=self.carrier_names(),
-                clock=self.clock, owner=self.owner, rng=self.rng)
+                clock=self.clock, owner=self.owner, rng=self.rng, link_secret=self.link_secret)
             self.watcher = Watcher(engine=self.engine, settings=s, clock=self.clock)
             self.support = AlertSender(engine=self.engine, settings=s, email=self.channels["email"], http=self.http,
                                        clock=self.clock, rng=self.rng)
@@ -95,6 +96,13 @@ class Daemon:
         except BaseException:
             await self.close()
             raise
+
+    async def _database_secret(self) -> str:
+        from tracker.db import sessionmaker
+        from tracker.preferences import database_secret
+
+        async with sessionmaker(self.engine)() as session, session.begin():
+            return await database_secret(session, self.engine, self.clock.now())
 
     def _build_carriers(self) -> dict[str, CarrierRuntime]:
         runtimes = {}

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 
-from tracker import fallback, redact
+from tracker import fallback, preferences, redact
 from tracker.clock import Clock
 from tracker.config import DispatcherSettings, Settings
 from tracker.db import insert_ignore, sessionmaker, write_lock
@@ -51,7 +51,7 @@ class Job:
 class Dispatcher:
     def __init__(self, *, engine, settings: Settings, channels: dict[str, Channel], renderer: Renderer,
                  carrier_names: dict[str, str], clock: Clock, owner: str,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, link_secret: str = "") -> None:
         self.engine = engine
         self.maker = sessionmaker(engine)
         self.settings = settings
@@ -62,6 +62,7 @@ class Dispatcher:
         self.clock = clock
         self.owner = owner
         self.rng = rng or random.Random()
+        self.link_secret = link_secret  # signs each email's one-click unsubscribe link (none when empty)
         self.stopping = False
         self._sem = asyncio.Semaphore(self.cfg.concurrency)
         qh = settings.quiet_hours
@@ -185,8 +186,12 @@ class Dispatcher:
                            order_number=order.number)
         if note.channel == "whatsapp":
             return self._whatsapp_message(note, milestone, to, rendered, ctx, order)
+        unsubscribe = preferences.unsubscribe_url(
+            self.settings.server.public_url, self.link_secret, ship.public_token, "email", self.clock.now(),
+            self.settings.preferences.unsubscribe_days) if self.link_secret else None
         return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,
-                       locale=rendered.locale, milestone=milestone, order_number=order.number)
+                       locale=rendered.locale, milestone=milestone, order_number=order.number,
+                       unsubscribe_url=unsubscribe)
 
     def _whatsapp_message(self, note: Notification, milestone: str, to: str, rendered, ctx: dict,
                           order: Order) -> Message:

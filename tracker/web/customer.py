@@ -34,6 +34,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_events": "No news from the carrier yet. We check regularly and will let you know.",
         "stopped": "We are no longer following this parcel.",
         "questions": "Questions? Reply to our message or contact the shop.",
+        "preferences": "How we keep you informed: channels, language, unsubscribe",
         "not_found": "This tracking link is not valid. Please check the link in your message.",
         "step_ordered": "Label created", "step_shipped": "Shipped", "step_out": "Out for delivery",
         "step_delivered": "Delivered",
@@ -50,6 +51,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_events": "Ainda sem notícias da transportadora. Verificamos com frequência e avisaremos você.",
         "stopped": "Não estamos mais acompanhando esta encomenda.",
         "questions": "Dúvidas? Responda à nossa mensagem ou fale com a loja.",
+        "preferences": "Como avisamos você: canais, idioma, cancelar inscrição",
         "not_found": "Este link de rastreamento não é válido. Confira o link na sua mensagem.",
         "step_ordered": "Etiqueta criada", "step_shipped": "Enviado", "step_out": "Saiu para entrega",
         "step_delivered": "Entregue",
@@ -66,6 +68,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_events": "Todavía no hay noticias del transportista. Lo consultamos a menudo y te avisaremos.",
         "stopped": "Ya no estamos siguiendo este paquete.",
         "questions": "¿Preguntas? Responde a nuestro mensaje o contacta con la tienda.",
+        "preferences": "Cómo te avisamos: canales, idioma, darse de baja",
         "not_found": "Este enlace de seguimiento no es válido. Revisa el enlace de tu mensaje.",
         "step_ordered": "Etiqueta creada", "step_shipped": "Enviado", "step_out": "En reparto",
         "step_delivered": "Entregado",
@@ -82,6 +85,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_events": "Δεν υπάρχουν ακόμη νέα από τη μεταφορική. Ελέγχουμε τακτικά και θα σας ενημερώσουμε.",
         "stopped": "Δεν παρακολουθούμε πλέον αυτό το δέμα.",
         "questions": "Ερωτήσεις; Απαντήστε στο μήνυμά μας ή επικοινωνήστε με το κατάστημα.",
+        "preferences": "Πώς σας ενημερώνουμε: κανάλια, γλώσσα, διαγραφή",
         "not_found": "Αυτός ο σύνδεσμος παρακολούθησης δεν είναι έγκυρος. Ελέγξτε τον σύνδεσμο στο μήνυμά σας.",
         "step_ordered": "Ετικέτα έτοιμη", "step_shipped": "Στάλθηκε", "step_out": "Σε διανομή",
         "step_delivered": "Παραδόθηκε",
@@ -150,6 +154,10 @@ async def tracking_page(request: web.Request) -> web.Response:
         return format_datetime(dt.astimezone(tz), "medium", locale=loc)
 
     carrier_name = daemon.carrier_names().get(ship.carrier, ship.carrier)
+    from tracker.preferences import page_query
+
+    prefs = f"/p/{ship.public_token}?" + page_query(daemon.link_secret, ship.public_token, daemon.clock.now(),
+                                                    daemon.settings.preferences.link_days)
     html = render_page(
         "customer.html.j2", lang=lang, t=t, shop=daemon.settings.shop.name, order_number=order.number,
         status=ship.status, status_label=t.get(ship.status, t["unknown"]), problem=ship.status in PROBLEM,
@@ -159,7 +167,7 @@ async def tracking_page(request: web.Request) -> web.Response:
         expected=format_date(ship.expected_delivery, "full", locale=loc) if ship.expected_delivery else None,
         delivered_on=when(ship.delivered_at) if ship.delivered_at else None,
         pickup=ship.pickup_location if ship.status == "available_for_pickup" else None,
-        carrier=carrier_name, tracking_number=ship.tracking_number,
+        carrier=carrier_name, tracking_number=ship.tracking_number, preferences_url=prefs,
         events=[{"iso": e.occurred_at.isoformat(), "when": when(e.occurred_at), "label": t.get(e.status, t["unknown"]),
                  "text": e.raw_text, "location": e.location} for e in events],
     )
