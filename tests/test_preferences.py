@@ -25,7 +25,7 @@ PHONE, EMAIL = "+14155550101", "ana@example.com"
 
 @pytest.fixture
 async def fakes(clock):
-    now = lambda: clock.now().timestamp()  # noqa: E731
+    now = lambda: clock.now().timestamp()
     async with FakeTwilio(now=now) as tw, FakeSendGrid(now=now) as sg:
         yield tw, sg
 
@@ -39,9 +39,9 @@ async def daemon(tmp_path, fakes, start_daemon):
 
 
 async def fetch(method: str, url: str, **kw) -> tuple[int, str, dict]:
-    async with aiohttp.ClientSession() as session:
-        async with session.request(method, url, allow_redirects=kw.pop("allow_redirects", True), **kw) as r:
-            return r.status, await r.text(), dict(r.headers)
+    redirects = kw.pop("allow_redirects", True)
+    async with aiohttp.ClientSession() as session, session.request(method, url, allow_redirects=redirects, **kw) as r:
+        return r.status, await r.text(), dict(r.headers)
 
 
 async def preferences_link(daemon, ship) -> str:
@@ -100,7 +100,7 @@ async def test_every_email_has_a_one_click_unsubscribe_that_works_without_login(
 
 @pytest.mark.parametrize("tamper", ["signature", "expired", "channel", "token"])
 async def test_a_forged_or_expired_link_gets_403_and_changes_nothing(daemon, fakes, clock, tamper):
-    tw, sg = fakes
+    _tw, sg = fakes
     ship = await add(daemon, "ORDER-U2", "SBX-DELIVER-2")
     other = await add(daemon, "ORDER-U3", "SBX-DELIVER-3", email="bob@example.com")
     await daemon.run_once()

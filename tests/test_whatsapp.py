@@ -30,7 +30,7 @@ ALL = [m.value for m in Milestone]
 
 @pytest.fixture
 async def fakes(clock):
-    now = lambda: clock.now().timestamp()  # noqa: E731
+    now = lambda: clock.now().timestamp()
     async with FakeTwilio(now=now) as tw, FakeSendGrid(now=now) as sg:
         yield tw, sg
 
@@ -76,7 +76,7 @@ async def test_whatsapp_first_order_gets_each_milestone_as_its_languages_templat
 
 
 async def test_inside_the_24_hour_session_free_text_goes_out_and_after_it_a_template_again(env, fakes, clock):
-    tw, sg = fakes
+    tw, _sg = fakes
     daemon = await env()
     ship = await add(daemon, "ORDER-W2", "SBX-DELIVER-2", channels="whatsapp", locale="es")
     r = await tw.inbound(inbound_url(daemon), WA, "¿Cuándo llega mi pedido?", to=f"whatsapp:{WHATSAPP_FROM}")
@@ -97,7 +97,7 @@ async def test_inside_the_24_hour_session_free_text_goes_out_and_after_it_a_temp
 
 
 async def test_a_missing_template_falls_back_to_sms_never_to_silence(env, fakes, clock):
-    tw, sg = fakes
+    tw, _sg = fakes
     templates = template_sids(ALL)
     del templates["shipped"]["el"]
     daemon = await env(templates)
@@ -135,7 +135,7 @@ async def test_whatsapp_only_order_falls_back_to_sms_then_email(env, fakes, cloc
 async def test_stop_in_the_customers_language_stops_whatsapp_and_start_resumes_it(env, fakes, clock):
     from tracker.story import order_story
 
-    tw, sg = fakes
+    tw, _sg = fakes
     daemon = await env()
     ship = await add(daemon, "ORDER-W5", "SBX-DELIVER-5", channels="whatsapp", locale="es")
     r = await tw.inbound(inbound_url(daemon), WA, "Baja")
@@ -156,7 +156,7 @@ async def test_whatsapp_delivery_reports_and_a_63016_refusal_fall_back_to_sms(en
     from tracker.db import sessionmaker
     from tracker.models import WhatsAppSession
 
-    tw, sg = fakes
+    tw, _sg = fakes
     daemon = await env()
     ship = await add(daemon, "ORDER-W6", "SBX-DELIVER-6", channels="whatsapp")
     # We believe the customer wrote an hour ago, but WhatsApp's window is already closed (clock skew, a
@@ -182,7 +182,7 @@ async def test_whatsapp_delivery_reports_and_a_63016_refusal_fall_back_to_sms(en
 
 
 async def test_logs_never_show_the_whatsapp_number(env, fakes, clock, caplog):
-    tw, sg = fakes
+    tw, _sg = fakes
     daemon = await env()
     tw.refuse(WA, 63024)
     caplog.set_level("INFO")  # what a daemon logs (DEBUG belongs to libraries, e.g. SQL parameters)

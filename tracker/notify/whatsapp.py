@@ -62,8 +62,6 @@ class WhatsAppSettings(TwilioSettings):
     @classmethod
     def _sids(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
         for milestone, by_locale in v.items():
-            if not isinstance(by_locale, dict):
-                raise ValueError(f"templates.{milestone}: map each language to a template SID, e.g. {{en: HX...}}")
             for locale, sid in by_locale.items():
                 if not CONTENT_SID.fullmatch(str(sid)):
                     raise ValueError(f"templates.{milestone}.{locale}: {sid!r} is not a Content template SID "

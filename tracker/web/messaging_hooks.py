@@ -38,6 +38,7 @@ from tracker.models import (
     WhatsAppSession,
 )
 from tracker.notify.email import load_sendgrid_key
+from tracker.notify.whatsapp import SESSION
 
 if TYPE_CHECKING:
     from tracker.app import Daemon
@@ -219,7 +220,10 @@ async def twilio_inbound(request: web.Request) -> web.Response:
 
 
 async def _open_session(session, engine, phone: str, now) -> None:
-    """The customer wrote on WhatsApp: free-form messages may reach them for the next 24 hours."""
+    """The customer wrote on WhatsApp: free-form messages may reach them for the next 24 hours. Sessions
+    already over are deleted here: a phone number is kept no longer than it is of use."""
+    await session.execute(delete(WhatsAppSession).where(WhatsAppSession.last_inbound_at < now - SESSION)
+                          .execution_options(synchronize_session=False))
     moved = await session.execute(update(WhatsAppSession).where(WhatsAppSession.phone == phone)
                                   .values(last_inbound_at=now).execution_options(synchronize_session=False))
     if not moved.rowcount:

@@ -197,7 +197,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
         if request.method == "POST":
             log.warning("refused a one-click unsubscribe with a bad or expired link")
         return _forbidden(daemon, "")
-    ship, order = found
+    _, order = found
     lang = pick_locale(order.locale)
     t = STRINGS[lang]
     manage = f"/p/{token}?{preferences.page_query(daemon.link_secret, token, now, daemon.settings.preferences.link_days)}"
