@@ -24,6 +24,8 @@ import json
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -92,7 +94,7 @@ class FakeTwilio(FakeServer):
             await self._accept(request)
             if fault.hang:
                 await asyncio.sleep(fault.hang)
-            return web.Response(status=fault.status, text=str(fault.body or ""))
+            return web.Response(status=fault.status, text=str(fault.body or ""), headers=fault.headers)
         fault = await self._fault()
         if fault is not None and fault.status >= 300:
             return fault
@@ -117,9 +119,11 @@ class FakeTwilio(FakeServer):
                                      status=400)
         sid = f"SM{next(self._sids):032x}"
         form["sid"] = sid
+        form["_created"] = self.now()
         self.messages.append(form)
         if to.startswith("whatsapp:") and not form.get("ContentSid") and not self._in_session(to):
             self.fates.append((form, "failed", "63016"))  # Twilio takes it, then WhatsApp refuses it
+        self.accepted(form)
         return web.json_response(self._resource(form), status=201)
 
     def _in_session(self, to: str) -> bool:
@@ -165,6 +169,9 @@ class FakeTwilio(FakeServer):
             "messaging_service_sid": form.get("MessagingServiceSid"), "body": form.get("Body") or f"[template {form.get('ContentSid')}]",
             "status": "accepted" if form.get("MessagingServiceSid") else "queued", "num_segments": "1",
             "error_code": None, "error_message": None, "direction": "outbound-api",
+            # RFC 2822, as Twilio writes them; date_sent stays null while the message waits in Twilio's queue
+            "date_created": format_datetime(datetime.fromtimestamp(form.get("_created", 0), timezone.utc), usegmt=True),
+            "date_sent": None,
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
 

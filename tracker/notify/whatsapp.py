@@ -105,9 +105,15 @@ class WhatsAppChannel(TwilioChannel):
     Settings = WhatsAppSettings
     settings: WhatsAppSettings
 
+    def address_of(self, to: str) -> str:
+        return PREFIX + to
+
+    def sender(self) -> str | None:
+        return PREFIX + self.settings.from_number if self.settings.from_number else None
+
     def create_kwargs(self, message: Message) -> dict:
         s = self.settings
-        kwargs: dict = dict(to=PREFIX + message.to)
+        kwargs: dict = dict(to=self.address_of(message.to))
         if message.content_sid:
             kwargs["content_sid"] = message.content_sid
             if message.content_variables:
@@ -117,7 +123,7 @@ class WhatsAppChannel(TwilioChannel):
         if s.messaging_service_sid:
             kwargs["messaging_service_sid"] = s.messaging_service_sid
         else:
-            kwargs["from_"] = PREFIX + s.from_number
+            kwargs["from_"] = self.sender()
         return kwargs
 
     def classify(self, exc, to: str) -> Temporary | Permanent:
