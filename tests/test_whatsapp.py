@@ -276,3 +276,24 @@ async def test_a_whatsapp_customer_switches_to_sms_on_the_preferences_form(env, 
 
     story = await order_story(daemon.engine, "ORDER-W8", daemon.settings)
     assert "preferences page: opted out of WhatsApp; channels whatsapp,email -> sms,email" in story
+
+
+async def test_a_whatsapp_session_and_its_phone_number_are_forgotten_once_over(env, fakes, clock):
+    from sqlalchemy import select
+
+    from tracker.db import sessionmaker
+    from tracker.models import WhatsAppSession
+
+    tw, _ = fakes
+    daemon = await env()
+    await tw.inbound(inbound_url(daemon), WA, "Olá")
+
+    async def phones():
+        async with sessionmaker(daemon.engine)() as session:
+            return list((await session.execute(select(WhatsAppSession.phone))).scalars())
+
+    await daemon.run_once()
+    assert await phones() == [PHONE]
+    clock.advance(timedelta(hours=25))
+    await daemon.run_once()
+    assert await phones() == []
