@@ -3,6 +3,8 @@ the messaging tests and bench/dispatch.py)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from tests.fakes.sendgrid import API_KEY, FakeSendGrid
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.helpers import deep_merge, make_settings
@@ -55,3 +57,11 @@ def whatsapp_sections(tw: FakeTwilio, templates: dict) -> dict:
             "providers": {"twilio_whatsapp": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN,
                                               "from_number": WHATSAPP_FROM, "base_url": tw.url,
                                               "timeout_seconds": 0.5, "templates": templates}}}
+
+
+@contextlib.asynccontextmanager
+async def fake_providers(clock):
+    """The fake Twilio and SendGrid, both on the test's clock (WhatsApp sessions, signed event times)."""
+    now = lambda: clock.now().timestamp()
+    async with FakeTwilio(now=now) as tw, FakeSendGrid(now=now) as sg:
+        yield tw, sg

@@ -6,10 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests import test_browser
-from tests.fakes.sendgrid import FakeSendGrid
-from tests.fakes.twilio import FakeTwilio
 from tests.helpers import add, walk
-from tests.messaging_env import messaging_settings, point_public_url
+from tests.messaging_env import fake_providers, messaging_settings, point_public_url
 from tests.test_browser import ARTIFACTS
 
 PHONE, EMAIL = "+14155550101", "ana@example.com"
@@ -17,8 +15,7 @@ browser = test_browser.browser  # the same real-browser fixture (skipped where c
 
 
 async def test_customer_changes_channels_and_language_in_the_browser(browser, start_daemon, tmp_path, clock):
-    now = lambda: clock.now().timestamp()
-    async with FakeTwilio(now=now) as tw, FakeSendGrid(now=now) as sg:
+    async with fake_providers(clock) as (tw, sg):
         daemon = await start_daemon(messaging_settings(tmp_path, tw, sg, shop={"name": "Casa Azul"}),
                                     web_server=True)
         base = point_public_url(daemon)

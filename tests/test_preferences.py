@@ -13,10 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
-from tests.fakes.sendgrid import FakeSendGrid
-from tests.fakes.twilio import FakeTwilio
 from tests.helpers import add, notifications, walk
-from tests.messaging_env import LOCALES, messaging_settings, point_public_url
+from tests.messaging_env import (
+    LOCALES,
+    fake_providers,
+    messaging_settings,
+    point_public_url,
+)
 from tracker.db import sessionmaker
 from tracker.models import Order, PreferenceChange, Suppression
 
@@ -25,9 +28,8 @@ PHONE, EMAIL = "+14155550101", "ana@example.com"
 
 @pytest.fixture
 async def fakes(clock):
-    now = lambda: clock.now().timestamp()
-    async with FakeTwilio(now=now) as tw, FakeSendGrid(now=now) as sg:
-        yield tw, sg
+    async with fake_providers(clock) as both:
+        yield both
 
 
 @pytest.fixture

@@ -9,13 +9,12 @@ from datetime import timedelta
 
 import pytest
 
-from tests.fakes.sendgrid import FakeSendGrid
-from tests.fakes.twilio import FakeTwilio
 from tests.helpers import add, deep_merge, notifications, sent, walk
 from tests.messaging_env import (
     FROM_NUMBER,
     LOCALES,
     WHATSAPP_FROM,
+    fake_providers,
     messaging_settings,
     point_public_url,
     template_sids,
@@ -30,9 +29,8 @@ ALL = [m.value for m in Milestone]
 
 @pytest.fixture
 async def fakes(clock):
-    now = lambda: clock.now().timestamp()
-    async with FakeTwilio(now=now) as tw, FakeSendGrid(now=now) as sg:
-        yield tw, sg
+    async with fake_providers(clock) as both:
+        yield both
 
 
 @pytest.fixture
