@@ -276,6 +276,33 @@ async def test_a_whatsapp_customer_switches_to_sms_on_the_preferences_form(env, 
     assert "preferences page: opted out of WhatsApp; channels whatsapp,email -> sms,email" in story
 
 
+async def test_saving_the_form_unchanged_opts_out_of_nothing_it_never_had(env, fakes, clock):
+    import html
+    import re
+
+    import aiohttp
+
+    tw, _ = fakes
+    daemon = await env()
+    base = daemon.settings.server.public_url
+    ship = await add(daemon, "ORDER-W9", "SBX-DELIVER-9", channels="whatsapp,email", locale="es")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/t/{ship.public_token}") as r:
+            link = html.unescape(re.search(r'id="preferences-link" href="([^"]+)"', await r.text()).group(1))
+        async with session.get(base + link) as r:
+            fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', await r.text()))
+        async with session.post(f"{base}/p/{ship.public_token}", data={
+                **fields, "channel": ["whatsapp", "email"], "language": "el"}) as r:
+            assert r.status == 200
+    from tracker.story import order_story
+
+    story = await order_story(daemon.engine, "ORDER-W9", daemon.settings)
+    assert "preferences page: language es -> el" in story and "opted out" not in story
+    tw.refuse(WA, 63003)  # and SMS still takes over when WhatsApp cannot
+    await walk(daemon, clock, 6)
+    assert len(tw.to(PHONE)) == 1
+
+
 async def test_a_whatsapp_session_and_its_phone_number_are_forgotten_once_over(env, fakes, clock):
     from sqlalchemy import select
 

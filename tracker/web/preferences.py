@@ -6,8 +6,9 @@
     POST /u/<shipment token>/<channel>?x=&s=       RFC 8058 one-click unsubscribe (body List-Unsubscribe=One-Click)
 
 Links are signed and expire (tracker/preferences.py): a forged, altered or expired one gets 403 and
-changes nothing. Unticking a channel opts the customer's address out of it (like STOP or an unsubscribe,
-for every order of theirs); ticking it again opts back in. Every change is recorded for support.
+changes nothing. Unticking a channel that was on opts the customer's address out of it (like STOP or an
+unsubscribe, for every order of theirs); ticking it again opts back in. A channel the order never used
+stays merely unchosen (it still carries fallbacks). Every change is recorded for support.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ async def save_preferences(request: web.Request) -> web.Response:
                 await session.execute(delete(Suppression).where(Suppression.channel == c,
                                                                 Suppression.address == address))
                 changes.append(f"opted back in to {LABEL[c]}")
-            elif c not in wanted and c not in off:
+            elif c not in wanted and c in order.channel_list and c not in off:  # was on: now off
                 await session.execute(insert_ignore(daemon.engine, Suppression.__table__, [dict(
                     channel=c, address=address, reason="preferences page", created_at=now)], ["channel", "address"]))
                 changes.append(f"opted out of {LABEL[c]}")
