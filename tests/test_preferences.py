@@ -191,3 +191,24 @@ async def test_an_unknown_language_is_refused_naming_the_field(daemon, fakes, cl
     assert status == 400 and text.startswith("language:") and "Fix:" in text
     order, suppressed, changes = await state(daemon, "ORDER-P6")
     assert (order.channels, order.locale, suppressed, changes) == ("sms,email", "en", set(), [])
+
+
+async def test_support_sees_the_customers_choices_on_the_order_page(tmp_path, fakes, start_daemon, clock):
+    from tests.web_helpers import SUPPORT, Client, support_login
+
+    tw, sg = fakes
+    d = await start_daemon(messaging_settings(tmp_path, tw, sg, **SUPPORT), web_server=True)
+    point_public_url(d)
+    ship = await add(d, "ORDER-P7", "SBX-DELIVER-7")
+    link = await preferences_link(d, ship)
+    _, page, _ = await fetch("GET", link)
+    await fetch("POST", link.split("?")[0], data={**hidden(page), "channel": "sms", "language": "el"})
+    client = Client(d)
+    try:
+        status, _ = await support_login(client)
+        status, page, _ = await client.request("GET", "/support/order?number=ORDER-P7")
+    finally:
+        await client.close()
+    assert status == 200
+    choices = re.search(r'<ul class="preference-changes">(.*?)</ul>', page, re.S).group(1)
+    assert "preferences page: opted out of email; channels sms,email -&gt; sms; language en -&gt; el" in choices
