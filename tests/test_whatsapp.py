@@ -322,3 +322,18 @@ async def test_a_whatsapp_session_and_its_phone_number_are_forgotten_once_over(e
     clock.advance(timedelta(hours=25))
     await daemon.run_once()
     assert await phones() == []
+
+
+async def test_whatsapp_waits_out_the_customers_night_like_sms(env, fakes, clock):
+    tw, _ = fakes
+    daemon = await env(quiet_hours={"enabled": True, "start": "21:00", "end": "08:00"})
+    # 14:00 UTC is 23:00 in Tokyo
+    ship = await add(daemon, "ORDER-W10", "SBX-DELIVER-10", channels="whatsapp", timezone="Asia/Tokyo")
+    await daemon.run_once()
+    clock.advance(timedelta(hours=3))  # 02:00 in Tokyo
+    await daemon.run_once()
+    note = (await notifications(daemon.engine, ship.id))[0]
+    assert note.state == "deferred" and "quiet hours" in note.error and tw.to(WA) == []
+    clock.advance(timedelta(hours=7))  # 09:00 in Tokyo
+    await daemon.run_once()
+    assert len(tw.to(WA)) >= 1
