@@ -337,3 +337,18 @@ async def test_whatsapp_waits_out_the_customers_night_like_sms(env, fakes, clock
     clock.advance(timedelta(hours=7))  # 09:00 in Tokyo
     await daemon.run_once()
     assert len(tw.to(WA)) >= 1
+
+
+def test_an_order_asking_for_whatsapp_needs_a_phone():
+    from tracker.orders import InputError, validate
+
+    common = dict(order_number="ORDER-1", carrier="sandbox", tracking_number="SBX-DELIVER-1",
+                  known_carriers=["sandbox"])
+    reg = validate(**common, phone="+14155550101", email="ana@example.com", channels="whatsapp,email")
+    assert reg.channels == ("whatsapp", "email")
+    with pytest.raises(InputError) as exc:
+        validate(**common, email="ana@example.com", channels="whatsapp,email")
+    assert exc.value.field == "phone" and "whatsapp" in str(exc.value)
+    with pytest.raises(InputError) as exc:
+        validate(**common, email="ana@example.com", channels="telegram")
+    assert exc.value.field == "channels" and "whatsapp" in exc.value.fix
