@@ -39,6 +39,7 @@ class FakeSendGrid(FakeServer):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v3/mail/send", self.mail_send)
+        app.router.add_post("/{via}/v3/mail/send", self.mail_send)  # who sent it, as for FakeTwilio
 
     # --- injection ---------------------------------------------------------------------------------
     def fail_next(self, status: int = 500, *, times: int = 1, reset_in: float | None = None,
@@ -64,6 +65,7 @@ class FakeSendGrid(FakeServer):
 
     # --- the endpoint ------------------------------------------------------------------------------
     async def mail_send(self, request: web.Request) -> web.Response:
+        self.draw()
         if self.faults and self.faults[0].accept:
             fault = self.faults.popleft()
             self.hits += 1
@@ -90,6 +92,7 @@ class FakeSendGrid(FakeServer):
             return web.json_response({"errors": [{"message": "subject and content are required"}]}, status=400)
         message_id = f"fake{next(self._ids):012d}"
         body["_message_id"] = message_id
+        body["_via"] = request.match_info.get("via", "")
         self.mails.append(body)
         self.accepted(body)
         return web.Response(status=202, headers={"X-Message-Id": message_id})

@@ -49,6 +49,9 @@ class FakeTwilio(FakeServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
         app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages)
+        # base_url http://127.0.0.1:PORT/NAME: the same account, each message marked with who sent it
+        app.router.add_post("/{via}/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
+        app.router.add_get("/{via}/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages)
 
     # --- injection ---------------------------------------------------------------------------------
     def fail_next(self, status: int = 500, *, code: int | None = None, times: int = 1,
@@ -77,6 +80,7 @@ class FakeTwilio(FakeServer):
         return (user == self.account_sid and password == self.auth_token) or user.startswith("SK")
 
     async def create_message(self, request: web.Request) -> web.Response:
+        self.draw()
         if self.faults and self.faults[0].accept:
             fault = self.faults.popleft()
             self.hits += 1
@@ -103,6 +107,7 @@ class FakeTwilio(FakeServer):
         sid = f"SM{next(self._sids):032x}"
         form["sid"] = sid
         form["_created"] = self.now()
+        form["_via"] = request.match_info.get("via", "")
         self.messages.append(form)
         self.accepted(form)
         return web.json_response(self._resource(form), status=201)
