@@ -67,6 +67,17 @@ class FakeServer:
             if fault is not None:
                 self.faults.append(fault)
 
+    async def took_then_failed(self, request: web.Request, accept) -> web.Response | None:
+        """Play a queued `accept` fault: `accept(request)` takes the message, the reply says it failed."""
+        if not (self.faults and self.faults[0].accept):
+            return None
+        fault = self.faults.popleft()
+        self.hits += 1
+        await accept(request)
+        if fault.hang:
+            await asyncio.sleep(fault.hang)
+        return web.Response(status=fault.status, text=str(fault.body or ""), headers=fault.headers)
+
     def accepted(self, message: dict) -> None:
         if self.on_accept is not None:
             self.on_accept(message)

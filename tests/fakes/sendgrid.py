@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import json
@@ -66,13 +65,9 @@ class FakeSendGrid(FakeServer):
     # --- the endpoint ------------------------------------------------------------------------------
     async def mail_send(self, request: web.Request) -> web.Response:
         self.draw()
-        if self.faults and self.faults[0].accept:
-            fault = self.faults.popleft()
-            self.hits += 1
-            await self._accept(request)
-            if fault.hang:
-                await asyncio.sleep(fault.hang)
-            return web.Response(status=fault.status, text=str(fault.body or ""), headers=fault.headers)
+        failed = await self.took_then_failed(request, self._accept)
+        if failed is not None:
+            return failed
         fault = await self._fault()
         if fault is not None and fault.status >= 300:
             return fault
