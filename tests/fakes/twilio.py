@@ -17,7 +17,6 @@ with 63016 (reported by status callback, as Twilio does) unless the customer wro
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import json
@@ -60,6 +59,9 @@ class FakeTwilio(FakeServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
         app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages)
+        # base_url http://127.0.0.1:PORT/NAME: the same account, each message marked with who sent it
+        app.router.add_post("/{via}/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
+        app.router.add_get("/{via}/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages)
 
     # --- injection ---------------------------------------------------------------------------------
     def fail_next(self, status: int = 500, *, code: int | None = None, times: int = 1,
@@ -88,13 +90,10 @@ class FakeTwilio(FakeServer):
         return (user == self.account_sid and password == self.auth_token) or user.startswith("SK")
 
     async def create_message(self, request: web.Request) -> web.Response:
-        if self.faults and self.faults[0].accept:
-            fault = self.faults.popleft()
-            self.hits += 1
-            await self._accept(request)
-            if fault.hang:
-                await asyncio.sleep(fault.hang)
-            return web.Response(status=fault.status, text=str(fault.body or ""), headers=fault.headers)
+        self.draw()
+        failed = await self.took_then_failed(request, self._accept)
+        if failed is not None:
+            return failed
         fault = await self._fault()
         if fault is not None and fault.status >= 300:
             return fault
@@ -120,6 +119,7 @@ class FakeTwilio(FakeServer):
         sid = f"SM{next(self._sids):032x}"
         form["sid"] = sid
         form["_created"] = self.now()
+        form["_via"] = request.match_info.get("via", "")
         self.messages.append(form)
         if to.startswith("whatsapp:") and not form.get("ContentSid") and not self._in_session(to):
             self.fates.append((form, "failed", "63016"))  # Twilio takes it, then WhatsApp refuses it
