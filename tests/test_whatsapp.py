@@ -352,3 +352,13 @@ def test_an_order_asking_for_whatsapp_needs_a_phone():
     with pytest.raises(InputError) as exc:
         validate(**common, email="ana@example.com", channels="telegram")
     assert exc.value.field == "channels" and "whatsapp" in exc.value.fix
+
+
+@pytest.mark.parametrize("word", ["Διαγραφή", "parar", "Sair!", "STOP"])
+async def test_opt_out_words_count_whatever_their_case_and_accents(env, fakes, clock, word):
+    tw, _ = fakes
+    daemon = await env()
+    ship = await add(daemon, "ORDER-W11", "SBX-DELIVER-11", channels="whatsapp", locale="el")
+    await tw.inbound(inbound_url(daemon), WA, word)
+    await walk(daemon, clock, 6)
+    assert (await notifications(daemon.engine, ship.id))[0].state == "suppressed" and tw.to(WA) == []

@@ -19,6 +19,7 @@ import binascii
 import hashlib
 import json
 import logging
+import unicodedata
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,12 @@ SIG_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TS_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
 OPEN_STATES = ("sending", "sent")  # what a delivery report may still change
+
+
+def keyword(body: str) -> str:
+    """A reply as a keyword: capitals, accents dropped ("Διαγραφή" and "ΔΙΑΓΡΑΦΗ" are one word)."""
+    bare = "".join(ch for ch in unicodedata.normalize("NFD", body.strip()) if not unicodedata.combining(ch))
+    return bare.upper().rstrip(".!")
 
 
 def _provider(request: web.Request, name: str):
@@ -193,7 +200,7 @@ async def twilio_inbound(request: web.Request) -> web.Response:
     if sender.startswith("whatsapp:"):
         channel, stop_words, start_words = "whatsapp", WHATSAPP_STOP_WORDS, WHATSAPP_START_WORDS
         sender = sender[len("whatsapp:"):]
-    word = (form.get("Body") or "").strip().upper().rstrip(".!")
+    word = keyword(form.get("Body") or "")
     opt = (form.get("OptOutType") or "").upper()
     sid = form.get("MessageSid") or hashlib.sha256(f"{sender}|{word}".encode()).hexdigest()
     now = daemon.clock.now()
