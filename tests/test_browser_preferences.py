@@ -44,3 +44,27 @@ async def test_customer_changes_channels_and_language_in_the_browser(browser, st
         assert len(tw.to(PHONE)) == 1  # no more SMS
         later = sg.to(EMAIL)[1:]
         assert len(later) == 2 and all("pedido" in m["subject"].lower() for m in later)  # in Spanish now
+
+
+async def test_the_unsubscribe_link_of_an_email_in_the_browser(browser, start_daemon, tmp_path, clock):
+    import re
+
+    async with fake_providers(clock) as (tw, sg):
+        daemon = await start_daemon(messaging_settings(tmp_path, tw, sg), web_server=True)
+        point_public_url(daemon)
+        await add(daemon, "ORDER-B2", "SBX-DELIVER-2", locale="el")
+        await daemon.run_once()
+        clock.advance(timedelta(hours=3))
+        await daemon.run_once()
+        url = re.fullmatch(r"<(.+)>", sg.to(EMAIL)[0]["headers"]["List-Unsubscribe"]).group(1)
+        page = await browser.new_page(viewport={"width": 420, "height": 700})
+        await page.goto(url)  # opening the link changes nothing...
+        assert await page.is_visible("button:has-text('Διαγραφή')")
+        await page.screenshot(path=str(ARTIFACTS / "unsubscribe-ask.png"), full_page=True)
+        await page.click("button[type=submit]")  # ...the button does
+        await page.wait_for_selector("[role=status]")
+        assert "δεν θα λαμβάνετε πλέον email" in await page.inner_text("[role=status]")
+        await page.screenshot(path=str(ARTIFACTS / "unsubscribe-done.png"), full_page=True)
+        await page.close()
+        await walk(daemon, clock, 40)
+        assert len(sg.to(EMAIL)) == 1 and len(tw.to(PHONE)) == 3
