@@ -5,12 +5,10 @@ Real SDKs against the fake Twilio and SendGrid, the daemon's real web server."""
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
-import aiohttp
 import pytest
 
 from tests.helpers import add, notifications, walk
@@ -20,6 +18,7 @@ from tests.messaging_env import (
     messaging_settings,
     point_public_url,
 )
+from tests.web_helpers import fetch, hidden, preferences_link
 from tracker.db import sessionmaker
 from tracker.models import Order, PreferenceChange, Suppression
 
@@ -38,24 +37,6 @@ async def daemon(tmp_path, fakes, start_daemon):
     d = await start_daemon(messaging_settings(tmp_path, tw, sg), web_server=True)
     point_public_url(d)
     return d
-
-
-async def fetch(method: str, url: str, **kw) -> tuple[int, str, dict]:
-    redirects = kw.pop("allow_redirects", True)
-    async with aiohttp.ClientSession() as session, session.request(method, url, allow_redirects=redirects, **kw) as r:
-        return r.status, await r.text(), dict(r.headers)
-
-
-async def preferences_link(daemon, ship) -> str:
-    status, page, _ = await fetch("GET", f"{daemon.settings.server.public_url}/t/{ship.public_token}")
-    assert status == 200
-    return daemon.settings.server.public_url + html.unescape(re.search(r'id="preferences-link" href="([^"]+)"',
-                                                                       page).group(1))
-
-
-def hidden(page: str) -> dict:
-    return {m.group(1): html.unescape(m.group(2))
-            for m in re.finditer(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page)}
 
 
 async def state(daemon, number: str):

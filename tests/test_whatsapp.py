@@ -244,58 +244,41 @@ def test_config_check_names_each_missing_template(tmp_path, capsys):
 
 
 async def test_a_whatsapp_customer_switches_to_sms_on_the_preferences_form(env, fakes, clock):
-    import html
-    import re
-
-    import aiohttp
+    from tests.web_helpers import fetch, hidden, preferences_link
+    from tracker.story import order_story
 
     tw, sg = fakes
     daemon = await env()
-    base = daemon.settings.server.public_url
     ship = await add(daemon, "ORDER-W8", "SBX-DELIVER-8", channels="whatsapp,email", locale="pt-BR")
     await daemon.run_once()
     clock.advance(timedelta(hours=3))
     await daemon.run_once()
     assert len(tw.to(WA)) == 1 and tw.to(PHONE) == []
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{base}/t/{ship.public_token}") as r:
-            link = html.unescape(re.search(r'id="preferences-link" href="([^"]+)"', await r.text()).group(1))
-        async with session.get(base + link) as r:
-            page = await r.text()
-        assert 'value="whatsapp" checked' in page and 'value="sms" checked' not in page
-        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
-        async with session.post(f"{base}/p/{ship.public_token}", data={
-                **fields, "channel": ["sms", "email"], "language": "pt-BR"}) as r:
-            assert r.status == 200
+    link = await preferences_link(daemon, ship)
+    _, page, _ = await fetch("GET", link)
+    assert 'value="whatsapp" checked' in page and 'value="sms" checked' not in page
+    status, _, _ = await fetch("POST", link.split("?")[0], data={**hidden(page), "channel": ["sms", "email"],
+                                                              "language": "pt-BR"})
+    assert status == 200
     await walk(daemon, clock, 40)
     assert len(tw.to(WA)) == 1  # WhatsApp opted out: nothing more there
     assert len(tw.to(PHONE)) == 2 and len(sg.to(EMAIL)) == 3  # the later news by SMS, and every email
-    from tracker.story import order_story
-
     story = await order_story(daemon.engine, "ORDER-W8", daemon.settings)
     assert "preferences page: opted out of WhatsApp; channels whatsapp,email -> sms,email" in story
 
 
 async def test_saving_the_form_unchanged_opts_out_of_nothing_it_never_had(env, fakes, clock):
-    import html
-    import re
-
-    import aiohttp
+    from tests.web_helpers import fetch, hidden, preferences_link
+    from tracker.story import order_story
 
     tw, _ = fakes
     daemon = await env()
-    base = daemon.settings.server.public_url
     ship = await add(daemon, "ORDER-W9", "SBX-DELIVER-9", channels="whatsapp,email", locale="es")
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{base}/t/{ship.public_token}") as r:
-            link = html.unescape(re.search(r'id="preferences-link" href="([^"]+)"', await r.text()).group(1))
-        async with session.get(base + link) as r:
-            fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', await r.text()))
-        async with session.post(f"{base}/p/{ship.public_token}", data={
-                **fields, "channel": ["whatsapp", "email"], "language": "el"}) as r:
-            assert r.status == 200
-    from tracker.story import order_story
-
+    link = await preferences_link(daemon, ship)
+    _, page, _ = await fetch("GET", link)
+    status, _, _ = await fetch("POST", link.split("?")[0], data={**hidden(page), "channel": ["whatsapp", "email"],
+                                                              "language": "el"})
+    assert status == 200
     story = await order_story(daemon.engine, "ORDER-W9", daemon.settings)
     assert "preferences page: language es -> el" in story and "opted out" not in story
     tw.refuse(WA, 63003)  # and SMS still takes over when WhatsApp cannot
