@@ -375,3 +375,31 @@ async def test_sendgrid_suppression_events_stop_further_email(env, fakes, clock,
     assert notes[("shipped", "email")].state == "failed"
     assert notes[("delivered", "email")].state == "suppressed" and len(sg.to(EMAIL)) == 1
     assert notes[("delivered", "sms")].state == "sent"
+
+
+async def test_emails_wear_the_shops_look_and_give_the_support_contact_of_the_customers_language(env, fakes, clock):
+    tw, sg = fakes
+    daemon = await env(
+        shop={"name": "Papelaria Aurora", "sender_name": "Aurora Pedidos",
+              "logo_url": "https://cdn.aurora.example/logo.png",
+              "colors": {"primary": "#7a1f5c", "on_primary": "#fffaf0", "background": "#fbf7f2"},
+              "support": {"pt": {"email": "suporte@aurora.example", "phone": "+55 11 3000-0000"}}},
+        providers={"sendgrid": {"from_name": None}})
+    await add(daemon, "PA-1", "SBX-FAILED-1", locale="pt-BR", email="bia@customer.example")
+    await add(daemon, "PA-2", "SBX-DELIVER-2", locale="en", email="bo@customer.example")
+    await walk(daemon, clock, 35)
+    br = sg.to("bia@customer.example")
+    assert br and all(m["from"] == {"email": "orders@shop.example", "name": "Aurora Pedidos"} for m in br)
+    html = next(c["value"] for c in br[0]["content"] if c["type"] == "text/html")
+    assert '<img src="https://cdn.aurora.example/logo.png" alt="Papelaria Aurora"' in html
+    assert "background:#7a1f5c;color:#fffaf0" in html and "background:#fbf7f2" in html
+    assert "mailto:suporte@aurora.example" in html and "+55 11 3000-0000" in html
+    failed = next(m for m in br if "Não foi possível entregar" in m["subject"])
+    text = next(c["value"] for c in failed["content"] if c["type"] == "text/plain")
+    assert "suporte@aurora.example" in text and "support@example.com" not in text
+    # the carrier's English is a quoted extra after the Portuguese sentence, never the sentence itself
+    assert 'não conseguiu. Mensagem original da transportadora: "Delivery attempted, nobody home' in text
+    assert "Delivery attempted" not in tw.to(PHONE)[-1]["Body"]
+    en = sg.to("bo@customer.example")
+    html = next(c["value"] for c in en[0]["content"] if c["type"] == "text/html")
+    assert "mailto:support@example.com" in html and "suporte@" not in html
