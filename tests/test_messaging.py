@@ -403,3 +403,27 @@ async def test_emails_wear_the_shops_look_and_give_the_support_contact_of_the_cu
     en = sg.to("bo@customer.example")
     html = next(c["value"] for c in en[0]["content"] if c["type"] == "text/html")
     assert "mailto:support@example.com" in html and "suporte@" not in html
+
+
+async def test_sms_through_twilio_keep_their_accents_and_their_essentials(env, fakes, clock):
+    from tracker.notify import segments
+
+    tw, sg = fakes
+    daemon = await env()
+    phones = {"es": "+14155550211", "pt-BR": "+14155550212", "el": "+14155550213"}
+    es = await add(daemon, "ES-1", "SBX-FAILED-21", locale="es", phone=phones["es"], email="es@customer.example")
+    await add(daemon, "BR-1", "SBX-DELIVER-22", locale="pt-BR", phone=phones["pt-BR"], email="br@customer.example")
+    el = await add(daemon, "EL-1", "SBX-PICKUP-23", locale="el", phone=phones["el"], email="el@customer.example")
+    await walk(daemon, clock, 40)
+    bodies = {loc: [m["Body"] for m in tw.to(phone)] for loc, phone in phones.items()}
+    failed = next(b for b in bodies["es"] if "sin éxito" in b)
+    assert "Sandbox Express intentó entregar el pedido ES-1" in failed and es.public_token in failed
+    assert segments.info(failed).encoding == "UCS-2"
+    assert any("Previsão de entrega: " in b for b in bodies["pt-BR"])  # not "Previsao"
+    assert not any(word in b for b in bodies["pt-BR"] + bodies["es"] for word in ("Previsao", "intento ", "esta "))
+    pickup = next(b for b in bodies["el"] if "παραλαβ" in b and "ParcelShop" in b)
+    assert "ParcelShop, 12 Oak St, Portland, OR" in pickup and ("έως την " in pickup or "έως το " in pickup)
+    assert el.public_token in pickup and "…" not in pickup
+    for loc, texts in bodies.items():
+        for body in texts:
+            assert segments.info(body).segments <= daemon.settings.sms.budget(loc) or "ParcelShop" in body, body
