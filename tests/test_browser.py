@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes._base import FakeServer
 from tests.helpers import add, walk
 from tests.web_helpers import PASSWORD, SUPPORT, web_daemon
 
@@ -108,23 +109,23 @@ LOGO_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40" vie
             '<text x="50" y="27" font-family="DejaVu Sans, sans-serif" font-size="18" fill="#7a1f5c">Aurora</text></svg>')
 
 
+class LogoServer(FakeServer):
+    """The shop's logo, served where the shop's CDN would be."""
+
+    def routes(self, app) -> None:
+        from aiohttp import web
+
+        async def logo(_request):
+            return web.Response(body=LOGO_SVG.encode(), content_type="image/svg+xml")
+
+        app.router.add_get("/logo.svg", logo)
+
+
 async def test_a_branded_tracking_page_shows_the_logo_colours_and_how_to_reach_the_shop(browser, start_daemon,
                                                                                        tmp_path, clock):
-    from aiohttp import web
-
-    async def logo(_request):
-        return web.Response(body=LOGO_SVG.encode(), content_type="image/svg+xml")
-
-    app = web.Application()
-    app.router.add_get("/logo.svg", logo)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    logo_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/logo.svg"
-    try:
+    async with LogoServer() as cdn:
         daemon = await web_daemon(start_daemon, tmp_path, shop={
-            "name": "Papelaria Aurora", "logo_url": logo_url,
+            "name": "Papelaria Aurora", "logo_url": f"{cdn.url}/logo.svg",
             "colors": {"primary": "#7a1f5c", "on_primary": "#ffffff", "background": "#fbf7f2"},
             "support": {"pt-BR": {"email": "suporte@aurora.example", "phone": "+55 11 3000-0000",
                                   "hours": "seg. a sex., 9h às 18h"}}})
@@ -148,5 +149,3 @@ async def test_a_branded_tracking_page_shows_the_logo_colours_and_how_to_reach_t
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
         await page.screenshot(path=str(ARTIFACTS / "customer-branded-pt-BR.png"), full_page=True)
         await context.close()
-    finally:
-        await runner.cleanup()

@@ -57,6 +57,13 @@ HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?")
 
 
+def _empty_or_matching(value: str, pattern: str, problem: str) -> str:
+    value = value.strip()
+    if value and not re.fullmatch(pattern, value):
+        raise ValueError(f"{value!r} {problem}")
+    return value
+
+
 class ShopColors(_Strict):
     """The shop's colours on the email layout and the tracking page (#rrggbb)."""
 
@@ -83,10 +90,8 @@ class SupportContact(_Strict):
     @field_validator("email")
     @classmethod
     def _email(cls, v: str) -> str:
-        v = v.strip()
-        if v and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
-            raise ValueError(f"{v!r} is not an email address; write it like support@yourshop.example")
-        return v
+        return _empty_or_matching(v, r"[^@\s]+@[^@\s]+\.[^@\s]+",
+                                  "is not an email address; write it like support@yourshop.example")
 
 
 class ShopSettings(_Strict):
@@ -114,10 +119,8 @@ class ShopSettings(_Strict):
     @field_validator("logo_url")
     @classmethod
     def _logo(cls, v: str) -> str:
-        v = v.strip()
-        if v and not re.fullmatch(r"https?://[^\s\"'<>]+", v):
-            raise ValueError(f"{v!r} is not a web address; give the logo as https://yourshop.example/logo.png")
-        return v
+        return _empty_or_matching(v, r"https?://[^\s\"'<>]+",
+                                  "is not a web address; give the logo as https://yourshop.example/logo.png")
 
     @field_validator("support")
     @classmethod
