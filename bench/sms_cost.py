@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.test_messages_doc import LOCALES, VARIANTS, sample  # noqa: E402
-from tests.test_templates import TEMPLATE_NAMES  # noqa: E402
-from tracker.notify import segments  # noqa: E402
-from tracker.notify.render import Renderer  # noqa: E402
+from tests.test_messages_doc import LOCALES, VARIANTS, sample
+from tests.test_templates import TEMPLATE_NAMES
+from tracker.notify import segments
+from tracker.notify.render import Renderer
 
 
 def main() -> None:

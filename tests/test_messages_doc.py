@@ -24,29 +24,29 @@ TOKEN = "Xq3vT9bLk2PzR8mWc5NyHd7JfA4sGe6U"
 
 # One realistic shop per market, so the page reads like what customers there get.
 SHOPS = {
-    "en": dict(shop_name="Northwind Goods", support_email="help@northwind.example", support_phone="+1 415 555 0100",
-               order_number="NW-10482", carrier_name="UPS", tracking_number="1Z999AA10123456784",
-               base="https://northwind.example", pickup_location="The UPS Store, 1250 Market St, San Francisco",
-               signed_by="J. MILLER", event_text="The receiver was not available for delivery"),
-    "pt-BR": dict(shop_name="Papelaria Aurora", support_email="suporte@papelaria-aurora.example",
-                  support_phone="+55 11 3000-0000", order_number="PA-000123", carrier_name="Jadlog",
-                  tracking_number="10084599000123", base="https://rastreio.papelaria-aurora.example",
-                  pickup_location="Agência Jadlog Vila Mariana, Rua Domingos de Morais 1500, São Paulo",
-                  signed_by="MARIA DA SILVA", event_text="Delivery attempted, nobody home"),
-    "es": dict(shop_name="Tienda Olivo", support_email="hola@tiendaolivo.example", support_phone="+34 910 000 000",
-               order_number="TO-58213", carrier_name="Correos", tracking_number="PQ4F6P0702345670128001X",
-               base="https://tiendaolivo.example", pickup_location="Oficina de Correos, Calle de Alcalá 45, Madrid",
-               signed_by="LUCÍA GÓMEZ", event_text="Delivery attempted, nobody home"),
-    "el": dict(shop_name="Βιβλιοπωλείο Ηώς", support_email="info@eos-books.example", support_phone="+30 210 000 0000",
-               order_number="EO-7731", carrier_name="ACS Courier", tracking_number="7401234567",
-               base="https://eos-books.example", pickup_location="ACS Σύνταγμα, Φιλελλήνων 10, Αθήνα",
-               signed_by="Μ. ΠΑΠΑΔΟΠΟΥΛΟΥ", event_text="Delivery attempted, nobody home"),
+    "en": {"shop_name": "Northwind Goods", "support_email": "help@northwind.example", "support_phone": "+1 415 555 0100",
+           "order_number": "NW-10482", "carrier_name": "UPS", "tracking_number": "1Z999AA10123456784",
+           "base": "https://northwind.example", "pickup_location": "The UPS Store, 1250 Market St, San Francisco",
+           "signed_by": "J. MILLER", "event_text": "The receiver was not available for delivery"},
+    "pt-BR": {"shop_name": "Papelaria Aurora", "support_email": "suporte@papelaria-aurora.example",
+              "support_phone": "+55 11 3000-0000", "order_number": "PA-000123", "carrier_name": "Jadlog",
+              "tracking_number": "10084599000123", "base": "https://rastreio.papelaria-aurora.example",
+              "pickup_location": "Agência Jadlog Vila Mariana, Rua Domingos de Morais 1500, São Paulo",
+              "signed_by": "MARIA DA SILVA", "event_text": "Delivery attempted, nobody home"},
+    "es": {"shop_name": "Tienda Olivo", "support_email": "hola@tiendaolivo.example", "support_phone": "+34 910 000 000",
+           "order_number": "TO-58213", "carrier_name": "Correos", "tracking_number": "PQ4F6P0702345670128001X",
+           "base": "https://tiendaolivo.example", "pickup_location": "Oficina de Correos, Calle de Alcalá 45, Madrid",
+           "signed_by": "LUCÍA GÓMEZ", "event_text": "Delivery attempted, nobody home"},
+    "el": {"shop_name": "Βιβλιοπωλείο Ηώς", "support_email": "info@eos-books.example", "support_phone": "+30 210 000 0000",
+           "order_number": "EO-7731", "carrier_name": "ACS Courier", "tracking_number": "7401234567",
+           "base": "https://eos-books.example", "pickup_location": "ACS Σύνταγμα, Φιλελλήνων 10, Αθήνα",
+           "signed_by": "Μ. ΠΑΠΑΔΟΠΟΥΛΟΥ", "event_text": "Delivery attempted, nobody home"},
 }
 LOCALES = list(SHOPS)
 VARIANTS = {
     "with every detail": {},
-    "without dates, pickup point or carrier text": dict(expected_delivery=None, pickup_until=None, signed_by=None,
-                                                        pickup_location=None, event_text=""),
+    "without dates, pickup point or carrier text": {"expected_delivery": None, "pickup_until": None, "signed_by": None,
+                                                        "pickup_location": None, "event_text": ""},
 }
 
 # Words as they read with their accents stripped: what SMS used to say to fit GSM-7 ("esta" alone and
