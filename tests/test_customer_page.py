@@ -98,3 +98,15 @@ async def test_a_page_without_a_logo_allows_no_image_source(site, clock):
     ship = await add(daemon, "ORDER-8", "SBX-DELIVER-8")
     status, html, resp = await c.request("GET", f"/t/{ship.public_token}")
     assert status == 200 and "<img" not in html and "img-src" not in resp.headers["Content-Security-Policy"]
+
+
+async def test_a_broken_link_still_says_how_to_reach_the_shop(start_daemon, tmp_path):
+    daemon = await web_daemon(start_daemon, tmp_path, shop=BRANDED_SHOP)
+    c = Client(daemon)
+    try:
+        status, html, _ = await c.request("GET", "/t/not-a-real-token-at-all?lang=pt-BR")
+        assert status == 404 and "não é válido" in html
+        assert 'href="mailto:suporte@aurora.example"' in html and "seg. a sex., 9h às 18h" in html
+        assert "--accent: #7a1f5c" in html
+    finally:
+        await c.close()

@@ -148,7 +148,8 @@ async def tracking_page(request: web.Request) -> web.Response:
                     .order_by(TrackingEventRow.occurred_at.desc(), TrackingEventRow.id.desc()))).scalars())
     if row is None:
         lang = pick_locale(request.query.get("lang"))
-        html = render_page("not_found.html.j2", lang=lang, t=STRINGS[lang], shop=shop.name)
+        html = render_page("not_found.html.j2", lang=lang, t=STRINGS[lang], shop=shop.name, colors=shop.colors,
+                           **reach_the_shop(shop, lang))
         return web.Response(text=html, status=404, content_type="text/html", headers=headers)
     ship, order = row
     lang = pick_locale(request.query.get("lang") or order.locale)
@@ -160,10 +161,9 @@ async def tracking_page(request: web.Request) -> web.Response:
         return format_datetime(dt.astimezone(tz), "medium", locale=loc)
 
     carrier_name = daemon.carrier_names().get(ship.carrier, ship.carrier)
-    contact = shop.contact(order.locale)
     html = render_page(
         "customer.html.j2", lang=lang, t=t, shop=shop.name, order_number=order.number,
-        logo_url=shop.logo_url, colors=shop.colors, contact=contact, contact_tel=re.sub(r"[^\d+]", "", contact.phone),
+        logo_url=shop.logo_url, colors=shop.colors, **reach_the_shop(shop, order.locale),
         status=ship.status, status_label=t.get(ship.status, t["unknown"]), problem=ship.status in PROBLEM,
         stopped=ship.stopped_at is not None,
         steps=[t["step_ordered"], t["step_shipped"], t["step_out"], t["step_delivered"]],
@@ -177,6 +177,12 @@ async def tracking_page(request: web.Request) -> web.Response:
                 for e in events],
     )
     return web.Response(text=html, content_type="text/html", headers=headers)
+
+
+def reach_the_shop(shop, locale: str | None) -> dict:
+    """The support contact of the customer's language, and its phone as a tel: link takes it."""
+    contact = shop.contact(locale)
+    return {"contact": contact, "contact_tel": re.sub(r"[^\d+]", "", contact.phone)}
 
 
 def origin(url: str) -> str:
