@@ -519,7 +519,7 @@ class Poller:
                       supersede: list[tuple[int, list[str]]], now: datetime) -> int:
         known = Known(status=Status(ship.status), status_at=ship.status_at, event_keys=frozenset(keys),
                       announced=announced_from_rows(notes))
-        outcome = apply(known, result)
+        outcome = apply(known, result, now)
         for code in outcome.unknown_codes:
             log.warning("carrier %s sent an unknown status code %r (shipment %s); recorded as unknown",
                         ship.carrier, code, ship.id)
