@@ -85,3 +85,19 @@ def test_validate_asks_for_the_carrier_when_it_cannot_tell(number, known, words)
     assert err.value.field == "carrier"
     for w in words:
         assert w in str(err.value)
+
+
+def test_other_couriers_numbers_are_not_claimed():
+    assert choose("JJD0099999999", ALL) == "dhl"                 # DHL Express piece id
+    assert choose("JJD000390007801234567", ALL) == "dhl"         # DHL Paket, JJD + 18
+    for yodel in ("JJD0002257639032011", "JD0002242617644732"):   # Yodel (UK): JJD/JD + 16 digits
+        assert candidates(yodel) == []
+    assert candidates("JFV247545960") == []                       # Purolator, three letters + 9 digits
+
+
+def test_bare_digits_that_fit_a_courier_without_a_module_too_are_asked_about():
+    number = "100000000172"        # passes FedEx Express mod 11 and Purolator's Luhn check
+    with pytest.raises(Undetected) as err:
+        choose(number, ALL)
+    assert err.value.candidates == ["fedex", "purolator"]
+    assert "no module for Purolator" in str(err.value) and "one of fedex." in str(err.value)

@@ -1,5 +1,6 @@
-"""Detection against a corpus of carriers' published test numbers and numbers built by each format's rule
-(tests/fixtures/tracking_numbers.json: every entry names its format and source)."""
+"""Detection against a corpus of carriers' published test numbers and numbers built by each format's rule,
+plus other couriers' published numbers that must not be claimed (tests/fixtures/tracking_numbers.json:
+every entry names its format and source)."""
 
 import json
 from pathlib import Path
@@ -24,13 +25,16 @@ def test_corpus_rates():
     wrong = [(e["number"], e["carrier"], c) for e, c in got if c is not None and c != e["carrier"]]
     missed = [(e["number"], e["format"]) for e, c in got if c is None]
     taken = [(e["number"], e["why"], _choose(e["number"])) for e in invalid if _choose(e["number"])]
+    claimed = [(e["number"], e["courier"], _choose(e["number"])) for e in CORPUS["foreign"] if _choose(e["number"])]
     right_rate = len(right) / len(valid)
     refused_rate = 1 - len(taken) / len(invalid)
     print(f"\ndetection: {len(right)}/{len(valid)} valid numbers right ({right_rate:.1%}), "
           f"{len(invalid) - len(taken)}/{len(invalid)} invalid refused ({refused_rate:.1%}), "
-          f"{len(wrong)} sent to a wrong carrier")
+          f"{len(wrong) + len(claimed)} sent to a wrong carrier ({len(claimed)} of {len(CORPUS['foreign'])} "
+          f"other couriers' numbers claimed)")
     assert len(valid) >= 97 and len(invalid) >= 46
     assert not wrong, wrong
+    assert not claimed, claimed
     assert right_rate >= 0.97, missed
     assert refused_rate >= 0.97, taken
 

@@ -14,14 +14,17 @@ Formats (numbers are read without spaces or dashes, upper case), with their chec
             the routing prefix 420 + ZIP (5 or 9 digits); a 92 IMpb needs a 9-digit mailer id starting
             with 9, a 93 one a 6-digit mailer id that does not; legacy 20 digits (checked as they are or with 91 in
             front; also behind 420 + ZIP)
-    DHL     Express 10 or 11 digits (check = the others mod 7); piece numbers JJD/JVGL/JD/3S...;
+    DHL     Express 10 or 11 digits (check = the others mod 7); piece numbers JJD + 10 or 17-20 digits,
+            JVGL, JD + 18, 3S... (JJD/JD + 16 digits are Yodel's);
             eCommerce GM/LX/RX/UV/CN/SG/TH/IN/HK/MY + 10-39 digits, and 14 digits (no check digit);
             Parcel DE 00 + SSCC of Deutsche Post DHL (00340...: GS1 mod 10)
     UPU S10 AA + 8 serial digits + check (weights 8,6,4,2,3,5,9,7, mod 11) + an ISO 3166 country code that
             names the issuing post (BR Correios, ES Correos, GR ELTA, US USPS, DE DHL; others post-xx)
 Every fit is a candidate with a strength: a format with a distinctive shape and a check digit is
 stronger than bare digits with a check digit, which are stronger than a shape without one. `choose`
-takes the strongest configured candidate and asks for the carrier only when two carriers tie.
+takes the strongest configured candidate and asks for the carrier only when two carriers tie, counting
+the bare-digit formats of couriers without a module (Purolator 12, Old Dominion 11 digits, Luhn): a
+FedEx-valid 12-digit number that is also a valid Purolator number is asked about, not claimed.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ NATIONAL_POSTS: dict[str, str] = {
     "DE": "dhl",
 }
 DISPLAY = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "DHL", "correios": "Correios (Brazil)",
-           "correos": "Correos (Spain)", "elta": "ELTA (Greece)", "sandbox": "Sandbox"}
+           "correos": "Correos (Spain)", "elta": "ELTA (Greece)", "sandbox": "Sandbox", "purolator": "Purolator",
+           "old-dominion": "Old Dominion"}
 
 # Strengths of a fit.
 DISTINCT = 3  # a shape only this carrier uses, and a check digit
@@ -238,7 +242,8 @@ def detect(number: str) -> list[Match]:
         out.append(Match(carrier or f"post-{country.lower()}", f"UPU S10 ({country})"))
     elif re.fullmatch(r"MI\d{6}[0-9A-Z]{1,22}", n):
         out.append(Match("ups", "UPS Mail Innovations", SHAPE))
-    if re.fullmatch(r"(JJD\d{10,20}|JVGL\d{10,20}|JD\d{18}|J[A-Z]{2,3}\d{9,10}|3S[A-Z]{4}\d{7,10})", n):
+    # JJD/JD + 16 digits are Yodel's (UK), not DHL's
+    if re.fullmatch(r"(JJD\d{10}|JJD\d{17,20}|JVGL\d{10,20}|JD\d{18}|3S[A-Z]{4}\d{7,10})", n):
         out.append(Match("dhl", "DHL piece number", SHAPE))
     if re.fullmatch(r"(GM|LX|RX|UV|CN|SG|TH|IN|HK|MY)\d{10,39}", n):
         out.append(Match("dhl", "DHL eCommerce", SHAPE))
@@ -250,14 +255,36 @@ def candidates(number: str) -> list[str]:
     return list(dict.fromkeys(m.carrier for m in detect(number)))
 
 
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        v = int(d) * (2 if i % 2 else 1)
+        total += v - 9 if v > 9 else v
+    return total % 10 == 0
+
+
+def rivals(number: str) -> list[Match]:
+    """Bare-digit formats of couriers tracker has no module for, whose check digits `number` also passes:
+    such a number is not claimed for our carrier on digits alone."""
+    n = clean(number)
+    out: list[Match] = []
+    if re.fullmatch(r"[0-5]\d{11}", n) and luhn_valid(n):
+        out.append(Match("purolator", "Purolator (12 digits)", CHECKED))
+    if re.fullmatch(r"(77[78]|072)\d{8}|80\d{9}", n) and luhn_valid(n):
+        out.append(Match("old-dominion", "Old Dominion PRO (11 digits)", CHECKED))
+    return out
+
+
 def best(number: str, configured: Iterable[str] | None = None) -> list[str]:
-    """The carriers of the strongest fit (among `configured`, when given): one, or several that tie."""
+    """The carriers of the strongest fit (among `configured`, when given): one, or several that tie,
+    a courier of `rivals` included when it fits as strongly."""
     allowed = None if configured is None else set(configured)
     matches = [m for m in detect(number) if allowed is None or m.carrier in allowed]
     if not matches:
         return []
     top = matches[0].strength
-    return list(dict.fromkeys(m.carrier for m in matches if m.strength == top))
+    tied = [m for m in matches if m.strength == top] + [m for m in rivals(number) if m.strength >= top]
+    return list(dict.fromkeys(m.carrier for m in tied))
 
 
 class Undetected(ValueError):
@@ -280,8 +307,10 @@ def choose(number: str, configured: Iterable[str]) -> str:
     if len(usable) == 1:
         return usable[0]
     if len(usable) > 1:
-        raise Undetected(f"{number} could belong to {_names(usable)}",
-                         f"say which carrier: one of {', '.join(usable)}", usable)
+        ours = [c for c in usable if c in configured]
+        hint = "" if ours == usable else f" (tracker has no module for {_names(c for c in usable if c not in ours)})"
+        raise Undetected(f"{number} could belong to {_names(usable)}{hint}",
+                         f"say which carrier: one of {', '.join(ours)}", usable)
     if found:
         raise Undetected(f"{number} looks like a {_names(found)} number, but that carrier is not configured",
                          f"configure it under carriers: in config.yaml, or give the carrier (one of "
