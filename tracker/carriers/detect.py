@@ -137,10 +137,6 @@ def impb_digits(number: str) -> str | None:
     return None
 
 
-def usps_impb_valid(number: str) -> bool:
-    return impb_digits(number) is not None
-
-
 def usps_legacy_valid(number: str) -> bool:
     """20-digit USPS numbers: the GS1 check on the 20 digits, or with the 91 application identifier put
     in front (Certified, Registered... labels print it without)."""
@@ -195,7 +191,7 @@ def _numeric(n: str) -> list[Match]:
             out.append(Match("fedex", "FedEx Ground Economy (SmartPost, IMpb)", DISTINCT + 1))
         out.append(Match("usps", "USPS IMpb" + (" (behind 420 + ZIP)" if pic != n else ""), DISTINCT))
         return out
-    if length == 34 and fedex_mod11(n[-14:]):
+    if length == 34 and not n.startswith("420") and fedex_mod11(n[-14:]):  # 420...: a USPS routing barcode
         out.append(Match("fedex", "FedEx Ground GSN (34 digits)" if n.startswith("96") else
                          "FedEx Express (34-digit barcode)", DISTINCT))
     if length == 32 and n.startswith("3") and fedex_mod11(n[16:28]):
