@@ -2,8 +2,8 @@
 
 /metrics: polls by carrier and outcome (this process, since start), notifications by channel and state,
 queue depths (shipments due for a check, notifications due), the lag of the oldest due check and
-the oldest due notification, and unknown carrier status codes per carrier. /readyz answers 200 once the database answers and its schema is current,
-503 otherwise (and while the daemon stops).
+the oldest due notification, and unknown carrier status codes per carrier. /readyz answers 200 once the
+database answers and its schema is current, 503 otherwise (and while the daemon stops).
 """
 
 from __future__ import annotations
