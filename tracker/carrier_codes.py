@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tracker import alerts
+from tracker.carriers import CARRIERS
 from tracker.db import insert_ignore, sessionmaker
 from tracker.models import CarrierCode
 
@@ -48,8 +49,13 @@ async def record(session: AsyncSession, seen: Iterable[tuple[str, str, str]], no
                 session, key=f"carrier_code:{carrier}:{code}", cause="unknown_code", carrier=carrier, now=now,
                 message=f"{carrier} sent a status code tracker does not know: {code!r}"
                         f"{f' ({text})' if text else ''}. Its scans are recorded as unknown and announced to "
-                        f"nobody. Fix: add the code to STATUS_MAP in tracker/carriers/{carrier}.py.")
+                        f"nobody. Fix: add the code to STATUS_MAP in {_module_file(carrier)}.")
     return new
+
+
+def _module_file(carrier: str) -> str:
+    cls = CARRIERS.get(carrier)
+    return cls.__module__.replace(".", "/") + ".py" if cls else "the carrier's module"
 
 
 async def listing(engine: AsyncEngine) -> list[CarrierCode]:

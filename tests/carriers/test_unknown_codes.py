@@ -40,7 +40,7 @@ async def test_unknown_codes_are_counted_listed_and_alerted_once(tmp_path, start
     async with sessionmaker(daemon.engine)() as session:
         alerts = (await session.execute(select(Alert).where(Alert.cause == "unknown_code"))).scalars().all()
     assert [(a.carrier, a.key) for a in alerts] == [("fedex", "carrier_code:fedex:ZZ")]   # one for two sightings
-    assert "'ZZ'" in alerts[0].message and "STATUS_MAP" in alerts[0].message
+    assert "'ZZ'" in alerts[0].message and "STATUS_MAP in tracker/carriers/fedex.py" in alerts[0].message
 
 
 def test_tally_counts_per_carrier_and_keeps_the_first_text():
