@@ -145,5 +145,7 @@ def test_a_status_given_without_scans_moves_a_pending_shipment():
     ahead = Known(status=Status.OUT_FOR_DELIVERY, status_at=now, event_keys=frozenset({"k"}))
     assert apply(ahead, TrackingResult(number="N", carrier_status=Status.IN_TRANSIT), now).status \
         is Status.OUT_FOR_DELIVERY
+    held = apply(known, TrackingResult(number="N", carrier_status=Status.EXCEPTION), now)
+    assert held.status is Status.EXCEPTION and held.milestone is Milestone.EXCEPTION
     delivered = apply(known, TrackingResult(number="N", carrier_status=Status.DELIVERED), now)
     assert delivered.status is Status.DELIVERED and delivered.milestone is Milestone.DELIVERED

@@ -154,8 +154,10 @@ def status_event(known: Known, result: TrackingResult, now: datetime | None) -> 
     status = result.carrier_status
     if result.events or now is None or status is None or status not in PROGRESS:
         return None
-    if PROGRESS[status] <= PROGRESS.get(known.status, 0) or known.status is Status.DELIVERED:
+    if known.status is Status.DELIVERED or status is known.status:
         return None
+    if PROGRESS[status] <= PROGRESS.get(known.status, 0) and status is not Status.EXCEPTION:
+        return None  # behind what the scans said (an exception may come at any point before delivery)
     return TrackingEvent(occurred_at=now, status=status, raw_code="-",
                          raw_text=f"{status.value.replace('_', ' ')} (the carrier's status, given without a scan)")
 
