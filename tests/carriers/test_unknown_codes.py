@@ -25,9 +25,8 @@ async def test_unknown_codes_are_counted_listed_and_alerted_once(tmp_path, start
     first_seen = clock.now()
     await walk(daemon, clock, 4)
 
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{daemon.port}/metrics") as resp:
-            metrics = await resp.text()
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{daemon.port}/metrics") as resp:
+        metrics = await resp.text()
     assert 'tracker_unknown_carrier_codes_total{carrier="fedex"} 2' in metrics
     assert 'tracker_unknown_carrier_code_kinds{carrier="fedex"} 1' in metrics
     assert 'tracker_unknown_carrier_codes_total{carrier="ups"} 0' in metrics
