@@ -184,6 +184,21 @@ class CarrierState(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
 
 
+class CarrierCode(SQLModel, table=True):
+    """A status code a carrier (the source that parsed it) sent that tracker does not know: counted, listed in
+    `tracker status --carriers` and /metrics, one support alert when it first appears."""
+
+    __tablename__ = "carrier_codes"
+    __table_args__ = (sa.UniqueConstraint("carrier", "code", name="uq_carrier_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    carrier: str = Field(max_length=32)
+    code: str = Field(max_length=64)
+    text: str = ""
+    count: int = 0
+    first_seen_at: datetime = Field(sa_column=_ts(nullable=False))
+    last_seen_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
 class SourceSubscription(SQLModel, table=True):
     """A shipment's subscription to its source's pushes, worked like an outbox: registered, renewed before
     it lapses, stopped when the parcel is finished; failures retried with backoff.

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 
+from tracker import carrier_codes
 from tracker.config import Settings
 from tracker.db import sessionmaker
 from tracker.models import (
@@ -148,4 +149,5 @@ async def carriers_story(engine, settings: Settings, now) -> str:
         out += ["", f"{'push source':<12} {'state':<8}  subscriptions, quota, trouble"]
         for h in await source_health(engine, pushing):
             out.append(f"{h.source:<12} {h.state:<8}  {h.summary}")
+    out += carrier_codes.story_lines(await carrier_codes.listing(engine))
     return "\n".join(out)
