@@ -1,7 +1,7 @@
 """carrier_codes: unknown carrier status codes, counted per carrier
 
 Revision ID: detect_1
-Revises: reliable_1
+Revises: channels_1
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import tracker.models
 
 revision = "detect_1"
-down_revision = "reliable_1"
+down_revision = "channels_1"
 branch_labels = None
 depends_on = None
 
