@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def phone(value: str | None) -> str:
     if not value:
@@ -21,3 +23,17 @@ def email(value: str | None) -> str:
 
 def address(channel: str, value: str | None) -> str:
     return phone(value) if channel == "sms" else email(value)
+
+
+# What a log line may carry by accident (a query's parameters or result rows at DEBUG, a library's dump):
+_EMAIL = re.compile(r"[\w.%+-]+@+[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"\+\d[\d ().-]{5,}\d")
+# tracking-page tokens, API keys and their hashes, session cookies: long runs of token characters
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{24,}")
+
+
+def text(value: str) -> str:
+    """Any free text with every email address, phone number and long token in it masked."""
+    value = _EMAIL.sub(lambda m: email(m.group()), value)
+    value = _PHONE.sub(lambda m: phone(re.sub(r"[^\d+]", "", m.group())), value)
+    return _TOKEN.sub(lambda m: m.group()[:4] + "…", value)
