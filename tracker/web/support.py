@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from tracker import apikeys
+from tracker.carrier_health import carrier_health
 from tracker.source_health import source_health
 from tracker.web import common
 from tracker.web.common import DAEMON
@@ -187,8 +188,11 @@ async def home(request: web.Request) -> web.Response:
     attention = await common.attention(daemon) if not q else []
     pushing = sorted(n for n, rt in getattr(daemon, "carriers", {}).items() if rt.carrier.pushes)
     sources = await source_health(daemon.engine, pushing) if pushing and not q else []
+    troubled = [] if q else [h for h in await carrier_health(daemon.engine, sorted(getattr(daemon, "carriers", {})))
+                             if h.state != "ok"]
     tz = ZoneInfo(daemon.settings.shop.timezone)
     return _page("support_home.html.j2", request, q=q, results=results, attention=attention, sources=sources,
+                 carriers=troubled,
                  csrf=request[USER]["csrf"], tz=daemon.settings.shop.timezone,
                  t=lambda dt: dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else "—")
 
