@@ -11,7 +11,14 @@ import pytest
 from sqlalchemy import insert
 
 from tests.helpers import make_settings
-from tests.web_helpers import PASSWORD, SUPPORT, Client, csrf_of, support_login, web_daemon
+from tests.web_helpers import (
+    PASSWORD,
+    SUPPORT,
+    Client,
+    csrf_of,
+    support_login,
+    web_daemon,
+)
 from tracker import support_access
 from tracker.db import sessionmaker
 from tracker.models import SupportLoginThrottle
@@ -20,7 +27,7 @@ from tracker.models import SupportLoginThrottle
 class ClientFrom(Client):
     """A client whose connections come from another loopback address (another "place")."""
 
-    def __init__(self, daemon, address: str) -> None:  # noqa: D107 - no super(): it opens a session
+    def __init__(self, daemon, address: str) -> None:
         self.base, self.key = f"http://127.0.0.1:{daemon.port}", None
         self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
                                              connector=aiohttp.TCPConnector(local_addr=(address, 0)))
