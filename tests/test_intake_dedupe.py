@@ -7,7 +7,14 @@ import json
 
 from sqlalchemy import select
 
-from tests.test_intake_webhooks import FULFILLMENT, WOO_ORDER, WOO_SECRET, post_shopify, shop, sign  # noqa: F401
+from tests.test_intake_webhooks import (  # noqa: F401
+    FULFILLMENT,
+    WOO_ORDER,
+    WOO_SECRET,
+    post_shopify,
+    shop,
+    sign,
+)
 from tracker.db import sessionmaker
 from tracker.models import Order
 
@@ -18,7 +25,7 @@ async def email_of(daemon, number: str) -> str:
 
 
 async def test_shopify_replay_with_a_new_delivery_id_is_not_applied_again(shop):  # noqa: F811
-    daemon, c = shop
+    _, c = shop
     v1 = {**FULFILLMENT, "updated_at": "2026-03-02T09:00:00-05:00"}
     status, body, _ = await post_shopify(c, v1, webhook_id="w-1")
     assert status == 200 and body["registered"][0]["created"] is True
