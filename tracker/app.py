@@ -20,7 +20,7 @@ from tracker.alerts import AlertSender
 from tracker.carriers import CARRIERS
 from tracker.carriers.catalog import CATALOG
 from tracker.clock import SYSTEM, Clock
-from tracker.config import Settings
+from tracker.config import Settings, public_url_warnings
 from tracker.db import SqliteLock, make_engine, upgrade
 from tracker.dispatcher import Dispatcher
 from tracker.notify import CHANNELS
@@ -215,6 +215,8 @@ class Daemon:
         log.info("tracker %s running: carriers %s; sms via %s, email via %s", __version__,
                  ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
                  self.settings.channels.email.provider)
+        for warning in public_url_warnings(self.settings):
+            log.warning("%s", warning)
         try:
             await stop.wait()
         finally:

@@ -17,7 +17,13 @@ from sqlalchemy import func, select
 from tracker import __version__, components, logs
 from tracker.app import DaemonError
 from tracker.clock import SYSTEM
-from tracker.config import DEFAULT_CONFIG, ConfigError, Intervals, Settings
+from tracker.config import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    Intervals,
+    Settings,
+    public_url_warnings,
+)
 from tracker.db import DatabaseLocked, make_engine, sessionmaker, upgrade
 from tracker.orders import InputError, register, validate
 from tracker.routing import accepted_carriers, router
@@ -71,6 +77,8 @@ def cmd_init(args) -> int:
 
 def cmd_config_check(args) -> int:
     settings = _settings(args)
+    for warning in public_url_warnings(settings):
+        print(f"tracker: {warning}", file=sys.stderr)
     print(f"{settings.source}: OK (database {settings.database.url}; carriers {', '.join(settings.carriers)}; "
           f"sms via {settings.channels.sms.provider}, email via {settings.channels.email.provider})")
     return 0
@@ -574,7 +582,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, InputError, DatabaseLocked, DaemonError, Failure) as exc:
-        print(f"tracker: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:  # a config check reports every problem, one a line
+            print(f"tracker: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

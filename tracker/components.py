@@ -19,37 +19,49 @@ def load(path: str | os.PathLike | None = None, *, text: str | None = None) -> S
 
 
 def check(settings: Settings) -> Settings:
-    """Validate each configured carrier and provider with its own settings model. Returns `settings`."""
+    """Validate each configured carrier and provider with its own settings model. Returns `settings`;
+    raises one ConfigError with every problem found."""
     where = settings.where
+    problems: list[str] = []
+
+    def collect(fn, *args) -> None:
+        try:
+            fn(*args)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
 
     for name, raw in settings.carriers.items():
         if name not in CARRIERS:
-            raise ConfigError(
+            problems.append(
                 f"{where(('carriers', name))}: carriers.{name}: unknown carrier. "
                 f"Fix: use one of {', '.join(sorted(CARRIERS))}."
             )
-        validate_part(CARRIERS[name].Settings, raw or {}, ("carriers", name), where)
-    check_sources(settings)
+            continue
+        collect(validate_part, CARRIERS[name].Settings, raw or {}, ("carriers", name), where)
+    collect(check_sources, settings)
     for name, raw in settings.providers.items():
         if name not in CHANNELS:
-            raise ConfigError(
+            problems.append(
                 f"{where(('providers', name))}: providers.{name}: unknown provider. "
                 f"Fix: use one of {', '.join(sorted(CHANNELS))}."
             )
-        validate_part(CHANNELS[name].Settings, raw or {}, ("providers", name), where)
+            continue
+        collect(validate_part, CHANNELS[name].Settings, raw or {}, ("providers", name), where)
     for kind in ("sms", "email"):
         provider = getattr(settings.channels, kind).provider
         loc = ("channels", kind, "provider")
         if provider not in CHANNELS or kind not in CHANNELS[provider].kinds:
             able = sorted(n for n, c in CHANNELS.items() if kind in c.kinds)
-            raise ConfigError(
+            problems.append(
                 f"{where(loc)}: {dotted(loc)}: {provider!r} cannot send {kind}. Fix: use one of {', '.join(able)}."
             )
-        if provider not in settings.providers:
-            raise ConfigError(
+        elif provider not in settings.providers:
+            problems.append(
                 f"{where(loc)}: {dotted(loc)}: provider {provider!r} has no settings. "
                 f"Fix: add a `{provider}:` entry under providers:."
             )
+    if problems:
+        raise ConfigError(problems)
     return settings
 
 

@@ -74,8 +74,11 @@ async def _twilio_form(request: web.Request):
     form = await request.post()
     validator = RequestValidator(twilio.settings.auth_token.get_secret_value())
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not validator.validate(_public_url(daemon, request), form, signature):
-        log.warning("rejected a Twilio webhook with a bad signature on %s", request.path)
+    checked = _public_url(daemon, request)
+    if not signature or not validator.validate(checked, form, signature):
+        # Twilio signs the URL it called: a server.public_url that differs from it fails every request
+        log.warning("rejected a Twilio webhook with a bad signature on %s (checked against %s; if that is not "
+                    "the URL Twilio calls, fix server.public_url)", request.path, checked)
         return daemon, None
     return daemon, form
 
