@@ -24,7 +24,7 @@ from tracker.config import (
     Settings,
     public_url_warnings,
 )
-from tracker.db import DatabaseLocked, make_engine, sessionmaker, upgrade
+from tracker.db import DatabaseLocked, DatabaseUnreachable, make_engine, sessionmaker, upgrade
 from tracker.orders import InputError, register, validate
 from tracker.routing import accepted_carriers, router
 
@@ -581,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, InputError, DatabaseLocked, DaemonError, Failure) as exc:
+    except (ConfigError, InputError, DatabaseLocked, DatabaseUnreachable, DaemonError, Failure) as exc:
         for line in str(exc).splitlines() or [""]:  # a config check reports every problem, one a line
             print(f"tracker: {line}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 
 def phone(value: str | None) -> str:
@@ -37,3 +38,25 @@ def text(value: str) -> str:
     value = _EMAIL.sub(lambda m: email(m.group()), value)
     value = _PHONE.sub(lambda m: phone(re.sub(r"[^\d+]", "", m.group())), value)
     return _TOKEN.sub(lambda m: m.group()[:4] + "…", value)
+
+
+def origin(url: str) -> str:
+    """scheme://host:port of a URL: the address a connection error names (no credentials, path or query,
+    which may hold secrets, as a chat webhook's path does)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return "(no address)"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "") if parts.scheme else host
+
+
+def connect_reason(exc: BaseException) -> str:
+    """Why a connection failed, shortly: the OS's reason when there is one (refused, name unknown...)."""
+    os_error = exc if isinstance(exc, OSError) else getattr(exc, "os_error", None)
+    if isinstance(os_error, OSError) and os_error.strerror:
+        return os_error.strerror
+    return type(exc).__name__

@@ -25,6 +25,7 @@ from tracker.notify.base import (
     SendResult,
     Temporary,
 )
+from tracker.redact import connect_reason, origin
 from tracker.retry import retry_after_seconds
 
 log = logging.getLogger("tracker.notify.sendgrid")
@@ -131,9 +132,9 @@ class SendGridChannel(Channel):
                     detail = await _errors(r)
                     raise self.classify(r.status, r.headers, detail)
         except TimeoutError:
-            raise Temporary(f"SendGrid did not answer within {s.timeout_seconds:g}s") from None
+            raise Temporary(f"SendGrid ({origin(s.base_url)}) did not answer within {s.timeout_seconds:g}s") from None
         except aiohttp.ClientError as exc:
-            raise Temporary(f"SendGrid unreachable: {type(exc).__name__}") from None
+            raise Temporary(f"SendGrid unreachable at {origin(s.base_url)}: {connect_reason(exc)}") from None
 
     def classify(self, status: int, headers, detail: str) -> Temporary | Permanent:
         if status == 429:

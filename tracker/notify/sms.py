@@ -27,6 +27,7 @@ from tracker.notify.base import (
     SendResult,
     Temporary,
 )
+from tracker.redact import connect_reason, origin
 from tracker.retry import retry_after_seconds
 
 log = logging.getLogger("tracker.notify.twilio")
@@ -180,9 +181,9 @@ class TwilioChannel(Channel):
             msg = await asyncio.wait_for(client.messages.create_async(**kwargs), s.timeout_seconds)
         except asyncio.TimeoutError:
             self._remember(message)
-            raise Temporary(f"Twilio did not answer within {s.timeout_seconds:g}s") from None
+            raise Temporary(f"Twilio ({origin(s.base_url)}) did not answer within {s.timeout_seconds:g}s") from None
         except aiohttp.ClientError as exc:
-            raise Temporary(f"Twilio unreachable: {type(exc).__name__}") from None
+            raise Temporary(f"Twilio unreachable at {origin(s.base_url)}: {connect_reason(exc)}") from None
         except TwilioException as exc:
             error = classify(exc, message.to)
             if isinstance(error, Temporary) and (getattr(exc, "status", 0) or 0) >= 500:
