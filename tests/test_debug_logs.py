@@ -64,3 +64,4 @@ def test_redaction_masks_contacts_and_tokens_in_any_text():
     assert "ana.silva@example.com" not in masked and "a•••@example.com" in masked
     assert "+14155550101" not in masked and "+1••••••••01" in masked
     assert "Zx9_abcdefghijklmnopqrstuvwx" not in masked and "'a1b2'" in masked and "ORDER-1" in masked
+    assert redact.text("USPS 9400111899223100001113000000") == "USPS 9400111899223100001113000000"

@@ -68,23 +68,26 @@ def check(settings: Settings) -> Settings:
 def check_sources(settings: Settings) -> None:
     """`sources:` names configured sources and known carriers; the default route is an aggregator."""
     where = settings.where
+    problems: list[str] = []
     configured = sorted(n for n in settings.carriers if n in CARRIERS)
     for carrier, source in settings.sources.routes.items():
         loc = ("sources", "routes", carrier)
         if canonical(carrier) not in CATALOG and carrier not in CARRIERS:
-            raise ConfigError(f"{where(loc)}: {dotted(loc)}: unknown carrier {carrier!r}. "
-                              f"Fix: use one of {', '.join(sorted(CATALOG))}.")
-        if source not in configured:
-            raise ConfigError(f"{where(loc)}: {dotted(loc)}: source {source!r} is not configured. "
-                              f"Fix: add `{source}:` under carriers:, or route to one of {', '.join(configured)}.")
-        if source != canonical(carrier) and not CARRIERS[source].aggregator:
-            raise ConfigError(f"{where(loc)}: {dotted(loc)}: {source!r} tracks only its own parcels. "
-                              f"Fix: route {carrier} to an aggregator (17track, aftership, easypost).")
+            problems.append(f"{where(loc)}: {dotted(loc)}: unknown carrier {carrier!r}. "
+                            f"Fix: use one of {', '.join(sorted(CATALOG))}.")
+        elif source not in configured:
+            problems.append(f"{where(loc)}: {dotted(loc)}: source {source!r} is not configured. "
+                            f"Fix: add `{source}:` under carriers:, or route to one of {', '.join(configured)}.")
+        elif source != canonical(carrier) and not CARRIERS[source].aggregator:
+            problems.append(f"{where(loc)}: {dotted(loc)}: {source!r} tracks only its own parcels. "
+                            f"Fix: route {carrier} to an aggregator (17track, aftership, easypost).")
     default = settings.sources.default
     if default is not None:
         loc = ("sources", "default")
         aggregators = sorted(n for n in configured if CARRIERS[n].aggregator)
         if default not in aggregators:
-            raise ConfigError(f"{where(loc)}: {dotted(loc)}: {default!r} is not a configured aggregator. "
-                              f"Fix: configure 17track, aftership or easypost under carriers: and name it here"
-                              f"{' (configured: ' + ', '.join(aggregators) + ')' if aggregators else ''}.")
+            problems.append(f"{where(loc)}: {dotted(loc)}: {default!r} is not a configured aggregator. "
+                            f"Fix: configure 17track, aftership or easypost under carriers: and name it here"
+                            f"{' (configured: ' + ', '.join(aggregators) + ')' if aggregators else ''}.")
+    if problems:
+        raise ConfigError(problems)

@@ -29,8 +29,9 @@ def address(channel: str, value: str | None) -> str:
 # What a log line may carry by accident (a query's parameters or result rows at DEBUG, a library's dump):
 _EMAIL = re.compile(r"[\w.%+-]+@+[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"\+\d[\d ().-]{5,}\d")
-# tracking-page tokens, API keys and their hashes, session cookies: long runs of token characters
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{24,}")
+# tracking-page tokens, API keys and their hashes, session cookies: long runs of token characters (not all
+# digits: a long tracking number stays readable)
+_TOKEN = re.compile(r"(?=[0-9]*[A-Za-z_-])[A-Za-z0-9_-]{24,}")
 
 
 def text(value: str) -> str:

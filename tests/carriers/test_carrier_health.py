@@ -87,3 +87,21 @@ async def test_a_pause_for_refused_credentials_lifts_once_a_call_succeeds(tmp_pa
     assert " ok " in line_of(await carriers_story(daemon.engine, settings, clock.now()), "ups")
     story = await order_story(daemon.engine, "ORDER-U", settings)
     assert "CARRIER PAUSED" not in story and "Arrived at Facility" in story  # and the parcel moves on
+
+
+async def test_a_pause_written_before_a_restart_is_lifted_by_the_first_good_call(tmp_path, start_daemon, clock,
+                                                                                 fake):
+    fake.add("ups", NUMBERS["ups"], deliver_journey())
+    settings = make_settings(tmp_path, **config(fake, "ups"))
+    daemon = await start_daemon(settings)
+    await add(daemon, "ORDER-U", NUMBERS["ups"], carrier=None, phone=None)
+    fake.revoke("ups")
+    await walk(daemon, clock, 2)
+    await daemon.close()
+    assert " PAUSED " in line_of(await carriers_story(daemon.engine, settings, clock.now()), "ups")
+
+    fake.revoke("ups", False)  # credentials fixed, daemon restarted
+    again = await start_daemon(settings)
+    await walk(again, clock, 2)
+    assert " ok " in line_of(await carriers_story(again.engine, settings, clock.now()), "ups")
+    assert "CARRIER PAUSED" not in await order_story(again.engine, "ORDER-U", settings)
