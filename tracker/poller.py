@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import aiohttp
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, update
 
 from tracker import alerts
 from tracker.carriers.base import (
@@ -35,6 +35,7 @@ from tracker.clock import Clock
 from tracker.config import PollerSettings, SourcesSettings
 from tracker.db import insert_ignore, insert_ignore_many, sessionmaker, write_lock
 from tracker.models import (
+    Alert,
     CarrierState,
     Notification,
     Order,
@@ -405,10 +406,17 @@ class Poller:
         if not rt.health_dirty:
             return
         rt.health_dirty = False
+        key = f"carrier:{rt.carrier.name}:auth"
         async with self._writing, self.maker() as session, session.begin():
             await session.execute(update(CarrierState).where(CarrierState.carrier == rt.carrier.name).values(
                 paused_reason=None, paused_until=None, failing_since=None, failures=0, last_error=None,
                 next_try_at=None, updated_at=now).execution_options(synchronize_session=False))
+            # the pause's alert is settled, and set aside under another key so that a new pause alerts again
+            await session.execute(update(Alert).where(Alert.key == key).values(
+                key=Alert.key + ":lifted:" + cast(Alert.id, String),
+                acked_at=func.coalesce(Alert.acked_at, bindparam("acked", now, type_=UTCDateTime())),
+                acked_by=func.coalesce(Alert.acked_by, "tracker: calls succeed again"))
+                .execution_options(synchronize_session=False))
 
     async def _pause(self, rt: CarrierRuntime, exc: AuthFailed, now: datetime) -> None:
         reason = str(exc) or "credentials refused"

@@ -87,6 +87,14 @@ async def test_a_pause_for_refused_credentials_lifts_once_a_call_succeeds(tmp_pa
     assert " ok " in line_of(await carriers_story(daemon.engine, settings, clock.now()), "ups")
     story = await order_story(daemon.engine, "ORDER-U", settings)
     assert "CARRIER PAUSED" not in story and "Arrived at Facility" in story  # and the parcel moves on
+    async with sessionmaker(daemon.engine)() as s:
+        settled = (await s.execute(select(Alert).where(Alert.cause == "carrier_auth"))).scalar_one()
+    assert settled.acked_at is not None and settled.acked_by == "tracker: calls succeed again"
+    fake.revoke("ups")  # refused again later: support hears of it again
+    await walk(daemon, clock, 2)
+    async with sessionmaker(daemon.engine)() as s:
+        raised = (await s.execute(select(Alert).where(Alert.cause == "carrier_auth"))).scalars().all()
+    assert len(raised) == 2 and raised[-1].acked_at is None
 
 
 async def test_a_pause_written_before_a_restart_is_lifted_by_the_first_good_call(tmp_path, start_daemon, clock,
@@ -97,8 +105,8 @@ async def test_a_pause_written_before_a_restart_is_lifted_by_the_first_good_call
     await add(daemon, "ORDER-U", NUMBERS["ups"], carrier=None, phone=None)
     fake.revoke("ups")
     await walk(daemon, clock, 2)
-    await daemon.close()
     assert " PAUSED " in line_of(await carriers_story(daemon.engine, settings, clock.now()), "ups")
+    await daemon.close()
 
     fake.revoke("ups", False)  # credentials fixed, daemon restarted
     again = await start_daemon(settings)
