@@ -29,6 +29,9 @@ class FakeServer:
         self.now = now  # epoch seconds; tests pass their fake clock
         self.faults: deque[Fault] = deque()
         self.hits = 0  # every request, faulted or not
+        # called with each message the moment it is accepted, before the reply leaves: a crash test
+        # kills the sender here, the worst moment (the provider has it, the sender does not know)
+        self.on_accept: Callable[[dict], None] | None = None
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -54,6 +57,10 @@ class FakeServer:
         if isinstance(fault.body, (dict, list)):
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)
         return web.Response(status=fault.status, text=fault.body or "", headers=fault.headers)
+
+    def accepted(self, message: dict) -> None:
+        if self.on_accept is not None:
+            self.on_accept(message)
 
     async def start(self):
         app = web.Application()

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -54,14 +55,28 @@ class FakeSendGrid(FakeServer):
     def hang_next(self, seconds: float = 5.0, times: int = 1) -> None:
         self.inject(Fault(504, "gateway timeout", hang=seconds), times)
 
+    def lose_reply_next(self, status: int = 500, *, hang: float | None = None) -> None:
+        """Take the next mail (it goes out) but answer as if it failed: the ambiguous case."""
+        self.inject(Fault(status, "oops", hang=hang, accept=True))
+
     def refuse(self, address: str, status: int = 400) -> None:
         self.refused[address] = status
 
     # --- the endpoint ------------------------------------------------------------------------------
     async def mail_send(self, request: web.Request) -> web.Response:
+        if self.faults and self.faults[0].accept:
+            fault = self.faults.popleft()
+            self.hits += 1
+            await self._accept(request)
+            if fault.hang:
+                await asyncio.sleep(fault.hang)
+            return web.Response(status=fault.status, text=str(fault.body or ""), headers=fault.headers)
         fault = await self._fault()
         if fault is not None and fault.status >= 300:
             return fault
+        return await self._accept(request)
+
+    async def _accept(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return web.json_response({"errors": [{"message": "authorization required", "field": None}]}, status=401)
         body = await request.json()
@@ -76,6 +91,7 @@ class FakeSendGrid(FakeServer):
         message_id = f"fake{next(self._ids):012d}"
         body["_message_id"] = message_id
         self.mails.append(body)
+        self.accepted(body)
         return web.Response(status=202, headers={"X-Message-Id": message_id})
 
     def to(self, address: str) -> list[dict]:

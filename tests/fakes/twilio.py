@@ -14,6 +14,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -32,8 +36,9 @@ def twilio_error(code: int, message: str = "error", status: int = 400) -> Fault:
 
 
 class FakeTwilio(FakeServer):
-    def __init__(self, *, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN, latency: float = 0.0) -> None:
-        super().__init__(latency=latency)
+    def __init__(self, *, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN, latency: float = 0.0,
+                 now: Callable[[], float] = time.time) -> None:
+        super().__init__(latency=latency, now=now)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.messages: list[dict] = []  # form fields of each accepted message, plus "sid"
@@ -78,7 +83,7 @@ class FakeTwilio(FakeServer):
             await self._accept(request)
             if fault.hang:
                 await asyncio.sleep(fault.hang)
-            return web.Response(status=fault.status, text=str(fault.body or ""))
+            return web.Response(status=fault.status, text=str(fault.body or ""), headers=fault.headers)
         fault = await self._fault()
         if fault is not None and fault.status >= 300:
             return fault
@@ -97,7 +102,9 @@ class FakeTwilio(FakeServer):
                                      status=400)
         sid = f"SM{next(self._sids):032x}"
         form["sid"] = sid
+        form["_created"] = self.now()
         self.messages.append(form)
+        self.accepted(form)
         return web.json_response(self._resource(form), status=201)
 
     def _resource(self, form: dict) -> dict:
@@ -107,6 +114,9 @@ class FakeTwilio(FakeServer):
             "messaging_service_sid": form.get("MessagingServiceSid"), "body": form["Body"],
             "status": "accepted" if form.get("MessagingServiceSid") else "queued", "num_segments": "1",
             "error_code": None, "error_message": None, "direction": "outbound-api",
+            # RFC 2822, as Twilio writes them; date_sent stays null while the message waits in Twilio's queue
+            "date_created": format_datetime(datetime.fromtimestamp(form.get("_created", 0), timezone.utc), usegmt=True),
+            "date_sent": None,
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
 

@@ -1,7 +1,7 @@
 """carrier health kept in the database, shop resource versions, support login throttle and logouts
 
 Revision ID: operator_1
-Revises: push_1
+Revises: reliable_1
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import tracker.models
 
 revision = "operator_1"
-down_revision = "push_1"
+down_revision = "reliable_1"
 branch_labels = None
 depends_on = None
 
