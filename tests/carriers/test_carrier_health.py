@@ -66,7 +66,8 @@ async def test_a_carrier_whose_every_call_fails_is_failing_everywhere_then_ok(tm
         await c.close()
 
 
-async def test_a_pause_for_refused_credentials_lifts_once_a_call_succeeds(tmp_path, start_daemon, clock, fake):
+async def paused_ups(tmp_path, start_daemon, clock, fake):
+    """A daemon whose UPS credentials were refused after ORDER-U was registered: UPS is paused."""
     fake.add("ups", NUMBERS["ups"], deliver_journey())
     settings = make_settings(tmp_path, **config(fake, "ups"))
     daemon = await start_daemon(settings)
@@ -74,6 +75,11 @@ async def test_a_pause_for_refused_credentials_lifts_once_a_call_succeeds(tmp_pa
     fake.revoke("ups")
     await walk(daemon, clock, 3)
     assert " PAUSED " in line_of(await carriers_story(daemon.engine, settings, clock.now()), "ups")
+    return settings, daemon
+
+
+async def test_a_pause_for_refused_credentials_lifts_once_a_call_succeeds(tmp_path, start_daemon, clock, fake):
+    settings, daemon = await paused_ups(tmp_path, start_daemon, clock, fake)
     assert "CARRIER PAUSED" in await order_story(daemon.engine, "ORDER-U", settings)
     async with sessionmaker(daemon.engine)() as s:
         alert = (await s.execute(select(Alert).where(Alert.cause == "carrier_auth"))).scalar_one()
@@ -99,13 +105,7 @@ async def test_a_pause_for_refused_credentials_lifts_once_a_call_succeeds(tmp_pa
 
 async def test_a_pause_written_before_a_restart_is_lifted_by_the_first_good_call(tmp_path, start_daemon, clock,
                                                                                  fake):
-    fake.add("ups", NUMBERS["ups"], deliver_journey())
-    settings = make_settings(tmp_path, **config(fake, "ups"))
-    daemon = await start_daemon(settings)
-    await add(daemon, "ORDER-U", NUMBERS["ups"], carrier=None, phone=None)
-    fake.revoke("ups")
-    await walk(daemon, clock, 2)
-    assert " PAUSED " in line_of(await carriers_story(daemon.engine, settings, clock.now()), "ups")
+    settings, daemon = await paused_ups(tmp_path, start_daemon, clock, fake)
     await daemon.close()
 
     fake.revoke("ups", False)  # credentials fixed, daemon restarted
