@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tests.carriers.conftest import HOURLY, NUMBERS
 from tests.fakes.carriers import deliver_journey
 from tests.helpers import add, make_settings, walk
+from tests.procs import Daemons
 from tests.test_metrics import value
 from tests.web_helpers import SUPPORT, Client, support_login
 from tracker.db import sessionmaker
@@ -44,6 +45,8 @@ async def test_a_carrier_whose_every_call_fails_is_failing_everywhere_then_ok(tm
     line = line_of(await carriers_story(daemon.engine, settings, clock.now()), "dhl")
     assert " FAILING " in line and f"since {started:%Y-%m-%d %H:%M}" in line
     assert "failed calls" in line and "503" in line and "next try" in line
+    async with Daemons(tmp_path) as cli:  # the CLI itself, in its own process
+        assert " FAILING " in line_of((await cli.run("status", "--carriers")).stdout(), "dhl")
     c = Client(daemon)
     try:
         _, text, _ = await c.request("GET", "/metrics")
