@@ -300,6 +300,7 @@ class Dispatcher:
             row = (await session.execute(
                 update(N).where(N.id == note_id, N.lease_owner == self.owner, N.state == "sending")
                 .values(handed_at=now, body_digest=digest, doubt=doubt,
+                        resent_in_doubt=N.resent_in_doubt + (1 if doubt == "resent" else 0),
                         leased_until=now + timedelta(seconds=self.cfg.lease_seconds))
                 .returning(N.id).execution_options(synchronize_session=False))).first()
         return row is not None

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import json
@@ -39,6 +38,7 @@ class FakeSendGrid(FakeServer):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v3/mail/send", self.mail_send)
+        app.router.add_post("/{via}/v3/mail/send", self.mail_send)  # who sent it, as for FakeTwilio
 
     # --- injection ---------------------------------------------------------------------------------
     def fail_next(self, status: int = 500, *, times: int = 1, reset_in: float | None = None,
@@ -64,13 +64,10 @@ class FakeSendGrid(FakeServer):
 
     # --- the endpoint ------------------------------------------------------------------------------
     async def mail_send(self, request: web.Request) -> web.Response:
-        if self.faults and self.faults[0].accept:
-            fault = self.faults.popleft()
-            self.hits += 1
-            await self._accept(request)
-            if fault.hang:
-                await asyncio.sleep(fault.hang)
-            return web.Response(status=fault.status, text=str(fault.body or ""), headers=fault.headers)
+        self.draw()
+        failed = await self.took_then_failed(request, self._accept)
+        if failed is not None:
+            return failed
         fault = await self._fault()
         if fault is not None and fault.status >= 300:
             return fault
@@ -90,6 +87,7 @@ class FakeSendGrid(FakeServer):
             return web.json_response({"errors": [{"message": "subject and content are required"}]}, status=400)
         message_id = f"fake{next(self._ids):012d}"
         body["_message_id"] = message_id
+        body["_via"] = request.match_info.get("via", "")
         self.mails.append(body)
         self.accepted(body)
         return web.Response(status=202, headers={"X-Message-Id": message_id})

@@ -11,7 +11,6 @@ numbers permanently, and play Twilio's side of the webhooks: signed status callb
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import time
@@ -49,6 +48,9 @@ class FakeTwilio(FakeServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
         app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages)
+        # base_url http://127.0.0.1:PORT/NAME: the same account, each message marked with who sent it
+        app.router.add_post("/{via}/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
+        app.router.add_get("/{via}/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages)
 
     # --- injection ---------------------------------------------------------------------------------
     def fail_next(self, status: int = 500, *, code: int | None = None, times: int = 1,
@@ -77,13 +79,10 @@ class FakeTwilio(FakeServer):
         return (user == self.account_sid and password == self.auth_token) or user.startswith("SK")
 
     async def create_message(self, request: web.Request) -> web.Response:
-        if self.faults and self.faults[0].accept:
-            fault = self.faults.popleft()
-            self.hits += 1
-            await self._accept(request)
-            if fault.hang:
-                await asyncio.sleep(fault.hang)
-            return web.Response(status=fault.status, text=str(fault.body or ""), headers=fault.headers)
+        self.draw()
+        failed = await self.took_then_failed(request, self._accept)
+        if failed is not None:
+            return failed
         fault = await self._fault()
         if fault is not None and fault.status >= 300:
             return fault
@@ -103,6 +102,7 @@ class FakeTwilio(FakeServer):
         sid = f"SM{next(self._sids):032x}"
         form["sid"] = sid
         form["_created"] = self.now()
+        form["_via"] = request.match_info.get("via", "")
         self.messages.append(form)
         self.accepted(form)
         return web.json_response(self._resource(form), status=201)

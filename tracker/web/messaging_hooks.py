@@ -24,7 +24,7 @@ from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 
 from tracker import redact
 from tracker.db import insert_ignore, sessionmaker
@@ -273,20 +273,23 @@ async def _apply_sendgrid(session, daemon: "Daemon", ev: dict, now) -> None:
 
 
 async def _settle_in_doubt(session, ev: dict, now) -> None:
-    """SendGrid took this mail: an email in doubt (its send interrupted) is sent, not to be sent again."""
+    """SendGrid took this mail: an email handed over and not yet recorded (its daemon may be dead, or the
+    row already in doubt) is sent, not to be sent again."""
     nid = str(ev.get("notification_id", ""))
     if not nid.isdigit():
         return
     msg_id = str(ev.get("sg_message_id", "")).split(".")[0] or None
     result = await session.execute(
         update(Notification).where(Notification.id == int(nid), Notification.channel == "email",
-                                   Notification.doubt == "in_doubt",
+                                   Notification.handed_at.is_not(None),
                                    Notification.state.in_(["queued", "deferred", "sending"]))
-        .values(state="sent", doubt="found", provider="sendgrid", provider_id=msg_id, sent_at=now, error=None,
+        .values(state="sent", doubt=case((Notification.doubt == "in_doubt", "found"), else_=Notification.doubt),
+                provider="sendgrid", provider_id=msg_id, sent_at=now, error=None,
                 leased_until=None, lease_owner=None, updated_at=now)
         .execution_options(synchronize_session=False))
     if result.rowcount:
-        log.info("email #%s in doubt: SendGrid had processed it; not sending it again", nid)
+        log.info("email #%s: SendGrid reports it processed before its send was recorded; recorded as sent, "
+                 "not to be sent again", nid)
 
 
 def add_messaging_routes(app: web.Application) -> None:

@@ -52,8 +52,8 @@ async def metrics(request: web.Request) -> web.Response:
     async with sessionmaker(daemon.engine)() as s:
         notes = (await s.execute(select(Notification.channel, Notification.state, func.count())
                                  .group_by(Notification.channel, Notification.state))).all()
-        resent = dict((await s.execute(select(Notification.channel, func.count())
-                                        .where(Notification.doubt == "resent")
+        resent = dict((await s.execute(select(Notification.channel, func.sum(Notification.resent_in_doubt))
+                                        .where(Notification.resent_in_doubt > 0)
                                         .group_by(Notification.channel))).all())
         ships = (await s.execute(select(Shipment.status, func.count()).group_by(Shipment.status))).all()
         due_checks, oldest_check = (await s.execute(

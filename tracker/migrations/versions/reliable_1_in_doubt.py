@@ -1,4 +1,4 @@
-"""sends in doubt: notifications.handed_at, body_digest and doubt
+"""sends in doubt: notifications.handed_at, body_digest, doubt and resent_in_doubt
 
 Revision ID: reliable_1
 Revises: push_1
@@ -21,10 +21,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("handed_at", tracker.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("body_digest", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
         batch_op.add_column(sa.Column("doubt", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
+        batch_op.add_column(sa.Column("resent_in_doubt", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_column("resent_in_doubt")
         batch_op.drop_column("doubt")
         batch_op.drop_column("body_digest")
         batch_op.drop_column("handed_at")
