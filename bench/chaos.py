@@ -192,6 +192,15 @@ class Chaos:
         await asyncio.sleep(0.5)
         await self.start(name)
         self.arming = True
+        # a start can fail on a busy machine (say PostgreSQL's connection slots are still held by the killed
+        # process's sessions): start again until the daemon stays up
+        while True:
+            try:
+                await self.procs[name].wait(5)
+            except asyncio.TimeoutError:
+                return
+            await asyncio.sleep(1)
+            await self.start(name)
 
     async def _post_events(self) -> None:
         """SendGrid's Event Webhook: each accepted mail reported `processed` about a second later, retried
