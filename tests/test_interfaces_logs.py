@@ -6,12 +6,18 @@ import json
 import logging
 
 from tests.test_intake_webhooks import FULFILLMENT, SHOPIFY_SECRET, sign
-from tests.web_helpers import PASSWORD, SUPPORT, Client, api_key, support_login, web_daemon
+from tests.web_helpers import (
+    PASSWORD,
+    SUPPORT,
+    Client,
+    api_key,
+    support_login,
+    web_daemon,
+)
 
 
-async def test_log_lines_hold_no_secrets_or_contact_data(start_daemon, tmp_path, clock, caplog):
-    caplog.set_level(logging.DEBUG, logger="tracker")
-    daemon = await web_daemon(start_daemon, tmp_path, intake={"shopify_secret": SHOPIFY_SECRET}, **SUPPORT)
+async def drive_interfaces(daemon, clock) -> list[str]:
+    """API, search, support login, shop webhooks and a day of polling; returns what no log may hold."""
     key = await api_key(daemon)
     c = Client(daemon, key)
     web = Client(daemon)
@@ -39,6 +45,13 @@ async def test_log_lines_hold_no_secrets_or_contact_data(start_daemon, tmp_path,
     finally:
         await c.close()
         await web.close()
+    return secrets_and_contacts
+
+
+async def test_log_lines_hold_no_secrets_or_contact_data(start_daemon, tmp_path, clock, caplog):
+    caplog.set_level(logging.DEBUG, logger="tracker")
+    daemon = await web_daemon(start_daemon, tmp_path, intake={"shopify_secret": SHOPIFY_SECRET}, **SUPPORT)
+    secrets_and_contacts = await drive_interfaces(daemon, clock)
     text = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("tracker"))
     assert "support login" in text and "webhook" in text  # the interfaces did log
     for value in secrets_and_contacts:

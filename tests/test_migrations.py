@@ -27,7 +27,8 @@ async def migrate_and_diff(url: str):
 
 
 EXPECTED = {"orders", "shipments", "tracking_events", "notifications", "suppressions", "alerts", "carrier_states",
-            "source_subscriptions", "source_states", "carrier_codes",
+            "source_subscriptions", "source_states", "carrier_codes", "shop_resources", "support_login_throttles",
+            "support_sessions_revoked",
             "webhook_events", "alembic_version"}
 
 

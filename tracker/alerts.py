@@ -138,11 +138,17 @@ class AlertSender:
     async def _post(self, text: str) -> None:
         if self.http is None:
             raise RuntimeError("no HTTP session")
-        async with self.http.post(self.cfg.webhook_url, json={"text": text},
-                                  timeout=aiohttp.ClientTimeout(total=15)) as resp:
-            if resp.status >= 300:
-                body = (await resp.text())[:200]
-                raise RuntimeError(f"HTTP {resp.status} {body}".strip())
+        where = redact.origin(self.cfg.webhook_url)
+        try:
+            async with self.http.post(self.cfg.webhook_url, json={"text": text},
+                                      timeout=aiohttp.ClientTimeout(total=15)) as resp:
+                if resp.status >= 300:
+                    body = (await resp.text())[:200]
+                    raise RuntimeError(f"HTTP {resp.status} from {where} {body}".strip())
+        except TimeoutError:
+            raise RuntimeError(f"no answer from {where} within 15 s") from None
+        except aiohttp.ClientError as exc:
+            raise RuntimeError(f"could not connect to {where}: {redact.connect_reason(exc)}") from None
 
     async def _order_number(self, alert: Alert) -> str:
         if alert.shipment_id is None:

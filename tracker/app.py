@@ -21,7 +21,7 @@ from tracker.branding import brand, with_sender
 from tracker.carriers import CARRIERS
 from tracker.carriers.catalog import CATALOG
 from tracker.clock import SYSTEM, Clock
-from tracker.config import Settings
+from tracker.config import Settings, public_url_warnings
 from tracker.db import SqliteLock, make_engine, upgrade
 from tracker.dispatcher import Dispatcher
 from tracker.notify import CHANNELS
@@ -229,6 +229,8 @@ class Daemon:
 
         for gap in whatsapp_template_gaps(self.settings):
             log.warning("%s", gap)
+        for warning in public_url_warnings(self.settings):
+            log.warning("%s", warning)
         try:
             await stop.wait()
         finally:

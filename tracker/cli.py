@@ -16,8 +16,14 @@ from sqlalchemy import func, select
 from tracker import __version__, components, logs, stopping
 from tracker.app import DaemonError
 from tracker.clock import SYSTEM
-from tracker.config import DEFAULT_CONFIG, ConfigError, Intervals, Settings
-from tracker.db import DatabaseLocked, make_engine, sessionmaker, upgrade
+from tracker.config import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    Intervals,
+    Settings,
+    public_url_warnings,
+)
+from tracker.db import DatabaseLocked, DatabaseUnreachable, make_engine, sessionmaker, upgrade
 from tracker.orders import InputError, register, validate
 from tracker.routing import accepted_carriers, router
 
@@ -71,6 +77,8 @@ def cmd_init(args) -> int:
 def cmd_config_check(args) -> int:
     settings = _settings(args)
     whatsapp = f", whatsapp via {settings.channels.whatsapp.provider}" if settings.channels.whatsapp else ""
+    for warning in public_url_warnings(settings):
+        print(f"tracker: {warning}", file=sys.stderr)
     print(f"{settings.source}: OK (database {settings.database.url}; carriers {', '.join(settings.carriers)}; "
           f"sms via {settings.channels.sms.provider}, email via {settings.channels.email.provider}{whatsapp})")
     for gap in components.whatsapp_template_gaps(settings):
@@ -596,8 +604,9 @@ def main(argv: list[str] | None = None) -> int:
         stopping.release()  # only daemons turn a stop signal into a clean shutdown
     try:
         return args.func(args)
-    except (ConfigError, InputError, DatabaseLocked, DaemonError, Failure) as exc:
-        print(f"tracker: {exc}", file=sys.stderr)
+    except (ConfigError, InputError, DatabaseLocked, DatabaseUnreachable, DaemonError, Failure) as exc:
+        for line in str(exc).splitlines() or [""]:  # a config check reports every problem, one a line
+            print(f"tracker: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -19,30 +19,44 @@ def load(path: str | os.PathLike | None = None, *, text: str | None = None) -> S
 
 
 def check(settings: Settings) -> Settings:
-    """Validate each configured carrier and provider with its own settings model. Returns `settings`."""
+    """Validate each configured carrier and provider with its own settings model. Returns `settings`;
+    raises one ConfigError with every problem found."""
     where = settings.where
+    problems: list[str] = []
+
+    def collect(fn, *args) -> None:
+        try:
+            fn(*args)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
 
     for name, raw in settings.carriers.items():
         if name not in CARRIERS:
-            raise ConfigError(
+            problems.append(
                 f"{where(('carriers', name))}: carriers.{name}: unknown carrier. "
                 f"Fix: use one of {', '.join(sorted(CARRIERS))}."
             )
-        validate_part(CARRIERS[name].Settings, raw or {}, ("carriers", name), where)
-    check_sources(settings)
+            continue
+        collect(validate_part, CARRIERS[name].Settings, raw or {}, ("carriers", name), where)
+    collect(check_sources, settings)
     for name, raw in settings.providers.items():
         if name not in CHANNELS:
-            raise ConfigError(
+            problems.append(
                 f"{where(('providers', name))}: providers.{name}: unknown provider. "
                 f"Fix: use one of {', '.join(sorted(CHANNELS))}."
             )
-        provider = validate_part(CHANNELS[name].Settings, raw or {}, ("providers", name), where)
+            continue
+        try:
+            provider = validate_part(CHANNELS[name].Settings, raw or {}, ("providers", name), where)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
         timeout = getattr(provider, "timeout_seconds", None)
         lease = settings.dispatcher.lease_seconds
         if timeout is not None and lease / 2 <= timeout:
             # the dispatcher bounds a send by half the lease: a slower provider reply would be cut off
             # before its outcome is known, and the message sent again
-            raise ConfigError(
+            problems.append(
                 f"{where(('dispatcher', 'lease_seconds'))}: dispatcher.lease_seconds ({lease:g}) must be more "
                 f"than twice providers.{name}.timeout_seconds ({timeout:g}), or a slow reply is cut off and the "
                 f"message sent twice. Fix: raise dispatcher.lease_seconds above {2 * timeout:g} or lower "
@@ -54,40 +68,45 @@ def check(settings: Settings) -> Settings:
         loc = ("channels", kind, "provider")
         if provider not in CHANNELS or kind not in CHANNELS[provider].kinds:
             able = sorted(n for n, c in CHANNELS.items() if kind in c.kinds)
-            raise ConfigError(
+            problems.append(
                 f"{where(loc)}: {dotted(loc)}: {provider!r} cannot send {kind}. Fix: use one of {', '.join(able)}."
             )
-        if provider not in settings.providers:
-            raise ConfigError(
+        elif provider not in settings.providers:
+            problems.append(
                 f"{where(loc)}: {dotted(loc)}: provider {provider!r} has no settings. "
                 f"Fix: add a `{provider}:` entry under providers:."
             )
+    if problems:
+        raise ConfigError(problems)
     return settings
 
 
 def check_sources(settings: Settings) -> None:
     """`sources:` names configured sources and known carriers; the default route is an aggregator."""
     where = settings.where
+    problems: list[str] = []
     configured = sorted(n for n in settings.carriers if n in CARRIERS)
     for carrier, source in settings.sources.routes.items():
         loc = ("sources", "routes", carrier)
         if canonical(carrier) not in CATALOG and carrier not in CARRIERS:
-            raise ConfigError(f"{where(loc)}: {dotted(loc)}: unknown carrier {carrier!r}. "
-                              f"Fix: use one of {', '.join(sorted(CATALOG))}.")
-        if source not in configured:
-            raise ConfigError(f"{where(loc)}: {dotted(loc)}: source {source!r} is not configured. "
-                              f"Fix: add `{source}:` under carriers:, or route to one of {', '.join(configured)}.")
-        if source != canonical(carrier) and not CARRIERS[source].aggregator:
-            raise ConfigError(f"{where(loc)}: {dotted(loc)}: {source!r} tracks only its own parcels. "
-                              f"Fix: route {carrier} to an aggregator (17track, aftership, easypost).")
+            problems.append(f"{where(loc)}: {dotted(loc)}: unknown carrier {carrier!r}. "
+                            f"Fix: use one of {', '.join(sorted(CATALOG))}.")
+        elif source not in configured:
+            problems.append(f"{where(loc)}: {dotted(loc)}: source {source!r} is not configured. "
+                            f"Fix: add `{source}:` under carriers:, or route to one of {', '.join(configured)}.")
+        elif source != canonical(carrier) and not CARRIERS[source].aggregator:
+            problems.append(f"{where(loc)}: {dotted(loc)}: {source!r} tracks only its own parcels. "
+                            f"Fix: route {carrier} to an aggregator (17track, aftership, easypost).")
     default = settings.sources.default
     if default is not None:
         loc = ("sources", "default")
         aggregators = sorted(n for n in configured if CARRIERS[n].aggregator)
         if default not in aggregators:
-            raise ConfigError(f"{where(loc)}: {dotted(loc)}: {default!r} is not a configured aggregator. "
-                              f"Fix: configure 17track, aftership or easypost under carriers: and name it here"
-                              f"{' (configured: ' + ', '.join(aggregators) + ')' if aggregators else ''}.")
+            problems.append(f"{where(loc)}: {dotted(loc)}: {default!r} is not a configured aggregator. "
+                            f"Fix: configure 17track, aftership or easypost under carriers: and name it here"
+                            f"{' (configured: ' + ', '.join(aggregators) + ')' if aggregators else ''}.")
+    if problems:
+        raise ConfigError(problems)
 
 
 def whatsapp_template_gaps(settings: Settings) -> list[str]:

@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -27,7 +28,11 @@ ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigError(Exception):
-    """A config problem, already phrased for the operator: key, line, fix."""
+    """Config problems, already phrased for the operator: key, line, fix; one line each, all at once."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 class _Strict(BaseModel):
@@ -491,11 +496,12 @@ def _line_of(lines: dict[tuple, int], loc: tuple) -> int | None:
     return None
 
 
-def _interpolate(value: Any, path: tuple, where: Any) -> Any:
+def _interpolate(value: Any, path: tuple, where: Any, problems: list[tuple[tuple, str]]) -> Any:
+    """${VAR} substituted; each variable that is not set is added to `problems` (and left empty)."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, path + (k,), where) for k, v in value.items()}
+        return {k: _interpolate(v, path + (k,), where, problems) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, path + (i,), where) for i, v in enumerate(value)]
+        return [_interpolate(v, path + (i,), where, problems) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -505,10 +511,10 @@ def _interpolate(value: Any, path: tuple, where: Any) -> Any:
             return os.environ[name]
         if default is not None:
             return default
-        raise ConfigError(
-            f"{where(path)}: {dotted(path)} needs the environment variable {name}, which is not set. "
-            f"Fix: export {name}=... before starting tracker, or write ${{{name}:-default}}."
-        )
+        problem = (f"{where(path)}: {dotted(path)} needs the environment variable {name}, which is not set. "
+                   f"Fix: export {name}=... before starting tracker, or write ${{{name}:-default}}.")
+        problems.append((path, problem))
+        return ""
 
     return ENV_PATTERN.sub(sub, value)
 
@@ -559,25 +565,62 @@ def load_settings(path: str | os.PathLike | None = None, *, text: str | None = N
         line = _line_of(lines, loc)
         return f"{source}:{line}" if line else source
 
-    data = _interpolate(data, (), where)
+    problems: list[tuple[tuple, str]] = []
+    data = _interpolate(data, (), where, problems)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        hint = _HINTS.get(err["type"], "correct the value")
-        raise ConfigError(f"{where(loc)}: {dotted(loc)}: {err['msg']}. Fix: {hint}.") from None
+        unset = {loc for loc, _ in problems}
+        problems += [(loc, msg) for loc, msg in _problems(exc, (), where) if loc not in unset]
+    if problems:
+        raise ConfigError(by_line(problems, lines))
     settings.source = source
     settings.base_dir = str(base_dir)
     settings.key_lines = lines
     return settings
 
 
+def _problems(exc: ValidationError, loc: tuple, where) -> list[tuple[tuple, str]]:
+    out = []
+    for err in exc.errors():
+        full = loc + tuple(err["loc"])
+        hint = _HINTS.get(err["type"], "correct the value")
+        out.append((full, f"{where(full)}: {dotted(full)}: {err['msg']}. Fix: {hint}."))
+    return out
+
+
+def by_line(problems: list[tuple[tuple, str]], lines: dict[tuple, int]) -> list[str]:
+    """The messages in the order of their lines in the file, each once."""
+    ordered = sorted(problems, key=lambda p: _line_of(lines, p[0]) or 0)
+    return list(dict.fromkeys(msg for _, msg in ordered))
+
+
 def validate_part(model: type[BaseModel], raw: dict, loc: tuple, where) -> BaseModel:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        full = loc + tuple(err["loc"])
-        hint = _HINTS.get(err["type"], "correct the value")
-        raise ConfigError(f"{where(full)}: {dotted(full)}: {err['msg']}. Fix: {hint}.") from None
+        raise ConfigError([msg for _, msg in _problems(exc, loc, where)]) from None
+
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]"}
+
+
+def public_url_warnings(settings: Settings) -> list[str]:
+    """server.public_url goes into every message: with SMS or email sent for real, it must be an address
+    customers can reach (not this machine, and with its scheme), else every link is dead."""
+    sending = [k for k in ("sms", "email") if getattr(settings.channels, k).provider != "console"]
+    if not sending:
+        return []
+    url = settings.server.public_url.strip()
+    loc = ("server", "public_url")
+    parts = urlsplit(url)
+    what = " and ".join(sending).replace("sms", "SMS")
+    fix = "Fix: set it to the address customers reach, for example https://track.example.com."
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return [(f"{settings.where(loc)}: warning: server.public_url {url!r} has no scheme (http:// or https://); "
+                 f"the links in every {what} message would not open. {fix}")]
+    host = (parts.hostname or "").lower()
+    if host in _LOCAL_HOSTS or host.endswith(".localhost") or host.startswith("127."):
+        return [(f"{settings.where(loc)}: warning: server.public_url {url!r} points at this machine; customers "
+                 f"would get dead links in every {what} message. {fix}")]
+    return []

@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -33,7 +33,8 @@ class DatabaseLocked(Exception):
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # hide_parameters: a query's values (emails, phones, tokens) never reach a log line or an error message
+        engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -45,7 +46,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -96,16 +97,47 @@ def _upgrade(sync_conn, revision: str = "head") -> None:
     command.upgrade(cfg, revision)
 
 
+class DatabaseUnreachable(Exception):
+    """The database named in database.url cannot be reached or refuses us; the message names the address."""
+
+
+def describe(engine: AsyncEngine) -> str:
+    """Where the database is, for people (never the password)."""
+    url = engine.url
+    if is_sqlite(engine):
+        return f"the SQLite file {url.database}"
+    return f"PostgreSQL at {url.host or 'localhost'}:{url.port or 5432} (database {url.database}, user {url.username})"
+
+
+@asynccontextmanager
+async def connection(engine: AsyncEngine):
+    """A connection, or DatabaseUnreachable naming the address tried and why."""
+    conn = engine.connect()
+    try:
+        await conn.start()
+    except (OSError, TimeoutError, exc.DBAPIError) as error:
+        reason = error.orig if isinstance(error, exc.DBAPIError) else error
+        why = (getattr(reason, "strerror", None) or str(reason).splitlines()[0] if str(reason) else
+               type(reason).__name__)
+        fix = ("make sure the file's directory exists and is writable, or correct database.url" if is_sqlite(engine)
+               else "start the database server or correct database.url (host, port, database, user, password)")
+        raise DatabaseUnreachable(f"database.url: cannot connect to {describe(engine)}: {why}. Fix: {fix}.") from None
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Run migrations up to `revision`. On PostgreSQL an advisory lock lets several daemons start at once."""
-    async with engine.begin() as conn:
+    async with connection(engine) as conn, conn.begin():
         if not is_sqlite(engine):
             await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7263510)")
         await conn.run_sync(_upgrade, revision)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as conn:
+    async with connection(engine) as conn:
         return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
 
 

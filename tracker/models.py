@@ -178,7 +178,9 @@ class CarrierState(SQLModel, table=True):
     paused_until: datetime | None = Field(default=None, sa_column=_ts())
     paused_reason: str | None = None
     failing_since: datetime | None = Field(default=None, sa_column=_ts())
+    failures: int = 0  # failed calls in a row, by every daemon
     last_error: str | None = None
+    next_try_at: datetime | None = Field(default=None, sa_column=_ts())  # after a pause or a rate limit
     budget_day: date | None = None
     calls_today: int = 0
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
@@ -251,6 +253,37 @@ class WebhookEvent(SQLModel, table=True):
     source: str = Field(max_length=32)
     event_id: str = Field(max_length=128)
     received_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class ShopResource(SQLModel, table=True):
+    """The newest state of a shop's resource (a Shopify fulfillment, a WooCommerce order) applied so far, by
+    the update time inside the signed body: a replay or an older state is never applied again."""
+
+    __tablename__ = "shop_resources"
+    source: str = Field(primary_key=True, max_length=32)
+    resource_id: str = Field(primary_key=True, max_length=64)
+    updated_at: datetime = Field(sa_column=_ts(nullable=False))
+    received_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class SupportLoginThrottle(SQLModel, table=True):
+    """Support console login attempts per user name and source address (source "*": from anywhere),
+    counted before the password is checked, in a window that starts with the first attempt."""
+
+    __tablename__ = "support_login_throttles"
+    user: str = Field(primary_key=True, max_length=64)
+    source: str = Field(primary_key=True, max_length=64)
+    attempts: int = 0
+    window_start: datetime = Field(sa_column=_ts(nullable=False, index=True))
+    last_success_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class SupportSessionRevoked(SQLModel, table=True):
+    """Support console sessions ended by logging out, until they would have expired anyway."""
+
+    __tablename__ = "support_sessions_revoked"
+    sid: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_column=_ts(nullable=False, index=True))
 
 
 class Rating(SQLModel, table=True):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import aiohttp
-from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, update
 
 from tracker import alerts, carrier_codes
 from tracker.carriers.base import (
@@ -34,7 +34,17 @@ from tracker.carriers.base import (
 from tracker.clock import Clock
 from tracker.config import PollerSettings, SourcesSettings
 from tracker.db import insert_ignore, insert_ignore_many, sessionmaker, write_lock
-from tracker.models import CarrierState, Notification, Order, Shipment, SourceSubscription, TrackingEventRow, WebhookEvent
+from tracker.models import (
+    Alert,
+    CarrierState,
+    Notification,
+    Order,
+    Shipment,
+    SourceSubscription,
+    TrackingEventRow,
+    UTCDateTime,
+    WebhookEvent,
+)
 from tracker.retry import backoff
 from tracker.schedule import next_check, next_check_pushed
 from tracker.status import Known, Status, announced_from_rows, apply
@@ -45,6 +55,8 @@ log = logging.getLogger("tracker.poller")
 MAX_PACING_WAIT = 5.0
 # Most shipments one persist() transaction writes when it groups finished batches.
 MAX_GROUP = 1000
+# A carrier paused for refused credentials is tried again after this long, doubling up to PAUSE_MAX.
+PAUSE_FIRST, PAUSE_MAX = 15 * 60, 6 * 3600
 
 
 class RateLimiter:
@@ -80,9 +92,13 @@ class CarrierRuntime:
     carrier: Carrier
     limiter: RateLimiter
     paused_reason: str | None = None
+    paused_until: datetime | None = None
+    pauses: int = 0
     cooldown_until: datetime | None = None
     failing_since: datetime | None = None
     failures: int = 0
+    # the database shows trouble (written by this or another daemon) for the next success to clear
+    health_dirty: bool = False
     calls_today: int = 0
     budget_day: date | None = None
 
@@ -100,7 +116,8 @@ class CarrierRuntime:
         return spent >= self.budget * day_fraction + max(1.0, self.budget * 0.05)
 
     def available(self, now: datetime) -> bool:
-        return self.paused_reason is None and (self.cooldown_until is None or self.cooldown_until <= now)
+        paused = self.paused_reason is not None and (self.paused_until is None or self.paused_until > now)
+        return not paused and (self.cooldown_until is None or self.cooldown_until <= now)
 
     def failed(self, now: datetime, error: BaseException) -> None:
         self.failures += 1
@@ -109,9 +126,12 @@ class CarrierRuntime:
             log.warning("carrier %s is failing: %s", self.carrier.name, _describe(error))
 
     def succeeded(self) -> None:
-        if self.failing_since is not None:
+        if self.paused_reason is not None:
+            log.warning("carrier %s: credentials accepted again; pause lifted", self.carrier.name)
+        elif self.failing_since is not None:
             log.info("carrier %s recovered after %d failed calls", self.carrier.name, self.failures)
         self.failing_since, self.failures = None, 0
+        self.paused_reason, self.paused_until, self.pauses = None, None, 0
 
 
 @dataclass
@@ -198,6 +218,9 @@ class Poller:
                 rt = self.carriers.get(state.carrier)
                 if rt is not None:
                     rt.calls_today, rt.budget_day = state.calls_today, state.budget_day
+                    # a pause written before a restart is not taken over: the credentials may be fixed
+                    # now, and the first call tells (its success clears the row)
+                    rt.health_dirty = bool(state.paused_reason or state.failing_since or state.next_try_at)
 
     async def spend(self, rt: CarrierRuntime, now: datetime) -> bool:
         """Reserve one call of the carrier's daily budget, atomically across daemons. False when spent."""
@@ -324,7 +347,7 @@ class Poller:
             except RateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else 60.0
                 rt.cooldown_until = now + timedelta(seconds=wait)
-                rt.failed(now, exc)
+                await self._failed(rt, now, exc, next_try=rt.cooldown_until)
                 stats.errors["rate_limited"] = stats.errors.get("rate_limited", 0) + 1
                 self.polls[(name, "rate_limited")] += len(items)
                 await self.release(ids, next_check_at=rt.cooldown_until, error=_describe(exc))
@@ -336,15 +359,15 @@ class Poller:
                 await self.release(ids, error=_describe(exc))
                 return
             except (CarrierError, asyncio.TimeoutError, aiohttp.ClientError, ValueError) as exc:
-                rt.failed(now, exc)
+                await self._failed(rt, now, exc)
                 stats.errors["temporary"] = stats.errors.get("temporary", 0) + 1
                 results = {n: exc if isinstance(exc, CarrierError) else Temporary(_describe(exc)) for _, n in items}
             except Exception as exc:  # a bug in a carrier module must not stop the daemon
                 log.exception("carrier %s crashed while tracking %d numbers", name, len(items))
-                rt.failed(now, exc)
+                await self._failed(rt, now, exc)
                 results = {n: Temporary(_describe(exc)) for _, n in items}
             else:
-                rt.succeeded()
+                await self._succeeded(rt, now)
         stats.checked += len(items)
         for result in results.values():
             self.polls[(name, outcome(result))] += 1
@@ -353,19 +376,60 @@ class Poller:
         if queued and self.on_news is not None:
             self.on_news()
 
-    async def _pause(self, rt: CarrierRuntime, exc: AuthFailed, now: datetime) -> None:
-        rt.paused_reason = str(exc) or "credentials refused"
-        log.error("carrier %s paused: authentication failed (%s); other carriers carry on", rt.carrier.name,
-                  rt.paused_reason)
-        async with self.maker() as session, session.begin():
-            await session.execute(insert_ignore(self.engine, CarrierState.__table__, [dict(
+    async def _failed(self, rt: CarrierRuntime, now: datetime, exc: BaseException, *,
+                      next_try: datetime | None = None, paused: str | None = None) -> None:
+        """Count a failed call in memory and in the shared carrier_states row (what status and /metrics show)."""
+        rt.failed(now, exc)
+        rt.health_dirty = True
+        C = CarrierState
+        since = func.coalesce(C.failing_since, bindparam("since", now, type_=UTCDateTime()))
+        values: dict = dict(failing_since=since, failures=C.failures + 1, last_error=_describe(exc)[:500],
+                            next_try_at=next_try, updated_at=now)
+        if paused is not None:
+            values.update(paused_reason=paused, paused_until=next_try)
+        async with self._writing, self.maker() as session, session.begin():
+            await session.execute(insert_ignore(self.engine, C.__table__, [dict(
                 carrier=rt.carrier.name, calls_today=0, updated_at=now)], ["carrier"]))
+            await session.execute(update(C).where(C.carrier == rt.carrier.name).values(**values)
+                                  .execution_options(synchronize_session=False))
+            if paused is not None:
+                await alerts.raise_alert(
+                    session, key=f"carrier:{rt.carrier.name}:auth", cause="carrier_auth", carrier=rt.carrier.name,
+                    message=f"{rt.carrier.name}: credentials refused ({paused}); polling paused and tried again "
+                            f"from time to time (next {next_try:%Y-%m-%d %H:%M} UTC). The credentials come from "
+                            f"the environment variables that carriers.{rt.carrier.name} in config.yaml names "
+                            f"(${{...}}): set them right and restart the daemon. The pause lifts as soon as a "
+                            f"call succeeds.", now=now)
+
+    async def _succeeded(self, rt: CarrierRuntime, now: datetime) -> None:
+        rt.succeeded()
+        if not rt.health_dirty:
+            return
+        rt.health_dirty = False
+        key = f"carrier:{rt.carrier.name}:auth"
+        async with self._writing, self.maker() as session, session.begin():
             await session.execute(update(CarrierState).where(CarrierState.carrier == rt.carrier.name).values(
-                paused_reason=rt.paused_reason, last_error=rt.paused_reason, updated_at=now))
-            await alerts.raise_alert(
-                session, key=f"carrier:{rt.carrier.name}:auth", cause="carrier_auth", carrier=rt.carrier.name,
-                message=f"{rt.carrier.name}: credentials refused ({rt.paused_reason}); polling paused. "
-                        f"Fix the credentials in config.yaml and restart.", now=now)
+                paused_reason=None, paused_until=None, failing_since=None, failures=0, last_error=None,
+                next_try_at=None, updated_at=now).execution_options(synchronize_session=False))
+            # the pause's alert is settled, and set aside under another key so that a new pause alerts again
+            await session.execute(update(Alert).where(Alert.key == key).values(
+                key=Alert.key + ":lifted:" + cast(Alert.id, String),
+                acked_at=func.coalesce(Alert.acked_at, bindparam("acked", now, type_=UTCDateTime())),
+                acked_by=func.coalesce(Alert.acked_by, "tracker: calls succeed again"))
+                .execution_options(synchronize_session=False))
+
+    async def _pause(self, rt: CarrierRuntime, exc: AuthFailed, now: datetime) -> None:
+        reason = str(exc) or "credentials refused"
+        first = rt.paused_reason is None
+        rt.pauses += 1
+        resume = now + timedelta(seconds=min(PAUSE_MAX, PAUSE_FIRST * 2 ** (rt.pauses - 1)))
+        if first:
+            log.error("carrier %s paused: authentication failed (%s); other carriers carry on; tried again at %s",
+                      rt.carrier.name, reason, resume.isoformat())
+        else:
+            log.info("carrier %s: credentials still refused; tried again at %s", rt.carrier.name, resume.isoformat())
+        await self._failed(rt, now, exc, next_try=resume, paused=reason)
+        rt.paused_reason, rt.paused_until = reason, resume
 
     # --- persist -------------------------------------------------------------------------------
     async def persist(self, carrier: str, items: list[tuple[int, str]],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 
 def phone(value: str | None) -> str:
     if not value:
@@ -21,3 +24,40 @@ def email(value: str | None) -> str:
 
 def address(channel: str, value: str | None) -> str:
     return phone(value) if channel in ("sms", "whatsapp") else email(value)
+
+
+# What a log line may carry by accident (a query's parameters or result rows at DEBUG, a library's dump):
+_EMAIL = re.compile(r"[\w.%+-]+@+[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"\+\d[\d ().-]{5,}\d")
+# tracking-page tokens, API keys and their hashes, session cookies: long runs of token characters (not all
+# digits: a long tracking number stays readable)
+_TOKEN = re.compile(r"(?=[0-9]*[A-Za-z_-])[A-Za-z0-9_-]{24,}")
+
+
+def text(value: str) -> str:
+    """Any free text with every email address, phone number and long token in it masked."""
+    value = _EMAIL.sub(lambda m: email(m.group()), value)
+    value = _PHONE.sub(lambda m: phone(re.sub(r"[^\d+]", "", m.group())), value)
+    return _TOKEN.sub(lambda m: m.group()[:4] + "…", value)
+
+
+def origin(url: str) -> str:
+    """scheme://host:port of a URL: the address a connection error names (no credentials, path or query,
+    which may hold secrets, as a chat webhook's path does)."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return "(no address)"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "") if parts.scheme else host
+
+
+def connect_reason(exc: BaseException) -> str:
+    """Why a connection failed, shortly: the OS's reason when there is one (refused, name unknown...)."""
+    os_error = exc if isinstance(exc, OSError) else getattr(exc, "os_error", None)
+    if isinstance(os_error, OSError) and os_error.strerror:
+        return os_error.strerror
+    return type(exc).__name__

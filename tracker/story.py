@@ -118,8 +118,15 @@ async def carriers_story(engine, settings: Settings, now) -> str:
     from sqlalchemy import func
 
     from tracker import routing
+    from tracker.carrier_health import carrier_health
     from tracker.carriers import CARRIERS
     from tracker.source_health import source_health
+
+    health = {h.carrier: h for h in await carrier_health(engine, list(settings.carriers))}
+    tz = ZoneInfo(settings.shop.timezone)
+
+    def t(dt) -> str:
+        return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
     async with sessionmaker(engine)() as session:
         states = {c.carrier: c for c in (await session.execute(select(CarrierState))).scalars()}
@@ -136,13 +143,13 @@ async def carriers_story(engine, settings: Settings, now) -> str:
         budget = cfg.daily_budget or cls.daily_budget
         st = states.get(name)
         spent = st.calls_today if st and st.budget_day == now.date() else 0
-        state = "off" if not cfg.enabled else "PAUSED" if st and st.paused_reason else "ok"
+        state = "off" if not cfg.enabled else health[name].state
         calls = f"{spent}/{budget}" if budget else f"{spent}"
         if budget:
             calls += f" {100 * spent / budget:.0f}%"
         oldest = due.get(name)
         lag = f"{(now - oldest).total_seconds():.0f} s" if oldest else "-"
-        notes = st.paused_reason if st and st.paused_reason else ""
+        notes = health[name].summary(t) if cfg.enabled else ""
         out.append(f"{name:<12} {state:<8} {calls:>14} {active.get(name, 0):>8} {lag:>11}  {notes}")
     pushing = [n for n in settings.carriers if n in CARRIERS and routing.pushes(settings, n)]
     if pushing:

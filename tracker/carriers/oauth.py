@@ -22,6 +22,7 @@ import aiohttp
 
 from tracker.carriers.base import AuthFailed, Carrier, RateLimited, Temporary
 from tracker.clock import SYSTEM, Clock
+from tracker.redact import connect_reason, origin
 from tracker.retry import retry_after_seconds
 
 Reply = tuple[int, Any]
@@ -38,9 +39,9 @@ async def call(session: aiohttp.ClientSession | None, method: str, url: str, *, 
             status = resp.status
             retry_after = retry_after_seconds(resp.headers.get("Retry-After"), now)
     except asyncio.TimeoutError:
-        raise Temporary(f"{carrier}: no answer within {timeout:g}s") from None
+        raise Temporary(f"{carrier}: no answer from {origin(url)} within {timeout:g}s") from None
     except aiohttp.ClientError as exc:
-        raise Temporary(f"{carrier}: connection failed ({type(exc).__name__})") from None
+        raise Temporary(f"{carrier}: connection to {origin(url)} failed ({connect_reason(exc)})") from None
     if status == 429:
         raise RateLimited(f"{carrier}: too many requests (HTTP 429)", retry_after=retry_after)
     if status >= 500:

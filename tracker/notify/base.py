@@ -23,6 +23,7 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict
 
 from tracker.clock import SYSTEM, Clock
+from tracker.redact import connect_reason, origin
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +113,14 @@ def build_registry(*classes: type[Channel]) -> dict[str, type[Channel]]:
             raise ValueError(f"two channels are registered as {cls.name!r}: {registry[cls.name]} and {cls}")
         registry[cls.name] = cls
     return registry
+
+
+def transport_error(provider: str, base_url: str, exc: BaseException, timeout: float) -> Temporary:
+    """A provider call that failed below HTTP, naming the address tried. In doubt (the request may have
+    gone out) unless the connection was never made."""
+    where = origin(base_url)
+    if isinstance(exc, TimeoutError):
+        return Temporary(f"{provider} ({where}) did not answer within {timeout:g}s", ambiguous=True)
+    if isinstance(exc, aiohttp.ClientConnectorError):  # never connected: nothing was sent
+        return Temporary(f"{provider} unreachable at {where}: {connect_reason(exc)}")
+    return Temporary(f"{provider} connection to {where} lost: {type(exc).__name__}", ambiguous=True)

@@ -30,6 +30,7 @@ from tracker.notify.base import (
     Permanent,
     SendResult,
     Temporary,
+    transport_error,
 )
 from tracker.retry import retry_after_seconds
 
@@ -145,12 +146,8 @@ class SendGridChannel(Channel):
                         return SendResult(provider_id=r.headers.get("X-Message-Id") or f"sg-{message.notification_id}")
                     detail = await _errors(r)
                     raise self.classify(r.status, r.headers, detail)
-        except TimeoutError:
-            raise Temporary(f"SendGrid did not answer within {s.timeout_seconds:g}s", ambiguous=True) from None
-        except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
-            raise Temporary(f"SendGrid unreachable at {s.base_url}: {type(exc).__name__}") from None
-        except aiohttp.ClientError as exc:  # the connection broke after the request may have gone out
-            raise Temporary(f"SendGrid connection lost: {type(exc).__name__}", ambiguous=True) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_error("SendGrid", s.base_url, exc, s.timeout_seconds) from None
 
     def classify(self, status: int, headers, detail: str) -> Temporary | Permanent:
         if status == 429:

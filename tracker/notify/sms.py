@@ -34,6 +34,7 @@ from tracker.notify.base import (
     SendResult,
     Temporary,
     body_digest,
+    transport_error,
 )
 from tracker.retry import retry_after_seconds
 
@@ -180,12 +181,8 @@ class TwilioChannel(Channel):
         client = self._get_client()
         try:
             msg = await asyncio.wait_for(client.messages.create_async(**kwargs), s.timeout_seconds)
-        except asyncio.TimeoutError:
-            raise Temporary(f"Twilio did not answer within {s.timeout_seconds:g}s", ambiguous=True) from None
-        except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
-            raise Temporary(f"Twilio unreachable at {s.base_url}: {type(exc).__name__}") from None
-        except aiohttp.ClientError as exc:  # the connection broke after the request may have gone out
-            raise Temporary(f"Twilio connection lost: {type(exc).__name__}", ambiguous=True) from None
+        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_error("Twilio", s.base_url, exc, s.timeout_seconds) from None
         except TwilioException as exc:
             raise self.classify(exc, message.to) from None
         return SendResult(provider_id=msg.sid)

@@ -6,8 +6,10 @@
   extension's `_wc_shipment_tracking_items`, or `_tracking_number` + `_tracking_provider` meta);
   header X-WC-Webhook-Signature, same scheme with intake.woocommerce_secret.
 
-A bad or missing signature gets 401 and nothing is stored. Each delivery is applied once
-(WebhookEvent(source, event id), written in the same transaction as the registrations). Every
+A bad or missing signature gets 401 and nothing is stored. Deliveries are deduplicated on what is signed,
+never on a delivery-id header: the resource's id and its update time in the body (ShopResource, written
+in the same transaction as the registrations) apply each state once and never an older state over a
+newer one (answered 200 {"stale": true}); a body without them is applied once per body (its hash). Every
 registration goes through validate() and register(); an item the shop sent that cannot be registered
 is answered 200 with the reason (a shop retrying it would not fix it), and logged for support.
 """
@@ -20,15 +22,17 @@ import hmac
 import json
 import logging
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from tracker.bulk import register_batch, validate_item
-from tracker.db import insert_ignore, sessionmaker
-from tracker.models import Order, Shipment, WebhookEvent
+from tracker.db import insert_ignore, is_sqlite, sessionmaker
+from tracker.models import Order, Shipment, ShopResource, WebhookEvent
 from tracker.orders import InputError, Registration
 from tracker.web import common
 from tracker.web.common import DAEMON
@@ -92,7 +96,54 @@ def registration(settings, item: dict[str, Any]) -> Registration:
         raise
 
 
-async def _apply(request: web.Request, source: str, event_id: str, items: list[dict[str, Any]]) -> web.Response:
+class Version:
+    """What identifies one state of a shop resource, from the signed body."""
+
+    def __init__(self, source: str, body: bytes, resource_id: str | None, updated: Any) -> None:
+        self.source, self.resource_id = source, (resource_id or "")[:64]
+        self.updated_at = _when(updated) if resource_id else None
+        self.digest = hashlib.sha256(body).hexdigest()
+
+    async def claim(self, daemon, session) -> str | None:
+        """Record this state as applied. None: go on; "duplicate" or "stale": already had it, or newer."""
+        now = daemon.clock.now()
+        if self.updated_at is None:
+            first = await session.execute(insert_ignore(daemon.engine, WebhookEvent.__table__, [dict(
+                source=self.source, event_id=self.digest, received_at=now)], ["source", "event_id"]))
+            return None if first.rowcount else "duplicate"
+        T = ShopResource.__table__
+        insert = (sqlite if is_sqlite(daemon.engine) else postgresql).insert(T)
+        stmt = insert.values(source=self.source, resource_id=self.resource_id, updated_at=self.updated_at,
+                             received_at=now).on_conflict_do_update(
+            index_elements=["source", "resource_id"],
+            set_={"updated_at": insert.excluded.updated_at, "received_at": insert.excluded.received_at},
+            where=T.c.updated_at < insert.excluded.updated_at)
+        if (await session.execute(stmt)).rowcount:
+            return None
+        have = (await session.execute(select(T.c.updated_at).where(
+            T.c.source == self.source, T.c.resource_id == self.resource_id))).scalar_one()
+        return "duplicate" if have == self.updated_at else "stale"
+
+
+def _when(value: Any) -> datetime | None:
+    """An ISO 8601 time from the shop (without an offset: UTC, as WooCommerce's *_gmt fields are)."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def _seen(source: str, outcome: str, version: Version) -> web.Response:
+    if outcome == "stale":
+        log.info("%s webhook: an older state of %s than the one applied: ignored", source, version.resource_id)
+        return _json(200, stale=True)
+    return _json(200, duplicate=True)
+
+
+async def _apply(request: web.Request, source: str, version: Version, items: list[dict[str, Any]]) -> web.Response:
     daemon = request.app[DAEMON]
     regs, rejected = [], []
     for i, item in enumerate(items):
@@ -105,10 +156,9 @@ async def _apply(request: web.Request, source: str, event_id: str, items: list[d
     for attempt in range(3):
         try:
             async with sessionmaker(daemon.engine)() as session, session.begin():
-                first = await session.execute(insert_ignore(daemon.engine, WebhookEvent.__table__, [dict(
-                    source=source, event_id=event_id[:128], received_at=now)], ["source", "event_id"]))
-                if not first.rowcount:
-                    return _json(200, duplicate=True)
+                seen = await version.claim(daemon, session)
+                if seen:
+                    return _seen(source, seen, version)
                 outcomes = await register_batch(session, regs, now,
                                                 first_check_seconds=daemon.settings.poller.first_check_seconds)
             break
@@ -126,23 +176,23 @@ async def _apply(request: web.Request, source: str, event_id: str, items: list[d
                                "tracking_number": o.shipment.tracking_number, "created": o.created})
     for r in rejected:
         # the problem may quote the customer's email or phone: never in a log line
-        log.warning("%s webhook %s: could not register a shipment: %s: %s", source, event_id[:40], r["field"],
+        log.warning("%s webhook %s: could not register a shipment: %s: %s", source,
+                    version.resource_id or version.digest[:12], r["field"],
                     re.sub(r"'[^']*'", "'…'", r["problem"]))
     if any(r["created"] for r in registered):
         common.wake_poller(daemon)
     return _json(200, registered=registered, rejected=rejected)
 
 
-async def _cancel(request: web.Request, source: str, event_id: str, order_number: str | None,
+async def _cancel(request: web.Request, source: str, version: Version, order_number: str | None,
                   numbers: list[str]) -> web.Response:
     """A cancelled fulfillment: stop tracking its shipments (nothing more is sent about them)."""
     daemon = request.app[DAEMON]
     wanted = {n.replace(" ", "").upper() for n in numbers}
     async with sessionmaker(daemon.engine)() as session, session.begin():
-        first = await session.execute(insert_ignore(daemon.engine, WebhookEvent.__table__, [dict(
-            source=source, event_id=event_id[:128], received_at=daemon.clock.now())], ["source", "event_id"]))
-        if not first.rowcount:
-            return _json(200, duplicate=True)
+        seen = await version.claim(daemon, session)
+        if seen:
+            return _seen(source, seen, version)
         ids = [sid for sid, number in (await session.execute(
             select(Shipment.id, Shipment.tracking_number).join(Order, Order.id == Shipment.order_id)
             .where(Order.number == (order_number or ""), Shipment.tracking_number.in_(wanted))))]
@@ -182,15 +232,15 @@ async def shopify(request: web.Request) -> web.Response:
         return _error(400, "(body)", "not valid JSON")
     if not isinstance(data, dict):
         return _error(400, "(body)", "not a fulfillment object")
-    event_id = (request.headers.get("X-Shopify-Webhook-Id") or request.headers.get("X-Shopify-Event-Id")
-                or hashlib.sha256(body).hexdigest())
+    version = Version("shopify", body, _text(data.get("id")) and f"fulfillment:{_text(data.get('id'))}",
+                      data.get("updated_at"))
     name = _text(data.get("name"))
     order_number = name.rsplit(".", 1)[0].lstrip("#") if name else _text(data.get("order_id"))
     numbers = data.get("tracking_numbers") or ([data.get("tracking_number")] if data.get("tracking_number") else [])
     if not isinstance(numbers, list):
         numbers = []
     if data.get("status") in ("cancelled", "error", "failure"):
-        return await _cancel(request, "shopify", event_id, order_number, [_text(n) for n in numbers if _text(n)])
+        return await _cancel(request, "shopify", version, order_number, [_text(n) for n in numbers if _text(n)])
     dest = data.get("destination") if isinstance(data.get("destination"), dict) else {}
     email = _text(data.get("email"))
     phone = _text(dest.get("phone"))
@@ -199,7 +249,7 @@ async def shopify(request: web.Request) -> web.Response:
     items = [i for i in items if i["tracking_number"]]
     if not items:
         return _json(200, ignored="no tracking number in this fulfillment")
-    return await _apply(request, "shopify", event_id, items)
+    return await _apply(request, "shopify", version, items)
 
 
 def _woo_tracking(order: dict) -> list[tuple[str | None, str]]:
@@ -236,11 +286,12 @@ async def woocommerce(request: web.Request) -> web.Response:
         return _json(200, ignored="no tracking data on this order")
     billing = data.get("billing") if isinstance(data.get("billing"), dict) else {}
     order_number = _text(data.get("number")) or _text(data.get("id"))
-    event_id = request.headers.get("X-WC-Webhook-Delivery-ID") or hashlib.sha256(body).hexdigest()
+    version = Version("woocommerce", body, _text(data.get("id")) and f"order:{_text(data.get('id'))}",
+                      data.get("date_modified_gmt") or data.get("date_modified"))
     items = [{"order_number": order_number, "carrier": _carrier(settings, provider), "tracking_number": number,
               "email": _text(billing.get("email")), "phone": _text(billing.get("phone"))}
              for provider, number in tracking]
-    return await _apply(request, "woocommerce", event_id, items)
+    return await _apply(request, "woocommerce", version, items)
 
 
 def setup(app: web.Application) -> None:

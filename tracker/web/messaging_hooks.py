@@ -95,9 +95,11 @@ async def _twilio_form(request: web.Request):
         return daemon, None
     form = await request.post()
     signature = request.headers.get("X-Twilio-Signature", "")
-    url = _public_url(daemon, request)
-    if not signature or not any(RequestValidator(t).validate(url, form, signature) for t in sorted(tokens)):
-        log.warning("rejected a Twilio webhook with a bad signature on %s", request.path)
+    checked = _public_url(daemon, request)
+    if not signature or not any(RequestValidator(t).validate(checked, form, signature) for t in sorted(tokens)):
+        # Twilio signs the URL it called: a server.public_url that differs from it fails every request
+        log.warning("rejected a Twilio webhook with a bad signature on %s (checked against %s; if that is not "
+                    "the URL Twilio calls, fix server.public_url)", request.path, checked)
         return daemon, None
     return daemon, form
 

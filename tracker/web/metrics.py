@@ -12,6 +12,8 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from tracker import carrier_codes
+from tracker.carrier_health import as_time as _as_time
+from tracker.carrier_health import carrier_health
 from tracker.db import current_revision, head_revision, sessionmaker
 from tracker.models import CarrierState, Notification, Shipment
 from tracker.source_health import STATES, source_health
@@ -97,9 +99,21 @@ async def metrics(request: web.Request) -> web.Response:
     for name, rt in sorted(runtimes.items()):
         if rt.budget is not None:
             out.sample("tracker_carrier_daily_budget", rt.budget, carrier=name)
-    out.family("tracker_carrier_paused", "gauge", "1 while a carrier is paused (credentials refused).")
-    for name, rt in sorted(runtimes.items()):
-        out.sample("tracker_carrier_paused", 1 if rt.paused_reason else 0, carrier=name)
+    health = await carrier_health(daemon.engine, sorted(runtimes))
+    out.family("tracker_carrier_paused", "gauge", "1 while a carrier is paused (credentials refused), "
+               "as every daemon on this database sees it.")
+    for h in health:
+        out.sample("tracker_carrier_paused", 1 if h.paused_reason else 0, carrier=h.carrier)
+    out.family("tracker_carrier_failing", "gauge", "1 while a carrier's calls keep failing (or it is paused).")
+    for h in health:
+        out.sample("tracker_carrier_failing", 1 if h.state != "ok" else 0, carrier=h.carrier)
+    out.family("tracker_carrier_failures", "gauge", "Failed calls to a carrier in a row, by every daemon.")
+    for h in health:
+        out.sample("tracker_carrier_failures", h.failures, carrier=h.carrier)
+    out.family("tracker_carrier_failing_seconds", "gauge", "How long a carrier has been failing (0: it is not).")
+    for h in health:
+        out.sample("tracker_carrier_failing_seconds",
+                   max(0.0, (now - h.failing_since).total_seconds()) if h.failing_since else 0, carrier=h.carrier)
     out.family("tracker_unknown_carrier_codes_total", "counter",
                "Scans with a status code tracker does not know, by carrier (every daemon on this database).")
     for name in sorted(set(runtimes) | set(unknown_codes)):
@@ -135,14 +149,6 @@ async def _sources(request: web.Request, out: _Out) -> None:
     out.family("tracker_source_failing", "gauge", "1 while a source's registrations keep failing.")
     for h in health:
         out.sample("tracker_source_failing", 1 if h.failing_since else 0, source=h.source)
-
-
-def _as_time(value):
-    from datetime import datetime, timezone
-
-    if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=timezone.utc)
 
 
 async def readyz(request: web.Request) -> web.Response:

@@ -2,7 +2,8 @@
 
 Server-rendered (Jinja2, autoescaped), no JavaScript needed. Log in with a user from `support.users`
 (password hashes made by `tracker support hash-password`) or with an API key in the password field.
-The session is a signed cookie (HMAC-SHA256, `support.session_secret`); every form carries a CSRF token
+The session is a signed cookie (HMAC-SHA256, `support.session_secret`), ended on the server at logout;
+login attempts are throttled per user name and source address in the database (tracker/support_access.py); every form carries a CSRF token
 bound to the session (the login form a double-submit token), and cookies are SameSite=Strict.
 """
 
@@ -15,12 +16,14 @@ import hmac
 import json
 import logging
 import secrets
+from datetime import datetime, timezone
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from tracker import apikeys
+from tracker import apikeys, support_access
+from tracker.carrier_health import carrier_health
 from tracker.source_health import source_health
 from tracker.web import common
 from tracker.web.common import DAEMON
@@ -31,8 +34,6 @@ log = logging.getLogger("tracker.support")
 COOKIE = "tracker_support"
 LOGIN_COOKIE = "tracker_support_login"
 SECRET = web.AppKey("support_secret", bytes)
-FAILURES = web.AppKey("support_login_failures", dict)
-MAX_FAILURES, FAILURE_WINDOW = 10, 15 * 60  # per user name: then refused for the rest of the window
 USER = web.RequestKey("support_user", dict) if hasattr(web, "RequestKey") else "support_user"  # aiohttp < 3.12
 _DUMMY_HASH = apikeys.hash_password(secrets.token_urlsafe(12))
 
@@ -53,7 +54,8 @@ def _sign(secret: bytes, payload: bytes) -> str:
 
 def make_session(secret: bytes, user: str, expires: float) -> str:
     payload = base64.urlsafe_b64encode(json.dumps(
-        {"u": user, "exp": expires, "csrf": secrets.token_urlsafe(24)}).encode()).decode()
+        {"u": user, "exp": expires, "csrf": secrets.token_urlsafe(24), "sid": secrets.token_urlsafe(24)})
+        .encode()).decode()
     return f"{payload}.{_sign(secret, payload.encode())}"
 
 
@@ -68,6 +70,8 @@ def read_session(secret: bytes, cookie: str | None, now: float) -> dict | None:
     except ValueError:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("exp"), int | float) or data["exp"] < now:
+        return None
+    if not isinstance(data.get("sid"), str):  # made before logouts were revocable: log in again
         return None
     return data
 
@@ -91,8 +95,9 @@ async def support_middleware(request: web.Request, handler):
         return await handler(request)
     daemon = request.app[DAEMON]
     session = read_session(request.app[SECRET], request.cookies.get(COOKIE), daemon.clock.now().timestamp())
-    if session is not None and not await _still_allowed(daemon, str(session.get("u", ""))):
-        session = None  # the user was removed from config, or the API key revoked, since logging in
+    if session is not None and (await support_access.is_revoked(daemon.engine, session["sid"])
+                                or not await _still_allowed(daemon, str(session.get("u", "")))):
+        session = None  # logged out, the user removed from config, or the API key revoked, since logging in
     if session is None:
         if request.method == "GET":
             raise web.HTTPSeeOther("/support/login?" + urlencode({"next": request.path_qs}))
@@ -140,11 +145,10 @@ async def login(request: web.Request) -> web.Response:
         return await login_form(request, "The login form expired. Please try again.", status=403)
     name = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))[:1000]
-    now = daemon.clock.now().timestamp()
-    failures = request.app[FAILURES]
-    recent = [t for t in failures.get(name, []) if t > now - FAILURE_WINDOW]
-    if len(recent) >= MAX_FAILURES:
-        log.warning("support login refused: too many failed attempts for one user name")
+    now = daemon.clock.now()
+    throttled = "(api key)" if password.startswith(apikeys.KEY_PREFIX) else name
+    if not await support_access.reserve_attempt(daemon.engine, throttled, request.remote or "", now):
+        log.warning("support login refused: too many attempts for one user name")
         return await login_form(request, "Too many failed attempts. Wait 15 minutes and try again.", status=429)
     who = None
     if password.startswith(apikeys.KEY_PREFIX):
@@ -156,11 +160,9 @@ async def login(request: web.Request) -> web.Response:
         ok = await asyncio.to_thread(apikeys.verify_password, password, stored)
         who = name if ok and name in users else None
     if who is None:
-        if len(failures) > 10_000:
-            failures.clear()
-        failures[name] = recent + [now]
         log.info("support login refused")
         return await login_form(request, "Wrong user name or password.", status=401)
+    await support_access.logged_in(daemon.engine, throttled, request.remote or "", now)
     log.info("support login: %s", who)
     expires = daemon.clock.now().timestamp() + daemon.settings.support.session_hours * 3600
     resp = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))))
@@ -171,6 +173,10 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
+    daemon, session = request.app[DAEMON], request[USER]
+    await support_access.revoke_session(daemon.engine, session["sid"],
+                                        datetime.fromtimestamp(session["exp"], timezone.utc), daemon.clock.now())
+    log.info("support logout: %s", session.get("u"))
     resp = web.HTTPSeeOther("/support/login")
     resp.del_cookie(COOKIE, path="/support")
     raise resp
@@ -187,8 +193,11 @@ async def home(request: web.Request) -> web.Response:
     attention = await common.attention(daemon) if not q else []
     pushing = sorted(n for n, rt in getattr(daemon, "carriers", {}).items() if rt.carrier.pushes)
     sources = await source_health(daemon.engine, pushing) if pushing and not q else []
+    troubled = [] if q else [h for h in await carrier_health(daemon.engine, sorted(getattr(daemon, "carriers", {})))
+                             if h.state != "ok"]
     tz = ZoneInfo(daemon.settings.shop.timezone)
     return _page("support_home.html.j2", request, q=q, results=results, attention=attention, sources=sources,
+                 carriers=troubled,
                  csrf=request[USER]["csrf"], tz=daemon.settings.shop.timezone,
                  t=lambda dt: dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else "—")
 
@@ -251,7 +260,6 @@ def setup(app: web.Application) -> None:
     daemon = app[DAEMON]
     secret = daemon.settings.support.session_secret
     app[SECRET] = secret.encode() if secret else secrets.token_bytes(32)
-    app[FAILURES] = {}
     app.middlewares.append(support_middleware)
     app.router.add_get("/support", home)
     app.router.add_route("*", "/support/login", login)
