@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from tracker.bulk import register_batch, validate_item
 from tracker.db import insert_ignore, sessionmaker
 from tracker.models import Order, Shipment, WebhookEvent
-from tracker.orders import InputError, Registration
+from tracker.orders import InputError, Registration, refuse_unsafe
 from tracker.web import common
 from tracker.web.common import DAEMON
 
@@ -94,6 +94,12 @@ def registration(settings, item: dict[str, Any]) -> Registration:
 
 async def _apply(request: web.Request, source: str, event_id: str, items: list[dict[str, Any]]) -> web.Response:
     daemon = request.app[DAEMON]
+    try:  # text that would forge log lines or turn messages around refuses the whole delivery
+        for item in items:
+            for key, value in item.items():
+                refuse_unsafe(key, value)
+    except InputError as exc:
+        return _error(400, exc.field, exc.problem, exc.fix)
     regs, rejected = [], []
     for i, item in enumerate(items):
         try:

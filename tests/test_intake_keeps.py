@@ -1,0 +1,148 @@
+"""Nothing the shop gave is lost: re-registering an order changes only the fields it gives (CLI, API,
+CSV), clearing is explicit, and the answer says what changed."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.web_helpers import Client, api_key, web_daemon
+from tracker.cli import main
+from tracker.db import make_engine, sessionmaker
+from tracker.models import Order
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"database": {"url": "sqlite:///tracker.db"}, "server": {"port": 0}}))
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+def order_row(path, number: str) -> dict | None:
+    async def go():
+        engine = make_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            async with sessionmaker(engine)() as s:
+                from sqlalchemy import select
+                o = (await s.execute(select(Order).where(Order.number == number))).scalar_one_or_none()
+                return None if o is None else {f: getattr(o, f) for f in
+                                               ("email", "phone", "locale", "timezone", "channels")}
+        finally:
+            await engine.dispose()
+    return asyncio.run(go())
+
+
+FULL = ["add", "--order", "O-1", "--carrier", "sandbox", "--tracking", "SBX-DELIVER-1", "--email", "a@example.com",
+        "--phone", "+5511987654321", "--locale", "pt-BR", "--timezone", "America/Sao_Paulo"]
+SAME = ["add", "--order", "O-1", "--carrier", "sandbox", "--tracking", "SBX-DELIVER-1"]
+
+
+def test_cli_add_again_keeps_what_is_not_resent_and_says_what_changed(config, tmp_path, capsys):
+    assert main(FULL) == 0
+    assert "registered order O-1" in capsys.readouterr().out
+    assert main([*SAME, "--email", "b@example.com"]) == 0
+    out = capsys.readouterr().out
+    assert "changed email b•••@example.com" in out and "b@example.com" not in out
+    assert order_row(tmp_path / "tracker.db", "O-1") == {
+        "email": "b@example.com", "phone": "+5511987654321", "locale": "pt-BR", "timezone": "America/Sao_Paulo",
+        "channels": "sms,email"}
+
+    assert main(SAME) == 0
+    assert "contact data unchanged" in capsys.readouterr().out
+
+    assert main([*SAME, "--clear", "phone,timezone"]) == 0
+    assert "changed phone (none), timezone (none)" in capsys.readouterr().out
+    row = order_row(tmp_path / "tracker.db", "O-1")
+    assert (row["phone"], row["timezone"], row["locale"]) == (None, None, "pt-BR")
+
+    # clearing the last contact is refused, and nothing changes
+    assert main([*SAME, "--clear", "email"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tracker: email:") and "without email and phone" in err and len(err.splitlines()) == 1
+    assert order_row(tmp_path / "tracker.db", "O-1")["email"] == "b@example.com"
+    # given and cleared at once, or an unknown field to clear: one line naming it
+    assert main([*SAME, "--email", "c@example.com", "--clear", "email"]) == 2
+    assert capsys.readouterr().err.startswith("tracker: email: is both given and cleared")
+    assert main([*SAME, "--clear", "order_number"]) == 2
+    assert capsys.readouterr().err.startswith("tracker: clear: 'order_number' cannot be cleared")
+
+
+@pytest.fixture
+async def api(start_daemon, tmp_path):
+    daemon = await web_daemon(start_daemon, tmp_path)
+    client = Client(daemon, await api_key(daemon))
+    yield daemon, client
+    await client.close()
+
+
+ONE = {"order_number": "O-1", "carrier": "sandbox", "tracking_number": "SBX-DELIVER-1", "email": "a@example.com",
+       "phone": "+5511987654321", "locale": "pt-BR", "timezone": "America/Sao_Paulo"}
+
+
+async def test_api_post_again_keeps_fields_left_out_and_null_clears(api):
+    daemon, c = api
+    status, body, _ = await c.request("POST", "/api/v1/shipments", json=ONE)
+    assert status == 201 and body["changed"] == []
+    key = {k: ONE[k] for k in ("order_number", "carrier", "tracking_number")}
+    status, body, _ = await c.request("POST", "/api/v1/shipments", json={**key, "email": "b@example.com"})
+    assert status == 200 and body["created"] is False and body["changed"] == ["email"]
+    _, order, _ = await c.request("GET", "/api/v1/orders/O-1")
+    assert order["order"] | {"created_at": None} == {
+        "number": "O-1", "email": "b@example.com", "phone": "+5511987654321", "locale": "pt-BR",
+        "timezone": "America/Sao_Paulo", "channels": ["sms", "email"], "created_at": None}
+
+    status, body, _ = await c.request("POST", "/api/v1/shipments", json={**key, "phone": None, "locale": None})
+    assert status == 200 and body["changed"] == ["phone", "locale"]
+    _, order, _ = await c.request("GET", "/api/v1/orders/O-1")
+    assert (order["order"]["phone"], order["order"]["locale"], order["order"]["timezone"]) == (
+        None, "en", "America/Sao_Paulo")
+
+    # bulk: the same rules per item, and each result says what changed
+    status, body, _ = await c.request("POST", "/api/v1/shipments", json={"shipments": [
+        {**key, "timezone": None}, {**key, "email": None}]})
+    assert status == 200 and (body["updated"], body["rejected"]) == (1, 1)
+    assert body["results"][0]["changed"] == ["timezone"]
+    assert body["results"][1]["error"]["field"] == "email"
+    _, order, _ = await c.request("GET", "/api/v1/orders/O-1")
+    assert order["order"]["email"] == "b@example.com" and order["order"]["timezone"] is None
+
+
+def write(path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_csv_empty_cell_keeps_and_clear_token_clears(config, tmp_path, capsys):
+    header = "order_number,carrier,tracking_number,email,phone,locale,timezone\n"
+    first = write(tmp_path / "a.csv", header + "O-1,sandbox,SBX-DELIVER-1,a@example.com,+5511987654321,pt-BR,"
+                                               "America/Sao_Paulo\n")
+    assert main(["import", first]) == 0
+    capsys.readouterr()
+    again = write(tmp_path / "b.csv", header + "O-1,sandbox,SBX-DELIVER-1,b@example.com,,,(clear)\n")
+    assert main(["import", again]) == 0
+    assert "1 already known (1 with contact data changed)" in capsys.readouterr().out
+    assert order_row(tmp_path / "tracker.db", "O-1") == {
+        "email": "b@example.com", "phone": "+5511987654321", "locale": "pt-BR", "timezone": None,
+        "channels": "sms,email"}
+
+
+def test_import_of_a_folder_or_unreadable_file_is_one_line(config, tmp_path, capsys):
+    assert main(["import", "/etc"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "tracker: /etc: is a folder, not a file. Fix: give the path of a CSV file."
+    assert main(["import", str(tmp_path / "missing.csv")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_hash_password_without_a_terminal_is_one_line_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tracker.cli", "support", "hash-password"], cwd=tmp_path,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("tracker: password: there is no terminal") and "--stdin" in proc.stderr
