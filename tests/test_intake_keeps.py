@@ -86,7 +86,7 @@ ONE = {"order_number": "O-1", "carrier": "sandbox", "tracking_number": "SBX-DELI
 
 
 async def test_api_post_again_keeps_fields_left_out_and_null_clears(api):
-    daemon, c = api
+    _, c = api
     status, body, _ = await c.request("POST", "/api/v1/shipments", json=ONE)
     assert status == 201 and body["changed"] == []
     key = {k: ONE[k] for k in ("order_number", "carrier", "tracking_number")}
@@ -141,7 +141,7 @@ def test_import_of_a_folder_or_unreadable_file_is_one_line(config, tmp_path, cap
 
 
 def test_hash_password_without_a_terminal_is_one_line_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "tracker.cli", "support", "hash-password"], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "tracker.cli", "support", "hash-password"], check=False, cwd=tmp_path,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

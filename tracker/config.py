@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from tracker import plaintext
+
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
 ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -61,6 +63,13 @@ class ShopSettings(_Strict):
     default_locale: str = "en"
     default_channels: list[Literal["sms", "email"]] = ["sms", "email"]
     default_region: str = Field("US", description="phone numbers without +country are read in this region")
+
+    @field_validator("name", "support_email", "support_phone")
+    @classmethod
+    def _plain(cls, v: str) -> str:  # shown in every SMS, subject and log line
+        if bad := plaintext.problem(v):
+            raise ValueError(f"{bad}; {plaintext.FIX}")
+        return v
 
     @field_validator("timezone")
     @classmethod
