@@ -171,8 +171,32 @@ DEMO_JOURNEYS = [
 ]
 
 
+def _demo_settings(args) -> tuple[Settings, str, str]:
+    """The demo's settings, where it writes, and the `tracker` prefix that reads it afterwards."""
+    if args.use_config:
+        settings = _settings(args)
+        return settings, f"your configured database ({settings.database.url}) and providers", "tracker"
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    folder = Path(args.dir) if args.dir else Path(state) / "tracker-demo"
+    config, marker = folder / "config.yaml", folder / ".tracker-demo"
+    if folder.is_dir() and not marker.exists() and any(folder.iterdir()):
+        raise Failure(f"demo: {folder} holds other files and is not a demo folder, so it is left alone. "
+                      "Fix: give a new or empty folder with --dir DIR.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        for old in folder.glob("tracker.db*"):  # a scratch database: each demo starts empty
+            old.unlink()
+        shutil.copyfile(DEFAULT_CONFIG, config)  # the shipped defaults: SQLite here, console channels
+    except OSError as exc:
+        raise Failure(f"demo: cannot write {folder} ({exc.strerror or exc}). "
+                      "Fix: give a writable folder with --dir DIR.") from None
+    return (components.load(config), f"a scratch database in {folder} (messages printed here, nothing sent)",
+            f"tracker --config {config}")
+
+
 def cmd_demo(args) -> int:
-    settings = _settings(args)
+    settings, where, again = _demo_settings(args)
     logs.setup(settings.logging.level if args.verbose else "WARNING")
     from tracker.app import Daemon
     from tracker.models import Notification, Order, Shipment
@@ -215,7 +239,7 @@ def cmd_demo(args) -> int:
                 await register(session, reg, daemon.clock.now())
                 taken.add(reg.order_number)
                 numbers.append((reg.order_number, reg.tracking_number, what))
-        print(f"tracker {__version__} demo: {len(numbers)} sandbox orders, one simulated hour per second.")
+        print(f"tracker {__version__} demo: {len(numbers)} sandbox orders, one simulated hour per second, in {where}.")
         for order, tracking, what in numbers:
             print(f"  {order}  {tracking:<28} {what}")
         print(f"Web server: http://127.0.0.1:{daemon.port}/healthz. Messages the customers receive follow.\n",
@@ -246,7 +270,7 @@ def cmd_demo(args) -> int:
         await watcher
         print("Demo finished. Each order's story:")
         for order, tracking, _ in numbers:
-            print(f"  tracker status {order}")
+            print(f"  {again} status {order}")
         return 0
 
     return _run(go())
@@ -532,6 +556,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, default=150, help="stop after this many seconds at most")
     s.add_argument("--port", type=int, help="web server port (default: server.port, or any free one if taken)")
     s.add_argument("--verbose", action="store_true", help="show the daemon's log lines too")
+    s.add_argument("--dir", help="the demo's scratch folder (default: $XDG_STATE_HOME or ~/.local/state, "
+                                 "then tracker-demo); emptied at each start")
+    s.add_argument("--use-config", action="store_true",
+                   help="run in the configured database with the configured providers instead (real sends)")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("add", help="register an order's shipment")
