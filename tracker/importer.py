@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -135,10 +136,10 @@ class CsvFile:
     def _cells(self, cells: list[str]) -> dict[str, str | None]:
         if len(cells) > len(self.header):
             return {ROW: "has more cells than the header has columns"}
+        if _undecodable("".join(cells)):
+            return {ROW: "is not UTF-8 text. Fix: save the file as UTF-8 CSV"}
         data: dict[str, str | None] = {}
         for name, cell in zip(self.header, cells, strict=False):
-            if _undecodable(cell):
-                return {ROW: "is not UTF-8 text. Fix: save the file as UTF-8 CSV"}
             cell = cell.strip()
             if cell == CLEAR:
                 data[name] = None
@@ -147,8 +148,11 @@ class CsvFile:
         return data
 
 
+_SURROGATE = re.compile("[\udc80-\udcff]")  # what errors="surrogateescape" makes of bytes that are not UTF-8
+
+
 def _undecodable(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+    return _SURROGATE.search(text) is not None
 
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, str | None]]]:
@@ -188,19 +192,20 @@ async def import_rows(engine: AsyncEngine, settings: Settings, rows: Iterable[tu
     report = ImportReport()
     maker = sessionmaker(engine)
     carriers = carriers_of(settings)
-    if progress:
-        progress(0, max(total, 1))
-    for chunk in _batches(rows, BATCH):
-        report.rows += len(chunk)
-        regs = []
+
+    def check(chunk: list[tuple[int, dict]]) -> tuple[list, list[Rejected]]:
+        regs, bad = [], []
         for row_no, data in chunk:
             if ROW in data:
-                report.rejected.append(Rejected(row_no, ROW, data[ROW]))
+                bad.append(Rejected(row_no, ROW, data[ROW]))
                 continue
             try:
                 regs.append((row_no, validate_item(settings, data, null_clears=True, carriers=carriers)))
             except InputError as exc:
-                report.rejected.append(Rejected(row_no, exc.field, f"{exc.problem}. Fix: {exc.fix}"))
+                bad.append(Rejected(row_no, exc.field, f"{exc.problem}. Fix: {exc.fix}"))
+        return regs, bad
+
+    async def write(regs: list) -> None:
         outcomes = []
         for attempt in range(3):
             if not regs:
@@ -222,6 +227,14 @@ async def import_rows(engine: AsyncEngine, settings: Settings, rows: Iterable[tu
             report.changed += bool(o.changed)
         if progress:  # the count is a guess (quoted line breaks, blank lines): the end is shown below
             progress(report.rows, max(total, report.rows + 1))
+
+    if progress:
+        progress(0, max(total, 1))
+    for chunk in _batches(rows, BATCH):
+        regs, bad = check(chunk)
+        report.rejected.extend(bad)
+        report.rows += len(chunk)
+        await write(regs)
     if progress:
         progress(report.rows, report.rows)
     report.rejected.sort(key=lambda r: r.row)
