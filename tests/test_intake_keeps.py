@@ -146,3 +146,37 @@ def test_hash_password_without_a_terminal_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("tracker: password: there is no terminal") and "--stdin" in proc.stderr
+
+
+@pytest.mark.postgres
+async def test_csv_import_on_postgres_in_batches_keeps_and_clears(pg_url, tmp_path):
+    from sqlalchemy import func, select
+
+    from tests.helpers import make_settings
+    from tracker.db import upgrade
+    from tracker.importer import BATCH, CsvFile, import_rows
+
+    settings = make_settings(tmp_path, database_url=pg_url)
+    n = BATCH * 2 + 7  # three batches
+    first = tmp_path / "first.csv"
+    first.write_text("order_number,carrier,tracking_number,email,phone,locale\n" + "".join(
+        f"P-{i},sandbox,SBX-DELIVER-P{i},c{i}@example.com,+1415555{i % 10000:04d},el\n" for i in range(n)))
+    again = tmp_path / "again.csv"  # only a new email for every third order, the phone cleared for P-1
+    again.write_text("order_number,carrier,tracking_number,email,phone\n" + "".join(
+        f"P-{i},sandbox,SBX-DELIVER-P{i},{'new' if i % 3 == 0 else ''}{'c' if i % 3 else ''}{i}@example.com,"
+        f"{'(clear)' if i == 1 else ''}\n" for i in range(n)))
+    engine = make_engine(settings.async_database_url)
+    try:
+        await upgrade(engine)
+        report = await import_rows(engine, settings, CsvFile(first).rows())
+        assert (report.rows, report.created, report.rejected) == (n, n, [])
+        report = await import_rows(engine, settings, CsvFile(again).rows())
+        assert (report.created, report.updated, report.changed, report.rejected) == (0, n, len(range(0, n, 3)) + 1, [])
+        async with sessionmaker(engine)() as s:
+            rows = {o.number: o for o in (await s.execute(select(Order).where(Order.number.in_(["P-0", "P-1", "P-2"])))).scalars()}
+            assert (rows["P-0"].email, rows["P-0"].phone, rows["P-0"].locale) == ("new0@example.com", "+14155550000", "el")
+            assert (rows["P-1"].email, rows["P-1"].phone) == ("c1@example.com", None)
+            assert (rows["P-2"].email, rows["P-2"].phone) == ("c2@example.com", "+14155550002")
+            assert (await s.execute(select(func.count()).select_from(Order))).scalar_one() == n
+    finally:
+        await engine.dispose()

@@ -244,6 +244,11 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
     """
     orders_t, ships_t = Order.__table__, Shipment.__table__
     cols = [orders_t.c[f] for f in CONTACT]
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        # A prepared IN (...) lookup otherwise soon runs a generic plan made from the statistics of a
+        # table that was empty when this import began: a sequential scan per batch.
+        await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
     known: dict[str, dict[str, Any]] = {}  # order number -> {"id", CONTACT...}
     owner: dict[tuple[str, str], tuple[str, int | None]] = {}  # (carrier, number) -> (order number, shipment id)
     numbers = sorted({reg.order_number for _, reg in items})
@@ -252,12 +257,18 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
         for row in await session.execute(select(orders_t.c.id, orders_t.c.number, *cols)
                                          .where(orders_t.c.number.in_(numbers[i:i + CHUNK]))):
             known[row.number] = dict(row._mapping)
-    for i in range(0, len(trackings), CHUNK):
-        for carrier, tracking, sid, order_number in await session.execute(
-                select(ships_t.c.carrier, ships_t.c.tracking_number, ships_t.c.id, orders_t.c.number)
-                .join(orders_t, orders_t.c.id == ships_t.c.order_id)
-                .where(ships_t.c.tracking_number.in_(trackings[i:i + CHUNK]))):
-            owner[(carrier, tracking)] = (order_number, sid)
+    found: list[tuple[str, str, int, int]] = []
+    for i in range(0, len(trackings), CHUNK):  # no join: PostgreSQL plans it badly on a table growing fast
+        found += await session.execute(select(ships_t.c.carrier, ships_t.c.tracking_number, ships_t.c.id,
+                                              ships_t.c.order_id)
+                                       .where(ships_t.c.tracking_number.in_(trackings[i:i + CHUNK])))
+    number_of = {v["id"]: n for n, v in known.items()}
+    others = sorted({oid for *_, oid in found if oid not in number_of})
+    for i in range(0, len(others), CHUNK):
+        number_of.update(dict((await session.execute(
+            select(orders_t.c.id, orders_t.c.number).where(orders_t.c.id.in_(others[i:i + CHUNK])))).all()))
+    for carrier, tracking, sid, oid in found:
+        owner[(carrier, tracking)] = (number_of[oid], sid)
     out: list[Outcome] = []
     fresh: dict[str, dict[str, Any]] = {}        # new orders by number: their values
     dirty: dict[str, dict[str, Any]] = {}        # known orders whose contact data changes
@@ -311,7 +322,7 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
 
 
 async def insert_many(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT rows (same keys each) with one executemany straight to the driver.
+    """INSERT rows (same keys each) in one executemany (PostgreSQL: one statement) straight to the driver.
 
     Each distinct value is converted for the database once (a batch shares its few timestamps), instead
     of SQLAlchemy binding every parameter of every row, which costs more than the insert itself at
@@ -340,10 +351,15 @@ async def insert_many(session: AsyncSession, table: sa.Table, rows: list[dict[st
         return values
 
     quote = dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-           f"VALUES ({', '.join(style(i + 1) for i in range(len(names)))})")
+    into = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
     fixed = list(extra.values())
-    await conn.exec_driver_sql(sql, [tuple(bound(row)) for row in rows])
+    if dialect.name == "postgresql":  # one statement of column arrays: the server inserts them in one go
+        arrays = [f"${i + 1}::{table.c[n].type.compile(dialect)}[]" for i, n in enumerate(names)]
+        columns = [list(col) for col in zip(*(bound(row) for row in rows), strict=True)]
+        await conn.exec_driver_sql(into + f"SELECT * FROM unnest({', '.join(arrays)})", tuple(columns))
+        return
+    await conn.exec_driver_sql(into + f"VALUES ({', '.join(style(i + 1) for i in range(len(names)))})",
+                               [tuple(bound(row)) for row in rows])
 
 
 async def _load(session: AsyncSession, out: list[Outcome], regs: dict[int, Registration],
