@@ -155,11 +155,6 @@ def _undecodable(text: str) -> bool:
     return _SURROGATE.search(text) is not None
 
 
-def read_rows(path: Path) -> list[tuple[int, dict[str, str | None]]]:
-    """The whole file at once (small files, tests); `CsvFile(path).rows()` streams."""
-    return list(CsvFile(path).rows())
-
-
 def progress_bar(stream=None) -> Callable[[int, int], None]:
     stream = stream or sys.stderr
 
