@@ -8,20 +8,12 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
+from tests.test_cli import config  # noqa: F401 - the fixture: a config.yaml in the working directory
 from tests.web_helpers import Client, api_key, web_daemon
 from tracker.cli import main
 from tracker.db import make_engine, sessionmaker
 from tracker.models import Order
-
-
-@pytest.fixture
-def config(tmp_path, monkeypatch):
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"database": {"url": "sqlite:///tracker.db"}, "server": {"port": 0}}))
-    monkeypatch.chdir(tmp_path)
-    return path
 
 
 def order_row(path, number: str) -> dict | None:
@@ -43,7 +35,8 @@ FULL = ["add", "--order", "O-1", "--carrier", "sandbox", "--tracking", "SBX-DELI
 SAME = ["add", "--order", "O-1", "--carrier", "sandbox", "--tracking", "SBX-DELIVER-1"]
 
 
-def test_cli_add_again_keeps_what_is_not_resent_and_says_what_changed(config, tmp_path, capsys):
+@pytest.mark.usefixtures("config")
+def test_cli_add_again_keeps_what_is_not_resent_and_says_what_changed(tmp_path, capsys):
     assert main(FULL) == 0
     assert "registered order O-1" in capsys.readouterr().out
     assert main([*SAME, "--email", "b@example.com"]) == 0
@@ -73,20 +66,19 @@ def test_cli_add_again_keeps_what_is_not_resent_and_says_what_changed(config, tm
     assert capsys.readouterr().err.startswith("tracker: clear: 'order_number' cannot be cleared")
 
 
-@pytest.fixture
-async def api(start_daemon, tmp_path):
-    daemon = await web_daemon(start_daemon, tmp_path)
-    client = Client(daemon, await api_key(daemon))
-    yield daemon, client
-    await client.close()
-
-
 ONE = {"order_number": "O-1", "carrier": "sandbox", "tracking_number": "SBX-DELIVER-1", "email": "a@example.com",
        "phone": "+5511987654321", "locale": "pt-BR", "timezone": "America/Sao_Paulo"}
 
 
-async def test_api_post_again_keeps_fields_left_out_and_null_clears(api):
-    _, c = api
+async def test_api_post_again_keeps_fields_left_out_and_null_clears(start_daemon, tmp_path):
+    c = Client(daemon := await web_daemon(start_daemon, tmp_path), await api_key(daemon))
+    try:
+        await api_rules(c)
+    finally:
+        await c.close()
+
+
+async def api_rules(c: Client) -> None:
     status, body, _ = await c.request("POST", "/api/v1/shipments", json=ONE)
     assert status == 201 and body["changed"] == []
     key = {k: ONE[k] for k in ("order_number", "carrier", "tracking_number")}
@@ -118,7 +110,8 @@ def write(path, text: str) -> str:
     return str(path)
 
 
-def test_csv_empty_cell_keeps_and_clear_token_clears(config, tmp_path, capsys):
+@pytest.mark.usefixtures("config")
+def test_csv_empty_cell_keeps_and_clear_token_clears(tmp_path, capsys):
     header = "order_number,carrier,tracking_number,email,phone,locale,timezone\n"
     first = write(tmp_path / "a.csv", header + "O-1,sandbox,SBX-DELIVER-1,a@example.com,+5511987654321,pt-BR,"
                                                "America/Sao_Paulo\n")
@@ -132,7 +125,8 @@ def test_csv_empty_cell_keeps_and_clear_token_clears(config, tmp_path, capsys):
         "channels": "sms,email"}
 
 
-def test_import_of_a_folder_or_unreadable_file_is_one_line(config, tmp_path, capsys):
+@pytest.mark.usefixtures("config")
+def test_import_of_a_folder_or_unreadable_file_is_one_line(tmp_path, capsys):
     assert main(["import", "/etc"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "tracker: /etc: is a folder, not a file. Fix: give the path of a CSV file."

@@ -8,6 +8,7 @@ import json
 import pytest
 import yaml
 
+from tests.test_cli import config  # noqa: F401 - the fixture: a config.yaml in the working directory
 from tests.test_intake_webhooks import (
     FULFILLMENT,
     SHOPIFY_SECRET,
@@ -36,19 +37,12 @@ def test_plain_text_of_any_script_passes(text):
     assert plaintext.problem(text) is None
 
 
-@pytest.fixture
-def config(tmp_path, monkeypatch):
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"database": {"url": "sqlite:///tracker.db"}, "server": {"port": 0}}))
-    monkeypatch.chdir(tmp_path)
-    return path
-
-
+@pytest.mark.usefixtures("config")
 @pytest.mark.parametrize("flag,value,field", [
     ("--order", "O-1\nERROR fake", "order_number"), ("--email", "a@example.com\u202e", "email"),
     ("--timezone", "UTC\x1b", "timezone"), ("--carrier", "sand\u2067box", "carrier"),
 ])
-def test_cli_refuses_control_characters_naming_the_field(config, capsys, flag, value, field):
+def test_cli_refuses_control_characters_naming_the_field(capsys, flag, value, field):
     args = ["add", "--order", "O-1", "--carrier", "sandbox", "--tracking", "SBX-DELIVER-1", "--email", "a@example.com"]
     if flag in args:
         args[args.index(flag) + 1] = value
@@ -59,7 +53,8 @@ def test_cli_refuses_control_characters_naming_the_field(config, capsys, flag, v
     assert err.startswith(f"tracker: {field}: holds a ") and err.count("\n") == 1 and "Fix:" in err
 
 
-def test_csv_row_with_a_control_character_is_rejected_with_its_row(config, tmp_path, capsys):
+@pytest.mark.usefixtures("config")
+def test_csv_row_with_a_control_character_is_rejected_with_its_row(tmp_path, capsys):
     path = tmp_path / "o.csv"
     path.write_text("order_number,carrier,tracking_number,email\n"
                     "O-1,sandbox,SBX-DELIVER-1,a@example.com\n"
