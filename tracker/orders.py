@@ -32,7 +32,7 @@ LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 _SPACES = re.compile(r"\s+")
 _TRACKING = re.compile(r"[A-Z0-9\-_.]+")
 CHANNELS = ("sms", "email")
-CHUNK = 500  # values per IN (...) lookup
+CHUNK = 500  # values per IN (...) lookup on SQLite
 CONTACT = ("email", "phone", "locale", "timezone", "channels")  # what re-registering an order may change
 
 
@@ -249,24 +249,21 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
         # A prepared IN (...) lookup otherwise soon runs a generic plan made from the statistics of a
         # table that was empty when this import began: a sequential scan per batch.
         await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    pg = conn.dialect.name == "postgresql"
     known: dict[str, dict[str, Any]] = {}  # order number -> {"id", CONTACT...}
     owner: dict[tuple[str, str], tuple[str, int | None]] = {}  # (carrier, number) -> (order number, shipment id)
     numbers = sorted({reg.order_number for _, reg in items})
     trackings = sorted({reg.tracking_number for _, reg in items})
-    for i in range(0, len(numbers), CHUNK):
-        for row in await session.execute(select(orders_t.c.id, orders_t.c.number, *cols)
-                                         .where(orders_t.c.number.in_(numbers[i:i + CHUNK]))):
-            known[row.number] = dict(row._mapping)
-    found: list[tuple[str, str, int, int]] = []
-    for i in range(0, len(trackings), CHUNK):  # no join: PostgreSQL plans it badly on a table growing fast
-        found += await session.execute(select(ships_t.c.carrier, ships_t.c.tracking_number, ships_t.c.id,
-                                              ships_t.c.order_id)
-                                       .where(ships_t.c.tracking_number.in_(trackings[i:i + CHUNK])))
+    for row in await _where_in(session, pg, select(orders_t.c.id, orders_t.c.number, *cols), orders_t.c.number,
+                               numbers):
+        known[row.number] = dict(row._mapping)
+    found = await _where_in(session, pg, select(  # no join: PostgreSQL plans it badly on a table growing fast
+        ships_t.c.carrier, ships_t.c.tracking_number, ships_t.c.id, ships_t.c.order_id), ships_t.c.tracking_number,
+        trackings)
     number_of = {v["id"]: n for n, v in known.items()}
-    others = sorted({oid for *_, oid in found if oid not in number_of})
-    for i in range(0, len(others), CHUNK):
-        number_of.update(dict((await session.execute(
-            select(orders_t.c.id, orders_t.c.number).where(orders_t.c.id.in_(others[i:i + CHUNK])))).all()))
+    others = sorted({row.order_id for row in found if row.order_id not in number_of})
+    number_of.update(dict(await _where_in(session, pg, select(orders_t.c.id, orders_t.c.number), orders_t.c.id,
+                                          others)))
     for carrier, tracking, sid, oid in found:
         owner[(carrier, tracking)] = (number_of[oid], sid)
     out: list[Outcome] = []
@@ -300,11 +297,9 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
         out.append(outcome)
     if fresh:
         await insert_many(session, orders_t, [{"number": n, **v, "created_at": now} for n, v in fresh.items()])
-        names = list(fresh)
-        for i in range(0, len(names), CHUNK):
-            for oid, number in await session.execute(select(orders_t.c.id, orders_t.c.number)
-                                                     .where(orders_t.c.number.in_(names[i:i + CHUNK]))):
-                known[number] = {"id": oid, **fresh[number]}
+        for oid, number in await _where_in(session, pg, select(orders_t.c.id, orders_t.c.number), orders_t.c.number,
+                                           list(fresh)):
+            known[number] = {"id": oid, **fresh[number]}
     if dirty:
         await session.execute(
             update(orders_t).where(orders_t.c.id == bindparam("_id")).values({f: bindparam(f) for f in CONTACT}),
@@ -319,6 +314,20 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
     if load and out:
         await _load(session, out, dict(items), known)
     return out
+
+
+async def _where_in(session: AsyncSession, pg: bool, query, column, values: list) -> list:
+    """The rows of `query` whose `column` is one of `values`: on PostgreSQL one `= ANY(array)` (one
+    parameter, however many values), elsewhere IN (...) in chunks of CHUNK."""
+    if not values:
+        return []
+    if pg:
+        return list(await session.execute(query.where(column == sa.any_(
+            sa.bindparam("values", values, type_=sa.ARRAY(column.type))))))
+    rows: list = []
+    for i in range(0, len(values), CHUNK):
+        rows += await session.execute(query.where(column.in_(values[i:i + CHUNK])))
+    return rows
 
 
 async def insert_many(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]]) -> None:
