@@ -199,18 +199,23 @@ def _demo_settings(args) -> tuple[Settings, str, str]:
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     folder = Path(args.dir) if args.dir else Path(state) / "tracker-demo"
     config, marker = folder / "config.yaml", folder / ".tracker-demo"
-    if folder.is_dir() and not marker.exists() and any(folder.iterdir()):
-        raise Failure(f"demo: {folder} holds other files and is not a demo folder, so it is left alone. "
-                      "Fix: give a new or empty folder with --dir DIR.")
     try:
+        if folder.is_dir() and not marker.exists() and any(folder.iterdir()):
+            raise Failure(f"demo: {folder} holds other files and is not a demo folder, so it is left alone. "
+                          "Fix: give a new or empty folder with --dir DIR.")
         folder.mkdir(parents=True, exist_ok=True)
         marker.touch()
         for old in folder.glob("tracker.db*"):  # a scratch database: each demo starts empty
             old.unlink()
         shutil.copyfile(DEFAULT_CONFIG, config)  # the shipped defaults: SQLite here, console channels
     except OSError as exc:
-        raise Failure(f"demo: cannot write {folder} ({exc.strerror or exc}). "
-                      "Fix: give a writable folder with --dir DIR.") from None
+        if args.dir:
+            raise Failure(f"demo: cannot write {folder} ({exc.strerror or exc}). "
+                          "Fix: give a writable folder with --dir DIR.") from None
+        import tempfile  # no writable home (a container, a locked-down account): a temporary folder
+
+        args.dir = tempfile.mkdtemp(prefix="tracker-demo-")
+        return _demo_settings(args)
     return (components.load(config), f"a scratch database in {folder} (messages printed here, nothing sent)",
             f"tracker --config {config}")
 
