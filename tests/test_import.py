@@ -8,7 +8,6 @@ import io
 import sys
 
 import pytest
-
 from sqlalchemy import func, select
 
 from tests.helpers import make_settings
@@ -91,3 +90,17 @@ def test_bad_header_is_refused_before_anything_is_written(tmp_path, capsys):
     assert main(["--config", str(tmp_path / "config.yaml"), "import", str(path)]) == 2
     assert "unknown column 'order'" in capsys.readouterr().err
     assert asyncio.run(counts(settings)) == (0, 0)
+
+
+def test_a_row_that_is_not_utf8_is_rejected_alone(tmp_path, capsys):
+    settings = make_settings(tmp_path)
+    path = tmp_path / "orders.csv"
+    path.write_bytes(b"order_number,carrier,tracking_number,email\n"
+                     b"A-1,sandbox,SBX-DELIVER-1,a@example.com\n"
+                     b"A-2,sandbox,SBX-DELIVER-2,jos\xe9@example.com\n"  # Latin-1, not UTF-8
+                     b"A-3,sandbox,SBX-DELIVER-3,c@example.com\n")
+    assert main(["--config", str(tmp_path / "config.yaml"), "import", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "row 3: (row): is not UTF-8 text. Fix: save the file as UTF-8 CSV" in out
+    assert "3 rows: 2 shipments registered" in out
+    assert asyncio.run(counts(settings)) == (2, 2)
