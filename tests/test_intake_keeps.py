@@ -148,10 +148,10 @@ async def test_csv_import_on_postgres_in_batches_keeps_and_clears(pg_url, tmp_pa
 
     from tests.helpers import make_settings
     from tracker.db import upgrade
-    from tracker.importer import BATCH, CsvFile, import_rows
+    from tracker.importer import PG_BATCH, CsvFile, import_rows
 
     settings = make_settings(tmp_path, database_url=pg_url)
-    n = BATCH * 2 + 7  # three batches
+    n = PG_BATCH * 2 + 7  # three batches
     first = tmp_path / "first.csv"
     first.write_text("order_number,carrier,tracking_number,email,phone,locale\n" + "".join(
         f"P-{i},sandbox,SBX-DELIVER-P{i},c{i}@example.com,+1415555{i % 10000:04d},el\n" for i in range(n)))

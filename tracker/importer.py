@@ -8,7 +8,8 @@ required, the others may be absent or empty):
 `channels` is `sms`, `email` or `sms,email` (quote it in CSV). An empty cell is not given: an order
 already known keeps that value. The cell `(clear)` empties email, phone or timezone, and puts locale
 or channels back to the shop's defaults. Every row goes through the same validation as the API; the
-file is read as a stream and good rows are committed in batches of BATCH (memory stays flat however
+file is read as a stream and good rows are committed in batches of BATCH (PG_BATCH on PostgreSQL;
+memory stays flat however
 long the file is); bad rows are reported with their row number (the header is row 1), field and
 reason. Importing the same file again changes nothing (idempotent on carrier + tracking number).
 """
@@ -34,7 +35,8 @@ from tracker.orders import InputError
 
 REQUIRED = ("order_number", "tracking_number")
 CLEAR = "(clear)"
-BATCH = 2000
+BATCH = 2000  # rows per transaction: SQLite's one writer (a running daemon's too) waits for at most one
+PG_BATCH = 5000  # PostgreSQL lets the daemons write meanwhile; fewer, larger round trips
 ROW = "(row)"  # the field named when a whole row is wrong
 
 
@@ -225,7 +227,7 @@ async def import_rows(engine: AsyncEngine, settings: Settings, rows: Iterable[tu
 
     if progress:
         progress(0, max(total, 1))
-    for chunk in _batches(rows, BATCH):
+    for chunk in _batches(rows, BATCH if engine.dialect.name == "sqlite" else PG_BATCH):
         regs, bad = check(chunk)
         report.rejected.extend(bad)
         report.rows += len(chunk)
