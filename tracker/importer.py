@@ -9,9 +9,8 @@ required, the others may be absent or empty):
 already known keeps that value. The cell `(clear)` empties email, phone or timezone, and puts locale
 or channels back to the shop's defaults. Every row goes through the same validation as the API; the
 file is read as a stream and good rows are committed in batches of BATCH (PG_BATCH on PostgreSQL;
-memory stays flat however
-long the file is); bad rows are reported with their row number (the header is row 1), field and
-reason. Importing the same file again changes nothing (idempotent on carrier + tracking number).
+memory stays flat however long the file is); bad rows are reported with their row number (the header
+is row 1), field and reason. Importing the same file again changes nothing (idempotent on carrier + tracking number).
 """
 
 from __future__ import annotations
