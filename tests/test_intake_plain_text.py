@@ -65,10 +65,15 @@ def test_csv_row_with_a_control_character_is_rejected_with_its_row(tmp_path, cap
     assert "1 shipments registered" in out
 
 
-def test_shop_name_with_a_control_character_is_refused_at_start(tmp_path):
+@pytest.mark.parametrize("shop,key,code", [
+    ({"name": "Demo\nShop"}, r"shop\.name", "000A"), ({"sender_name": "Loja\x1b[2J"}, r"shop\.sender_name", "001B"),
+    ({"support_phone": "+1 415\u202e"}, r"shop\.support_phone", "202E"),
+    ({"support": {"pt-BR": {"hours": "Seg\u2066-Sex"}}}, r"shop\.support\.pt-BR\.hours", "2066"),
+])
+def test_shop_settings_with_control_characters_are_refused_at_start(tmp_path, shop, key, code):
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"shop": {"name": "Demo\nShop"}}))
-    with pytest.raises(ConfigError, match=r"shop\.name: .*control character \(U\+000A\)"):
+    path.write_text(yaml.safe_dump({"shop": shop}))
+    with pytest.raises(ConfigError, match=rf"{key}: .*\(U\+{code}\)"):
         load(path)
 
 

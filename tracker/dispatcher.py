@@ -165,10 +165,12 @@ class Dispatcher:
         note, ship, order = job.note, job.shipment, job.order
         milestone = note.milestone.split("#", 1)[0]  # repeats ("silent#2") use the milestone's template
         today = self.clock.now().astimezone(ZoneInfo(self.settings.shop.timezone)).date()
+        contact = self.settings.shop.contact(order.locale)
         ctx = dict(
             shop_name=self.settings.shop.name,
-            support_email=self.settings.shop.support_email,
-            support_phone=self.settings.shop.support_phone,
+            support_email=contact.email,
+            support_phone=contact.phone,
+            support_hours=contact.hours,
             order_number=order.number,
             carrier_name=self.carrier_names.get(ship.carrier, ship.carrier),
             tracking_number=ship.tracking_number,
@@ -189,7 +191,7 @@ class Dispatcher:
         rendered = self.renderer.render(milestone, order.locale, ctx)
         to = self.address(order, note.channel) or ""
         if note.channel == "sms":
-            text = segments.fit(rendered.sms, self.settings.sms.max_segments, keep=ctx["tracking_url"])
+            text = segments.pick([rendered.sms, rendered.sms_short], self.settings.sms.budget(rendered.locale))
             return Message(note.id, "sms", to, text, locale=rendered.locale, milestone=milestone,
                            order_number=order.number)
         return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,
