@@ -5,7 +5,7 @@ required, the others may be absent or empty):
 
     order_number, carrier, tracking_number, email, phone, locale, timezone, channels
 
-`channels` is `sms`, `email` or `sms,email` (quote it in CSV). An empty cell is not given: an order
+`channels` is `sms`, `email`, `whatsapp` or several, e.g. `sms,email` (quote it in CSV). An empty cell is not given: an order
 already known keeps that value. The cell `(clear)` empties email, phone or timezone, and puts locale
 or channels back to the shop's defaults. Every row goes through the same validation as the API; the
 file is read as a stream and good rows are committed in batches of BATCH (PG_BATCH on PostgreSQL;

@@ -31,7 +31,7 @@ from tracker.models import Order, Shipment
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 _SPACES = re.compile(r"\s+")
 _TRACKING = re.compile(r"[A-Z0-9\-_.]+")
-CHANNELS = ("sms", "email")
+CHANNELS = ("whatsapp", "sms", "email")
 CHUNK = 500  # values per IN (...) lookup on SQLite
 CONTACT = ("email", "phone", "locale", "timezone", "channels")  # what re-registering an order may change
 
@@ -183,7 +183,8 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
     wanted = list(channels) if explicit else list(default_channels or CHANNELS)
     for c in wanted:
         if c not in CHANNELS:
-            raise InputError("channels", f"unknown channel {c!r}", "use sms, email or both (sms,email)")
+            raise InputError("channels", f"unknown channel {c!r}",
+                             "use sms, email, whatsapp or several (sms,email or whatsapp,email)")
     return Registration(number, carrier, tracking, email_n, phone_n, loc, timezone or None,
                         tuple(dict.fromkeys(wanted)), source, first_check, frozenset(given | cleared))
 
@@ -211,6 +212,9 @@ def merge(reg: Registration, current: dict[str, Any] | None) -> tuple[dict[str, 
         wanted = values["channels"].split(",")
         if "sms" in wanted and not values["phone"]:
             raise InputError("phone", "the sms channel was asked for but no phone was given", "add --phone or drop sms")
+        if "whatsapp" in wanted and not values["phone"]:
+            raise InputError("phone", "the whatsapp channel was asked for but no phone was given",
+                             "add --phone or drop whatsapp")
         if "email" in wanted and not values["email"]:
             raise InputError("email", "the email channel was asked for but no email was given",
                              "add --email or drop email")

@@ -602,5 +602,5 @@ class _Ship:
 
 def channels_for(order: Order) -> list[str]:
     """The channels an order wants and has an address for."""
-    have = {"sms": bool(order.phone), "email": bool(order.email)}
+    have = {"sms": bool(order.phone), "whatsapp": bool(order.phone), "email": bool(order.email)}
     return [c for c in order.channel_list if have.get(c)]

@@ -13,6 +13,7 @@ from tracker.models import (
     CarrierState,
     Notification,
     Order,
+    PreferenceChange,
     Rating,
     Shipment,
     TrackingEventRow,
@@ -40,6 +41,9 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
             select(Alert).where(or_(Alert.shipment_id.in_(ids),
                                     Alert.carrier.in_([s.source or s.carrier for s in ships]) & Alert.shipment_id.is_(None)))
             .order_by(Alert.created_at))).scalars().all()
+        changes = (await session.execute(
+            select(PreferenceChange).where(PreferenceChange.order_id == order.id)
+            .order_by(PreferenceChange.created_at, PreferenceChange.id))).scalars().all()
         paused = {c.carrier: c for c in (await session.execute(
             select(CarrierState).where(CarrierState.paused_reason.is_not(None)))).scalars()}
 
@@ -51,6 +55,9 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
             if order.erased_at else f"  customer: email {order.email or '-'}, phone {order.phone or '-'}; ")
            + f"language {order.locale}; channels {order.channels}",
            f"  times in {settings.shop.timezone}"]
+    if changes:
+        out.append("  Customer's choices:")
+        out += [f"    {t(c.created_at)}  {c.source}: {c.change}" for c in changes]
     for ship in ships:
         out.append("")
         via = f" via {ship.source}" if ship.source and ship.source != ship.carrier else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -14,7 +14,14 @@ from sqlalchemy import func, or_, select, update
 
 from tracker.db import sessionmaker
 from tracker.dispatcher import RESEND_MARK
-from tracker.models import Alert, Notification, Order, Shipment, TrackingEventRow
+from tracker.models import (
+    Alert,
+    Notification,
+    Order,
+    PreferenceChange,
+    Shipment,
+    TrackingEventRow,
+)
 from tracker.orders import InputError, normalize_phone
 
 if TYPE_CHECKING:
@@ -44,6 +51,7 @@ class OrderView:
     events: dict[int, list[TrackingEventRow]]
     notifications: dict[int, list[Notification]]
     alerts: dict[int, list[Alert]]
+    preference_changes: list[PreferenceChange] = field(default_factory=list)  # the customer's own choices
 
 
 async def load_order(daemon: "Daemon", number: str) -> OrderView | None:
@@ -67,6 +75,9 @@ async def load_order(daemon: "Daemon", number: str) -> OrderView | None:
             view.notifications[n.shipment_id].append(n)
         for a in alerts:
             view.alerts[a.shipment_id].append(a)
+        view.preference_changes = list((await session.execute(
+            select(PreferenceChange).where(PreferenceChange.order_id == order.id)
+            .order_by(PreferenceChange.created_at, PreferenceChange.id))).scalars())
         return view
 
 
