@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tracker import __version__, components, logs, stopping
+from tracker import __version__, components, logs, redact, stopping
 from tracker.app import DaemonError
 from tracker.clock import SYSTEM
 from tracker.config import (
@@ -24,7 +24,7 @@ from tracker.config import (
     public_url_warnings,
 )
 from tracker.db import DatabaseLocked, DatabaseUnreachable, make_engine, sessionmaker, upgrade
-from tracker.orders import InputError, register, validate
+from tracker.orders import CONTACT, InputError, register, register_batch, validate
 from tracker.routing import accepted_carriers, router
 
 log = logging.getLogger("tracker.cli")
@@ -101,23 +101,47 @@ def cmd_db_upgrade(args) -> int:
     return 0
 
 
+def _clear_fields(given: list[str] | None) -> list[str]:
+    return [f.strip() for item in given or [] for f in item.split(",") if f.strip()]
+
+
+def _shown(field: str, value: str | None) -> str:
+    if not value:
+        return "(none)"
+    return {"email": redact.email, "phone": redact.phone}.get(field, str)(value)
+
+
+def registration_answer(outcome, public_url: str) -> str:
+    """What `tracker add` did: registered, or which contact fields changed on a known order."""
+    order, ship = outcome.order, outcome.shipment
+    page = f"customer page {public_url.rstrip('/')}/t/{ship.public_token}"
+    if outcome.new_order:
+        return f"registered order {order.number}: {ship.carrier} {ship.tracking_number} (channels {order.channels}; {page})"
+    head = (f"registered {ship.carrier} {ship.tracking_number} on order {order.number}" if outcome.created
+            else f"order {order.number} already has {ship.carrier} {ship.tracking_number}")
+    if not outcome.changed:
+        return f"{head}; contact data unchanged ({page})"
+    changes = ", ".join(f"{f} {_shown(f, getattr(order, f))}" for f in outcome.changed)
+    return f"{head}; changed {changes}; other contact fields kept ({page})"
+
+
 def cmd_add(args) -> int:
     settings = _settings(args)
     reg = validate(order_number=args.order, carrier=args.carrier, tracking_number=args.tracking, email=args.email,
                    phone=args.phone, locale=args.locale, timezone=args.timezone, channels=args.channels,
-                   known_carriers=accepted_carriers(settings), route=router(settings),
-                   default_locale=settings.shop.default_locale,
+                   clear=_clear_fields(args.clear), known_carriers=accepted_carriers(settings),
+                   route=router(settings), default_locale=settings.shop.default_locale,
                    default_channels=settings.shop.default_channels, default_region=settings.shop.default_region)
 
     async def go():
         engine = await _engine(settings)
         try:
             async with sessionmaker(engine)() as session, session.begin():
-                order, ship, created = await register(session, reg, SYSTEM.now(),
-                                                      first_check_seconds=settings.poller.first_check_seconds)
-            verb = "registered" if created else "updated contact details of"
-            print(f"{verb} order {order.number}: {ship.carrier} {ship.tracking_number} "
-                  f"(channels {order.channels}; customer page {settings.server.public_url.rstrip('/')}/t/{ship.public_token})")
+                (outcome,) = await register_batch(session, [(0, reg)], SYSTEM.now(),
+                                                  first_check_seconds=settings.poller.first_check_seconds)
+                if outcome.error:
+                    raise outcome.error
+            print(registration_answer(outcome, settings.server.public_url))
         finally:
             await engine.dispose()
 
@@ -178,8 +202,37 @@ DEMO_JOURNEYS = [
 ]
 
 
+def _demo_settings(args) -> tuple[Settings, str, str]:
+    """The demo's settings, where it writes, and the `tracker` prefix that reads it afterwards."""
+    if args.use_config:
+        settings = _settings(args)
+        return settings, f"your configured database ({settings.database.url}) and providers", "tracker"
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    folder = Path(args.dir) if args.dir else Path(state) / "tracker-demo"
+    config, marker = folder / "config.yaml", folder / ".tracker-demo"
+    try:
+        if folder.is_dir() and not marker.exists() and any(folder.iterdir()):
+            raise Failure(f"demo: {folder} holds other files and is not a demo folder, so it is left alone. "
+                          "Fix: give a new or empty folder with --dir DIR.")
+        folder.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        for old in folder.glob("tracker.db*"):  # a scratch database: each demo starts empty
+            old.unlink()
+        shutil.copyfile(DEFAULT_CONFIG, config)  # the shipped defaults: SQLite here, console channels
+    except OSError as exc:
+        if args.dir:
+            raise Failure(f"demo: cannot write {folder} ({exc.strerror or exc}). "
+                          "Fix: give a writable folder with --dir DIR.") from None
+        import tempfile  # no writable home (a container, a locked-down account): a temporary folder
+
+        args.dir = tempfile.mkdtemp(prefix="tracker-demo-")
+        return _demo_settings(args)
+    return (components.load(config), f"a scratch database in {folder} (messages printed here, nothing sent)",
+            f"tracker --config {config}")
+
+
 def cmd_demo(args) -> int:
-    settings = _settings(args)
+    settings, where, again = _demo_settings(args)
     logs.setup(settings.logging.level if args.verbose else "WARNING")
     from tracker.app import Daemon
     from tracker.models import Notification, Order, Shipment
@@ -222,7 +275,7 @@ def cmd_demo(args) -> int:
                 await register(session, reg, daemon.clock.now())
                 taken.add(reg.order_number)
                 numbers.append((reg.order_number, reg.tracking_number, what))
-        print(f"tracker {__version__} demo: {len(numbers)} sandbox orders, one simulated hour per second.")
+        print(f"tracker {__version__} demo: {len(numbers)} sandbox orders, one simulated hour per second, in {where}.")
         for order, tracking, what in numbers:
             print(f"  {order}  {tracking:<28} {what}")
         print(f"Web server: http://127.0.0.1:{daemon.port}/healthz. Messages the customers receive follow.\n",
@@ -251,7 +304,7 @@ def cmd_demo(args) -> int:
         await watcher
         print("Demo finished. Each order's story:")
         for order, tracking, _ in numbers:
-            print(f"  tracker status {order}")
+            print(f"  {again} status {order}")
         return 0
 
     return _run(go())
@@ -468,9 +521,15 @@ def cmd_support_hash_password(args) -> int:
 
     from tracker.apikeys import hash_password
 
-    password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass("password: ")
-    if not args.stdin and getpass.getpass("again: ") != password:
-        raise Failure("password: the two entries differ. Fix: type the same password twice.")
+    if not args.stdin and not sys.stdin.isatty():
+        raise Failure("password: there is no terminal to ask on. Fix: pipe it in with --stdin, "
+                      "for example: echo \"$PW\" | tracker support hash-password --stdin.")
+    try:
+        password = sys.stdin.readline().rstrip("\r\n") if args.stdin else getpass.getpass("password: ")
+        if not args.stdin and getpass.getpass("again: ") != password:
+            raise Failure("password: the two entries differ. Fix: type the same password twice.")
+    except EOFError:
+        raise Failure("password: nothing was typed. Fix: type the password, or pipe it in with --stdin.") from None
     if len(password) < 8:
         raise Failure("password: shorter than 8 characters. Fix: choose a longer one.")
     print(hash_password(password))
@@ -480,24 +539,29 @@ def cmd_support_hash_password(args) -> int:
 def cmd_import(args) -> int:
     settings = _settings(args)
     from tracker.importer import (
+        CsvFile,
         ImportFileError,
         format_report,
         import_rows,
         progress_bar,
-        read_rows,
     )
 
     try:
-        rows = read_rows(Path(args.file))
+        csv_file = CsvFile(Path(args.file))
     except ImportFileError as exc:
         raise Failure(str(exc)) from None
+    show = not args.quiet and sys.stderr.isatty()  # a bar only where someone watches it
 
     async def go():
-        engine = await _engine(settings)
         try:
-            report = await import_rows(engine, settings, rows, progress=None if args.quiet else progress_bar())
+            engine = await _engine(settings)
+            try:
+                report = await import_rows(engine, settings, csv_file.rows(), progress=progress_bar() if show else None,
+                                           total=csv_file.count_rows() if show else 0)
+            finally:
+                await engine.dispose()
         finally:
-            await engine.dispose()
+            csv_file.close()
         print(format_report(report))
         return 1 if report.rejected else 0
 
@@ -526,6 +590,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, default=150, help="stop after this many seconds at most")
     s.add_argument("--port", type=int, help="web server port (default: server.port, or any free one if taken)")
     s.add_argument("--verbose", action="store_true", help="show the daemon's log lines too")
+    s.add_argument("--dir", help="the demo's scratch folder (default: $XDG_STATE_HOME or ~/.local/state, "
+                                 "then tracker-demo); emptied at each start")
+    s.add_argument("--use-config", action="store_true",
+                   help="run in the configured database with the configured providers instead (real sends)")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("add", help="register an order's shipment")
@@ -537,6 +605,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--locale", help="customer's language: en, pt-BR, es, el")
     s.add_argument("--timezone", help="customer's IANA time zone, e.g. America/Sao_Paulo")
     s.add_argument("--channels", help="sms, email, whatsapp or several, e.g. whatsapp,email (default from config)")
+    s.add_argument("--clear", action="append", metavar="FIELD",
+                   help=f"empty a contact field of a known order ({', '.join(CONTACT)}; repeat or comma-separate); "
+                        "fields not given keep their values")
     s.set_defaults(func=cmd_add)
 
     s = sub.add_parser("status", help="an order's story: carrier timeline and every notification")
@@ -566,7 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("import", help="register shipments from a CSV file (columns: see docs/interfaces.md)")
     s.add_argument("file", help="CSV with a header row: order_number, carrier, tracking_number, email, phone, "
                                 "locale, timezone, channels")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--quiet", action="store_true", help="no progress bar (shown only on a terminal anyway)")
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("apikey", help="API keys for the HTTP API")

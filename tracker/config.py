@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from tracker import plaintext
+
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
 ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -69,6 +71,12 @@ def _empty_or_matching(value: str, pattern: str, problem: str) -> str:
     return value
 
 
+def _plain_text(v: str) -> str:
+    if bad := plaintext.problem(v):
+        raise ValueError(f"{bad}; {plaintext.FIX}")
+    return v
+
+
 class ShopColors(_Strict):
     """The shop's colours on the email layout and the tracking page (#rrggbb)."""
 
@@ -92,6 +100,11 @@ class SupportContact(_Strict):
     phone: str = ""
     hours: str = Field("", description="opening hours as the customer should read them, e.g. Mon-Fri 9-18")
 
+    @field_validator("email", "phone", "hours", mode="before")
+    @classmethod
+    def _plain(cls, v):  # shown in messages and on the tracking page
+        return _plain_text(v) if isinstance(v, str) else v
+
     @field_validator("email")
     @classmethod
     def _email(cls, v: str) -> str:
@@ -111,6 +124,11 @@ class ShopSettings(_Strict):
     default_locale: str = "en"
     default_channels: list[Literal["whatsapp", "sms", "email"]] = ["sms", "email"]
     default_region: str = Field("US", description="phone numbers without +country are read in this region")
+
+    @field_validator("name", "support_email", "support_phone", "sender_name")
+    @classmethod
+    def _plain(cls, v: str) -> str:  # shown in every SMS, subject and log line
+        return _plain_text(v)
 
     @field_validator("timezone")
     @classmethod

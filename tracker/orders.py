@@ -1,29 +1,39 @@
-"""Registering orders and shipments: validation (pure) and an idempotent upsert.
+"""Registering orders and shipments: validation (pure), merging (pure) and an idempotent upsert.
 
-Every intake (CLI, HTTP API, CSV, shop webhooks) goes through `validate()` then `register()`, so bad
-input is refused the same way everywhere: one `InputError` naming the field and the fix, nothing written.
+Every intake (CLI, HTTP API, CSV, shop webhooks) goes through `validate()` then `register_batch()`
+(`register()` for one), so bad input is refused the same way everywhere: one `InputError` naming the
+field and the fix, nothing written. Re-registering a known order changes only the contact fields it
+gives or clears (`merge()`); the others keep their values.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tracker import plaintext
 from tracker.carriers.catalog import AUTO, canonical
 from tracker.carriers.detect import Undetected, choose
 from tracker.models import Order, Shipment
 
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+_SPACES = re.compile(r"\s+")
+_TRACKING = re.compile(r"[A-Z0-9\-_.]+")
 CHANNELS = ("whatsapp", "sms", "email")
+CHUNK = 500  # values per IN (...) lookup on SQLite
+CONTACT = ("email", "phone", "locale", "timezone", "channels")  # what re-registering an order may change
 
 
 class InputError(ValueError):
@@ -44,6 +54,16 @@ class Registration:
     channels: tuple[str, ...]
     source: str = ""  # who tells us about it (tracker/routing.py); "" = the carrier's own module
     first_check_seconds: float | None = None  # a pushed shipment's first poll is only a safety check
+    # Contact fields this registration sets or clears; a known order keeps the others as they are.
+    given: frozenset[str] = frozenset(("email", "phone", "locale", "timezone", "channels"))
+
+
+def _valid_number(parsed: phonenumbers.PhoneNumber, region: str) -> bool:
+    # is_valid_number() tries each region sharing the country code (25 share +1); the shop's own first
+    if (parsed.country_code == phonenumbers.country_code_for_region(region)
+            and phonenumbers.is_valid_number_for_region(parsed, region)):
+        return True
+    return phonenumbers.is_valid_number(parsed)
 
 
 def normalize_phone(raw: str, region: str) -> str:
@@ -51,35 +71,80 @@ def normalize_phone(raw: str, region: str) -> str:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         parsed = None
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
+    if parsed is None or not _valid_number(parsed, region):
         raise InputError("phone", f"{raw!r} is not a valid phone number",
                          "give it in international form, for example +14155550123")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    # E.164 as phonenumbers.format_number(...E164) writes it, without its generic formatting machinery
+    return f"+{parsed.country_code}{phonenumbers.national_significant_number(parsed)}"
+
+
+# A plain ASCII dot-atom local part: email-validator leaves it as it is, so only the domain needs its
+# full check, once per domain (a shop's customers share a few dozen domains).
+_PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+@lru_cache(maxsize=4096)
+def _email_domain(domain: str) -> str | EmailNotValidError:
+    try:
+        return validate_email(f"a@{domain}", check_deliverability=False).domain
+    except EmailNotValidError as exc:
+        return exc
 
 
 def normalize_email(raw: str) -> str:
-    try:
+    local, at, domain = raw.rpartition("@")
+    if at and len(local) <= 64 and len(raw) <= 254 and _PLAIN_LOCAL.fullmatch(local):
+        checked = _email_domain(domain)
+        if isinstance(checked, str) and len(local) + 1 + len(checked) <= 254:
+            return f"{local}@{checked}"
+    try:  # anything else (quoted, international, wrong): the full check says what is wrong
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise InputError("email", f"{raw!r} is not a valid email address ({exc})",
                          "give an address such as name@example.com") from None
 
 
+def refuse_unsafe(field: str, value: str | None) -> None:
+    """InputError when text bound for logs, SMS or subjects holds control or text-direction characters."""
+    if isinstance(value, str) and (bad := plaintext.problem(value)):
+        raise InputError(field, bad, plaintext.FIX)
+
+
 def validate(*, order_number: str | None, carrier: str | None, tracking_number: str | None,
              email: str | None = None, phone: str | None = None, locale: str | None = None,
-             timezone: str | None = None, channels: list[str] | str | None = None,
+             timezone: str | None = None, channels: list[str] | str | None = None, clear: Iterable[str] = (),
              known_carriers: list[str], default_locale: str = "en", default_channels: list[str] | None = None,
              default_region: str = "US", route: Callable[[str], tuple[str, float | None] | None] | None = None) -> Registration:
-    """Check and normalize one registration. Raises InputError on the first bad field."""
+    """Check and normalize one registration. Raises InputError on the first bad field.
+
+    A contact field left out (None or blank) is not given: a known order keeps its value. `clear` names
+    the contact fields to empty (locale and channels go back to the shop's defaults).
+    """
+    given_values = {"email": email, "phone": phone, "locale": locale, "timezone": timezone}
+    texts = {"order_number": order_number, "carrier": carrier, "tracking_number": tracking_number, **given_values,
+             "channels": ",".join(map(str, channels)) if isinstance(channels, list) else channels}
+    if plaintext.problem("".join(v for v in texts.values() if isinstance(v, str))):  # one look, then which
+        for name, value in texts.items():
+            refuse_unsafe(name, value)
+    cleared = set(clear)
+    for name in cleared:
+        if name not in CONTACT:
+            raise InputError("clear", f"{name!r} cannot be cleared", f"clear only {', '.join(CONTACT)}")
+    given = {n for n, v in given_values.items() if v is not None and v.strip()}
+    if channels is not None and channels != "" and channels != []:
+        given.add("channels")
+    both = sorted(given & cleared)
+    if both:
+        raise InputError(both[0], "is both given and cleared", "give a new value or clear it, not both")
     number = (order_number or "").strip()
     if not number:
         raise InputError("order_number", "is empty", "give the shop's order number, for example ORDER-1001")
     if len(number) > 64:
         raise InputError("order_number", "is longer than 64 characters", "shorten it")
-    tracking = re.sub(r"\s+", "", tracking_number or "").upper()
+    tracking = _SPACES.sub("", tracking_number or "").upper()
     if not tracking:
         raise InputError("tracking_number", "is empty", "give the carrier's tracking number")
-    if len(tracking) > 64 or not re.fullmatch(r"[A-Z0-9\-_.]+", tracking):
+    if len(tracking) > 64 or not _TRACKING.fullmatch(tracking):
         raise InputError("tracking_number", f"{tracking_number!r} is not a tracking number",
                          "use the letters and digits printed on the label")
     carrier = (carrier or "").strip().lower()
@@ -102,18 +167,17 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
                              "configure its module under carriers:, or route it (sources.routes / sources.default)")
     email_n = normalize_email(email.strip()) if email and email.strip() else None
     phone_n = normalize_phone(phone.strip(), default_region) if phone and phone.strip() else None
-    if not email_n and not phone_n:
-        raise InputError("email", "no email and no phone given", "give at least one, so the customer hears about the parcel")
-    loc = (locale or default_locale).strip().replace("_", "-")
+    loc = (locale.strip() if "locale" in given else default_locale).replace("_", "-")
     if not LOCALE.match(loc):
         raise InputError("locale", f"{locale!r} is not a language tag", "use a tag such as en, pt-BR, es or el")
+    timezone = timezone.strip() if "timezone" in given else None
     if timezone:
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise InputError("timezone", f"unknown time zone {timezone!r}",
                              "use an IANA name such as America/Sao_Paulo") from None
-    explicit = channels is not None and channels != ""
+    explicit = "channels" in given
     if isinstance(channels, str):
         channels = [c.strip() for c in channels.split(",") if c.strip()]
     wanted = list(channels) if explicit else list(default_channels or CHANNELS)
@@ -121,50 +185,214 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
         if c not in CHANNELS:
             raise InputError("channels", f"unknown channel {c!r}",
                              "use sms, email, whatsapp or several (sms,email or whatsapp,email)")
-    if explicit:
-        if "sms" in wanted and not phone_n:
+    return Registration(number, carrier, tracking, email_n, phone_n, loc, timezone or None,
+                        tuple(dict.fromkeys(wanted)), source, first_check, frozenset(given | cleared))
+
+
+def merge(reg: Registration, current: dict[str, Any] | None) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The order's contact data after `reg`, and the fields that changed (pure).
+
+    `current` is the known order's CONTACT values (None: a new order, which takes reg's values with the
+    shop's defaults). Raises InputError when the result would leave the customer unreachable.
+    """
+    new = {"email": reg.email, "phone": reg.phone, "locale": reg.locale, "timezone": reg.timezone,
+           "channels": ",".join(reg.channels)}
+    if current is None:
+        values, changed = new, ()
+    else:
+        values = {f: new[f] if f in reg.given else current[f] for f in CONTACT}
+        changed = tuple(f for f in CONTACT if values[f] != current[f])
+    if not values["email"] and not values["phone"]:
+        if current is None:
+            raise InputError("email", "no email and no phone given",
+                             "give at least one, so the customer hears about the parcel")
+        raise InputError("email", "clearing it would leave the order without email and phone",
+                         "give the other one first, or keep one of them")
+    if "channels" in reg.given:
+        wanted = values["channels"].split(",")
+        if "sms" in wanted and not values["phone"]:
             raise InputError("phone", "the sms channel was asked for but no phone was given", "add --phone or drop sms")
-        if "whatsapp" in wanted and not phone_n:
+        if "whatsapp" in wanted and not values["phone"]:
             raise InputError("phone", "the whatsapp channel was asked for but no phone was given",
                              "add --phone or drop whatsapp")
-        if "email" in wanted and not email_n:
+        if "email" in wanted and not values["email"]:
             raise InputError("email", "the email channel was asked for but no email was given",
                              "add --email or drop email")
-    return Registration(number, carrier, tracking, email_n, phone_n, loc, timezone or None,
-                        tuple(dict.fromkeys(wanted)), source, first_check)
+    return values, changed
+
+
+@dataclass(slots=True)
+class Outcome:
+    index: int
+    error: InputError | None = None
+    order: Order | None = None        # loaded only when asked for (register_batch(load=True))
+    shipment: Shipment | None = None
+    created: bool = False              # a new shipment
+    changed: tuple[str, ...] = ()      # contact fields of a known order that this registration changed
+    new_order: bool = False
+
+
+def _owned_error(tracking: str, holder: str) -> InputError:
+    return InputError("tracking_number", f"{tracking} is already registered for order {holder}",
+                      "check the number, or register it on that order")
+
+
+async def register_batch(session: AsyncSession, items: list[tuple[int, Registration]], now: datetime, *,
+                         first_check_seconds: float = 0, load: bool = True) -> list[Outcome]:
+    """Upsert many orders and shipments in the caller's transaction, a few statements per batch.
+
+    Idempotent on (carrier, tracking number); a known order takes only the contact fields each
+    registration gives (`merge`). An item that cannot be registered (its tracking number belongs to
+    another order, in the database or earlier in the batch; it would leave the order unreachable) comes
+    back with an error and writes nothing. `load`: put the Order and Shipment rows in each outcome.
+    """
+    orders_t, ships_t = Order.__table__, Shipment.__table__
+    cols = [orders_t.c[f] for f in CONTACT]
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        # A prepared IN (...) lookup otherwise soon runs a generic plan made from the statistics of a
+        # table that was empty when this import began: a sequential scan per batch.
+        await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    pg = conn.dialect.name == "postgresql"
+    known: dict[str, dict[str, Any]] = {}  # order number -> {"id", CONTACT...}
+    owner: dict[tuple[str, str], tuple[str, int | None]] = {}  # (carrier, number) -> (order number, shipment id)
+    numbers = sorted({reg.order_number for _, reg in items})
+    trackings = sorted({reg.tracking_number for _, reg in items})
+    for row in await _where_in(session, pg, select(orders_t.c.id, orders_t.c.number, *cols), orders_t.c.number,
+                               numbers):
+        known[row.number] = dict(row._mapping)
+    found = await _where_in(session, pg, select(  # no join: PostgreSQL plans it badly on a table growing fast
+        ships_t.c.carrier, ships_t.c.tracking_number, ships_t.c.id, ships_t.c.order_id), ships_t.c.tracking_number,
+        trackings)
+    number_of = {v["id"]: n for n, v in known.items()}
+    others = sorted({row.order_id for row in found if row.order_id not in number_of})
+    number_of.update(dict(await _where_in(session, pg, select(orders_t.c.id, orders_t.c.number), orders_t.c.id,
+                                          others)))
+    for carrier, tracking, sid, oid in found:
+        owner[(carrier, tracking)] = (number_of[oid], sid)
+    out: list[Outcome] = []
+    fresh: dict[str, dict[str, Any]] = {}        # new orders by number: their values
+    dirty: dict[str, dict[str, Any]] = {}        # known orders whose contact data changes
+    new_ships: list[tuple[Outcome, Registration]] = []
+    for index, reg in items:
+        key = (reg.carrier, reg.tracking_number)
+        holder = owner.get(key)
+        if holder is not None and holder[0] != reg.order_number:
+            out.append(Outcome(index, _owned_error(reg.tracking_number, holder[0])))
+            continue
+        state = known.get(reg.order_number) or fresh.get(reg.order_number)
+        try:
+            values, changed = merge(reg, state)
+        except InputError as exc:
+            out.append(Outcome(index, exc))
+            continue
+        outcome = Outcome(index, changed=changed)
+        if state is None:
+            fresh[reg.order_number] = values
+            outcome.new_order = True
+        else:
+            state.update(values)
+            if changed and reg.order_number in known:
+                dirty[reg.order_number] = state
+        if holder is None:
+            owner[key] = (reg.order_number, None)
+            outcome.created = True
+            new_ships.append((outcome, reg))
+        out.append(outcome)
+    if fresh:
+        await insert_many(session, orders_t, [{"number": n, **v, "created_at": now} for n, v in fresh.items()])
+        for oid, number in await _where_in(session, pg, select(orders_t.c.id, orders_t.c.number), orders_t.c.number,
+                                           list(fresh)):
+            known[number] = {"id": oid, **fresh[number]}
+    if dirty:
+        await session.execute(
+            update(orders_t).where(orders_t.c.id == bindparam("_id")).values({f: bindparam(f) for f in CONTACT}),
+            [{"_id": v["id"], **{f: v[f] for f in CONTACT}} for v in dirty.values()])
+    if new_ships:
+        await insert_many(session, ships_t, [{
+            "order_id": known[reg.order_number]["id"], "carrier": reg.carrier, "source": reg.source or reg.carrier,
+            "tracking_number": reg.tracking_number, "status": "pending",
+            "next_check_at": now + timedelta(seconds=first_check_seconds if reg.first_check_seconds is None
+                                             else reg.first_check_seconds),
+            "public_token": secrets.token_urlsafe(24), "created_at": now, "updated_at": now} for _, reg in new_ships])
+    if load and out:
+        await _load(session, out, dict(items), known)
+    return out
+
+
+async def _where_in(session: AsyncSession, pg: bool, query, column, values: list) -> list:
+    """The rows of `query` whose `column` is one of `values`: on PostgreSQL one `= ANY(array)` (one
+    parameter, however many values), elsewhere IN (...) in chunks of CHUNK."""
+    if not values:
+        return []
+    if pg:
+        return list(await session.execute(query.where(column == sa.any_(
+            sa.bindparam("values", values, type_=sa.ARRAY(column.type))))))
+    rows: list = []
+    for i in range(0, len(values), CHUNK):
+        rows += await session.execute(query.where(column.in_(values[i:i + CHUNK])))
+    return rows
+
+
+async def insert_many(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows (same keys each) in one executemany (PostgreSQL: one statement) straight to the driver.
+
+    Each distinct value is converted for the database once (a batch shares its few timestamps), instead
+    of SQLAlchemy binding every parameter of every row, which costs more than the insert itself at
+    thousands of rows a second. Columns left out take their scalar defaults.
+    """
+    conn = await session.connection()
+    dialect = conn.dialect
+    extra = {c.name: c.default.arg for c in table.columns
+             if c.name not in rows[0] and c.default is not None and c.default.is_scalar}
+    names = [*rows[0], *extra]
+    style = {"qmark": lambda i: "?", "numeric_dollar": lambda i: f"${i}", "format": lambda i: "%s"}.get(dialect.paramstyle)
+    if style is None or any(c.name not in names and c.default is not None for c in table.columns):
+        await session.execute(insert(table), rows)  # a driver or default this shortcut does not know
+        return
+    procs = [(i, p) for i, n in enumerate(names) if (p := table.c[n].type.dialect_impl(dialect).bind_processor(dialect))]
+    memo: dict[tuple[int, Any], Any] = {}
+
+    def bound(row: dict[str, Any]) -> list[Any]:
+        values = [*row.values(), *fixed]
+        for i, proc in procs:
+            if values[i] is not None:
+                key = (i, values[i])
+                if key not in memo:
+                    memo[key] = proc(values[i])
+                values[i] = memo[key]
+        return values
+
+    quote = dialect.identifier_preparer.quote
+    into = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+    fixed = list(extra.values())
+    if dialect.name == "postgresql":  # one statement of column arrays: the server inserts them in one go
+        arrays = [f"${i + 1}::{table.c[n].type.compile(dialect)}[]" for i, n in enumerate(names)]
+        columns = [list(col) for col in zip(*(bound(row) for row in rows), strict=True)]
+        await conn.exec_driver_sql(into + f"SELECT * FROM unnest({', '.join(arrays)})", tuple(columns))
+        return
+    await conn.exec_driver_sql(into + f"VALUES ({', '.join(style(i + 1) for i in range(len(names)))})",
+                               [tuple(bound(row)) for row in rows])
+
+
+async def _load(session: AsyncSession, out: list[Outcome], regs: dict[int, Registration],
+                known: dict[str, dict[str, Any]]) -> None:
+    good = [o for o in out if o.error is None]
+    ids = sorted({known[regs[o.index].order_number]["id"] for o in good})
+    orders = {o.id: o for o in (await session.scalars(
+        select(Order).where(Order.id.in_(ids)).execution_options(populate_existing=True))).all()}
+    ships = {(s.order_id, s.carrier, s.tracking_number): s for s in (await session.scalars(
+        select(Shipment).where(Shipment.order_id.in_(ids)).execution_options(populate_existing=True))).all()}
+    for o in good:
+        reg = regs[o.index]
+        o.order = orders[known[reg.order_number]["id"]]
+        o.shipment = ships[(o.order.id, reg.carrier, reg.tracking_number)]
 
 
 async def register(session: AsyncSession, reg: Registration, now: datetime, *,
                    first_check_seconds: float = 0) -> tuple[Order, Shipment, bool]:
-    """Upsert the order (contact data is updated) and its shipment (idempotent on carrier + number).
-
-    Returns (order, shipment, created). Raises InputError when the tracking number already belongs
-    to another order. The caller's transaction decides whether anything is written.
-    """
-    from datetime import timedelta
-
-    order = (await session.execute(select(Order).where(Order.number == reg.order_number))).scalar_one_or_none()
-    if order is None:
-        order = Order(number=reg.order_number, created_at=now)
-        session.add(order)
-    order.email, order.phone, order.locale = reg.email, reg.phone, reg.locale
-    order.timezone, order.channels = reg.timezone, ",".join(reg.channels)
-    await session.flush()
-    ship = (await session.execute(select(Shipment).where(
-        Shipment.carrier == reg.carrier, Shipment.tracking_number == reg.tracking_number))).scalar_one_or_none()
-    if ship is not None:
-        if ship.order_id != order.id:
-            other = await session.get(Order, ship.order_id)
-            raise InputError("tracking_number", f"{reg.tracking_number} is already registered for order "
-                             f"{other.number if other else ship.order_id}", "check the number, or register it on that order")
-        return order, ship, False
-    ship = Shipment(
-        order_id=order.id, carrier=reg.carrier, source=reg.source or reg.carrier,
-        tracking_number=reg.tracking_number, status="pending",
-        next_check_at=now + timedelta(seconds=first_check_seconds if reg.first_check_seconds is None
-                                      else reg.first_check_seconds), public_token=secrets.token_urlsafe(24),
-        created_at=now, updated_at=now,
-    )
-    session.add(ship)
-    await session.flush()
-    return order, ship, True
+    """One registration (register_batch of one). Returns (order, shipment, created); raises InputError."""
+    (outcome,) = await register_batch(session, [(0, reg)], now, first_check_seconds=first_check_seconds)
+    if outcome.error:
+        raise outcome.error
+    return outcome.order, outcome.shipment, outcome.created

@@ -14,10 +14,10 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from tracker import apikeys
-from tracker.bulk import FIELDS, field_name, register_batch, validate_item
+from tracker.bulk import FIELDS, carriers_of, field_name, register_batch, validate_item
 from tracker.db import sessionmaker
 from tracker.models import Notification, Order, Shipment, TrackingEventRow
-from tracker.orders import InputError
+from tracker.orders import CONTACT, InputError
 from tracker.web import common
 from tracker.web.common import DAEMON
 
@@ -167,12 +167,13 @@ async def create_shipments(request: web.Request) -> web.Response:
     else:
         items = [body]
     regs, errors = [], {}
+    carriers = carriers_of(daemon.settings)
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             errors[i] = InputError("(item)", "must be a JSON object", "send a registration object")
             continue
-        try:
-            regs.append((i, validate_item(daemon.settings, item)))
+        try:  # a contact field left out keeps its value; JSON null clears it
+            regs.append((i, validate_item(daemon.settings, item, null_clears=True, carriers=carriers)))
         except InputError as exc:
             errors[i] = exc
     outcomes = []
@@ -199,7 +200,7 @@ async def create_shipments(request: web.Request) -> web.Response:
         else:
             created += o.created
             updated += not o.created
-            results[o.index] = {"index": o.index, "created": o.created,
+            results[o.index] = {"index": o.index, "created": o.created, "changed": list(o.changed),
                                 "shipment": shipment_json(daemon, o.shipment, o.order)}
     if created:
         common.wake_poller(daemon)
@@ -209,7 +210,7 @@ async def create_shipments(request: web.Request) -> web.Response:
         r = results[0]
         if "error" in r:
             return web.json_response({"error": r["error"]}, status=422)
-        return web.json_response({"created": r["created"], "shipment": r["shipment"]},
+        return web.json_response({"created": r["created"], "changed": r["changed"], "shipment": r["shipment"]},
                                  status=201 if r["created"] else 200)
     return web.json_response({"created": created, "updated": updated, "rejected": len(items) - created - updated,
                               "results": [results[i] for i in range(len(items))]})
@@ -320,7 +321,7 @@ def openapi_document(server_url: str) -> dict:
             "carrier": nullable("string", description="carrier name (may be omitted where it can be detected)",
                                 example="sandbox"),
             "tracking_number": s("string", maxLength=64, example="SBX-DELIVER-1"),
-            "email": nullable("string", format="email"),
+            "email": nullable("string", format="email", description="null clears it on a known order"),
             "phone": nullable("string", description="international form, e.g. +14155550123"),
             "locale": nullable("string", description="en, pt-BR, es or el"),
             "timezone": nullable("string", description="IANA name, e.g. America/Sao_Paulo"),
@@ -329,6 +330,8 @@ def openapi_document(server_url: str) -> dict:
         },
     }
     assert set(registration["properties"]) == set(FIELDS)
+    changed = {"type": "array", "items": s("string", enum=list(CONTACT)),
+               "description": "contact fields of a known order this registration changed"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "tracker API", "version": "1",
@@ -340,7 +343,9 @@ def openapi_document(server_url: str) -> dict:
             "/shipments": {"post": {
                 "operationId": "registerShipments",
                 "summary": "Register one shipment, or up to 1,000 with {\"shipments\": [...]}. Idempotent on "
-                           "(carrier, tracking number): re-posting updates the order's contact data.",
+                           "(carrier, tracking number). Re-posting a known order changes only the contact "
+                           "fields sent (null clears one; a field left out keeps its value); `changed` "
+                           "lists what changed.",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
                     ref("Registration"),
                     {"type": "object", "additionalProperties": False, "required": ["shipments"],
@@ -348,13 +353,15 @@ def openapi_document(server_url: str) -> dict:
                                                   "items": ref("Registration")}}}]}}}},
                 "responses": {
                     "201": _ok("Registered", {"type": "object", "properties": {
-                        "created": s("boolean"), "shipment": ref("Shipment")}}),
+                        "created": s("boolean"), "changed": changed, "shipment": ref("Shipment")}}),
                     "200": _ok("Already known (contact data updated), or the bulk report", {"oneOf": [
-                        {"type": "object", "properties": {"created": s("boolean"), "shipment": ref("Shipment")}},
+                        {"type": "object", "properties": {"created": s("boolean"), "changed": changed,
+                                                          "shipment": ref("Shipment")}},
                         {"type": "object", "properties": {
                             "created": s("integer"), "updated": s("integer"), "rejected": s("integer"),
                             "results": {"type": "array", "items": {"type": "object", "properties": {
-                                "index": s("integer"), "created": s("boolean"), "shipment": ref("Shipment"),
+                                "index": s("integer"), "created": s("boolean"), "changed": changed,
+                                "shipment": ref("Shipment"),
                                 "error": ref("ErrorDetail")}}}}}]}),
                     "400": _err("Body is not JSON"), "413": _err("Body too large"), **common_errors}}},
             "/orders/{number}": {"get": {

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from tracker.bulk import register_batch, validate_item
 from tracker.db import insert_ignore, is_sqlite, sessionmaker
 from tracker.models import Order, Shipment, ShopResource, WebhookEvent
-from tracker.orders import InputError, Registration
+from tracker.orders import InputError, Registration, refuse_unsafe
 from tracker.web import common
 from tracker.web.common import DAEMON
 
@@ -145,6 +145,12 @@ def _seen(source: str, outcome: str, version: Version) -> web.Response:
 
 async def _apply(request: web.Request, source: str, version: Version, items: list[dict[str, Any]]) -> web.Response:
     daemon = request.app[DAEMON]
+    try:  # text that would forge log lines or turn messages around refuses the whole delivery
+        for item in items:
+            for key, value in item.items():
+                refuse_unsafe(key, value)
+    except InputError as exc:
+        return _error(400, exc.field, exc.problem, exc.fix)
     regs, rejected = [], []
     for i, item in enumerate(items):
         try:
