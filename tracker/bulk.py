@@ -28,7 +28,7 @@ class Outcome:
     index: int
     error: InputError | None = None
     order: Order | None = None
-    shipment: Shipment | None = None
+    shipment: Shipment | None = None  # None: the order was registered before shipping, waiting for a parcel
     created: bool = False
 
 
@@ -76,7 +76,7 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
     out: list[Outcome] = []
     for index, reg in items:
         key = (reg.carrier, reg.tracking_number)
-        holder = owner.get(key)
+        holder = owner.get(key) if reg.tracking_number else None
         if holder is not None and holder != reg.order_number:
             out.append(Outcome(index, InputError(
                 "tracking_number", f"{reg.tracking_number} is already registered for order {holder}",
@@ -87,6 +87,7 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
         except InputError as exc:
             out.append(Outcome(index, exc))
             continue
-        owner[key] = reg.order_number
+        if reg.tracking_number:
+            owner[key] = reg.order_number
         out.append(Outcome(index, None, order, ship, created))
     return out

@@ -106,6 +106,9 @@ def cmd_add(args) -> int:
                 order, ship, created = await register(session, reg, SYSTEM.now(),
                                                       first_check_seconds=settings.poller.first_check_seconds)
             verb = "registered" if created else "updated contact details of"
+            if ship is None:
+                print(f"{verb} order {order.number}: waiting to ship, no parcel yet (channels {order.channels})")
+                return
             print(f"{verb} order {order.number}: {ship.carrier} {ship.tracking_number} "
                   f"(channels {order.channels}; customer page {settings.server.public_url.rstrip('/')}/t/{ship.public_token})")
         finally:
@@ -502,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("add", help="register an order's shipment")
     s.add_argument("--order", required=True, help="the shop's order number")
     s.add_argument("--carrier", help="carrier name, e.g. sandbox")
-    s.add_argument("--tracking", required=True, help="tracking number")
+    s.add_argument("--tracking", help="tracking number (left out: the order waits to ship, its parcel comes later)")
     s.add_argument("--email")
     s.add_argument("--phone", help="international form, e.g. +14155550123")
     s.add_argument("--locale", help="customer's language: en, pt-BR, es, el")

@@ -1,7 +1,7 @@
 """`tracker import orders.csv`: register shipments from a CSV file.
 
-Columns (header row required, any order, names as below; only order_number and tracking_number are
-required, the others may be absent or empty):
+Columns (header row required, any order, names as below; only order_number is required, the others
+may be absent or empty; a row without tracking_number registers the order before it ships):
 
     order_number, carrier, tracking_number, email, phone, locale, timezone, channels
 
@@ -29,7 +29,7 @@ from tracker.config import Settings
 from tracker.db import sessionmaker
 from tracker.orders import InputError
 
-REQUIRED = ("order_number", "tracking_number")
+REQUIRED = ("order_number",)
 BATCH = 500
 
 
@@ -49,6 +49,7 @@ class ImportReport:
     rows: int = 0
     created: int = 0
     updated: int = 0
+    waiting: int = 0  # orders registered before shipping (no tracking number yet)
     rejected: list[Rejected] = field(default_factory=list)
 
 
@@ -124,6 +125,9 @@ async def import_rows(engine: AsyncEngine, settings: Settings, rows: list[tuple[
         for o in outcomes:
             if o.error:
                 report.rejected.append(Rejected(o.index, o.error.field, f"{o.error.problem}. Fix: {o.error.fix}"))
+            elif o.shipment is None:
+                report.waiting += o.created
+                report.updated += not o.created
             elif o.created:
                 report.created += 1
             else:
@@ -136,6 +140,7 @@ async def import_rows(engine: AsyncEngine, settings: Settings, rows: list[tuple[
 
 def format_report(report: ImportReport) -> str:
     lines = [f"row {r.row}: {r.field}: {r.reason}" for r in report.rejected]
-    lines.append(f"{report.rows} rows: {report.created} shipments registered, {report.updated} already known "
+    waiting = f"{report.waiting} orders waiting to ship, " if report.waiting else ""
+    lines.append(f"{report.rows} rows: {report.created} shipments registered, {waiting}{report.updated} already known "
                  f"(contact data updated), {len(report.rejected)} rejected")
     return "\n".join(lines)

@@ -77,29 +77,16 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
     if len(number) > 64:
         raise InputError("order_number", "is longer than 64 characters", "shorten it")
     tracking = re.sub(r"\s+", "", tracking_number or "").upper()
-    if not tracking:
-        raise InputError("tracking_number", "is empty", "give the carrier's tracking number")
-    if len(tracking) > 64 or not re.fullmatch(r"[A-Z0-9\-_.]+", tracking):
+    if not tracking:  # registered before shipping: the first parcel comes later
+        if (carrier or "").strip():
+            raise InputError("tracking_number", f"is empty but carrier {carrier.strip()[:32]!r} is given",
+                             "give the parcel's tracking number, or leave both out until the order ships")
+        source, first_check = "", None
+    elif len(tracking) > 64 or not re.fullmatch(r"[A-Z0-9\-_.]+", tracking):
         raise InputError("tracking_number", f"{tracking_number!r} is not a tracking number",
                          "use the letters and digits printed on the label")
-    carrier = (carrier or "").strip().lower()
-    if not carrier:
-        try:
-            carrier = choose(tracking, known_carriers)
-        except Undetected as exc:
-            if exc.candidates or AUTO not in known_carriers:
-                raise InputError("carrier", exc.problem, exc.fix) from None
-            carrier = AUTO  # the default source (an aggregator) detects it
-    if route is not None:
-        carrier = canonical(carrier)  # "ACS Courier", "correos" -> acs, correos-es
-    if carrier not in known_carriers:
-        raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
-    source, first_check = carrier, None
-    if route is not None:
-        source, first_check = route(carrier) or ("", None)
-        if not source:
-            raise InputError("carrier", f"no tracking source serves {carrier!r}",
-                             "configure its module under carriers:, or route it (sources.routes / sources.default)")
+    else:
+        carrier, source, first_check = _carrier_and_source(tracking, carrier, known_carriers, route)
     email_n = normalize_email(email.strip()) if email and email.strip() else None
     phone_n = normalize_phone(phone.strip(), default_region) if phone and phone.strip() else None
     if not email_n and not phone_n:
@@ -126,26 +113,54 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
         if "email" in wanted and not email_n:
             raise InputError("email", "the email channel was asked for but no email was given",
                              "add --email or drop email")
-    return Registration(number, carrier, tracking, email_n, phone_n, loc, timezone or None,
+    return Registration(number, carrier or "", tracking, email_n, phone_n, loc, timezone or None,
                         tuple(dict.fromkeys(wanted)), source, first_check)
 
 
+def _carrier_and_source(tracking: str, carrier: str | None, known_carriers: list[str],
+                        route: Callable[[str], tuple[str, float | None] | None] | None) -> tuple[str, str, float | None]:
+    carrier = (carrier or "").strip().lower()
+    if not carrier:
+        try:
+            carrier = choose(tracking, known_carriers)
+        except Undetected as exc:
+            if exc.candidates or AUTO not in known_carriers:
+                raise InputError("carrier", exc.problem, exc.fix) from None
+            carrier = AUTO  # the default source (an aggregator) detects it
+    if route is not None:
+        carrier = canonical(carrier)  # "ACS Courier", "correos" -> acs, correos-es
+    if carrier not in known_carriers:
+        raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
+    source, first_check = carrier, None
+    if route is not None:
+        source, first_check = route(carrier) or ("", None)
+        if not source:
+            raise InputError("carrier", f"no tracking source serves {carrier!r}",
+                             "configure its module under carriers:, or route it (sources.routes / sources.default)")
+    return carrier, source, first_check
+
+
 async def register(session: AsyncSession, reg: Registration, now: datetime, *,
-                   first_check_seconds: float = 0) -> tuple[Order, Shipment, bool]:
+                   first_check_seconds: float = 0) -> tuple[Order, Shipment | None, bool]:
     """Upsert the order (contact data is updated) and its shipment (idempotent on carrier + number).
 
-    Returns (order, shipment, created). Raises InputError when the tracking number already belongs
-    to another order. The caller's transaction decides whether anything is written.
+    Returns (order, shipment, created). Without a tracking number only the order is upserted (it waits
+    to ship): shipment is None and created says whether the order is new. Raises InputError when the
+    tracking number already belongs to another order, or is new on an order already delivered. The
+    caller's transaction decides whether anything is written.
     """
     from datetime import timedelta
 
     order = (await session.execute(select(Order).where(Order.number == reg.order_number))).scalar_one_or_none()
+    new_order = order is None
     if order is None:
         order = Order(number=reg.order_number, created_at=now)
         session.add(order)
     order.email, order.phone, order.locale = reg.email, reg.phone, reg.locale
     order.timezone, order.channels = reg.timezone, ",".join(reg.channels)
     await session.flush()
+    if not reg.tracking_number:
+        return order, None, new_order
     ship = (await session.execute(select(Shipment).where(
         Shipment.carrier == reg.carrier, Shipment.tracking_number == reg.tracking_number))).scalar_one_or_none()
     if ship is not None:
@@ -154,6 +169,11 @@ async def register(session: AsyncSession, reg: Registration, now: datetime, *,
             raise InputError("tracking_number", f"{reg.tracking_number} is already registered for order "
                              f"{other.number if other else ship.order_id}", "check the number, or register it on that order")
         return order, ship, False
+    if not new_order:
+        statuses = [st for (st,) in await session.execute(select(Shipment.status).where(Shipment.order_id == order.id))]
+        if statuses and all(st == "delivered" for st in statuses):
+            raise InputError("tracking_number", f"order {order.number} is already delivered, so no parcel can be "
+                             f"added to it", "register the parcel on a new order number (a replacement or return)")
     ship = Shipment(
         order_id=order.id, carrier=reg.carrier, source=reg.source or reg.carrier,
         tracking_number=reg.tracking_number, status="pending",
