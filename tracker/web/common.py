@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,9 @@ class OrderView:
     events: dict[int, list[TrackingEventRow]]
     notifications: dict[int, list[Notification]]
     alerts: dict[int, list[Alert]]
+    # news about the order itself, before it has a parcel ("still preparing"), and its alerts
+    order_notifications: list[Notification] = field(default_factory=list)
+    order_alerts: list[Alert] = field(default_factory=list)
 
 
 async def load_order(daemon: "Daemon", number: str) -> OrderView | None:
@@ -67,6 +70,11 @@ async def load_order(daemon: "Daemon", number: str) -> OrderView | None:
             view.notifications[n.shipment_id].append(n)
         for a in alerts:
             view.alerts[a.shipment_id].append(a)
+        view.order_notifications = list((await session.execute(select(Notification).where(
+            Notification.order_id == order.id, Notification.shipment_id.is_(None))
+            .order_by(Notification.created_at, Notification.id))).scalars())
+        view.order_alerts = list((await session.execute(select(Alert).where(
+            Alert.key == f"order:{order.id}:preparing"))).scalars())
         return view
 
 

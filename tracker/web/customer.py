@@ -93,6 +93,15 @@ STRINGS: dict[str, dict[str, str]] = {
     },
 }
 
+# Orders with several parcels: the page names this parcel and lists the others (tracker/parcels.py).
+PARCEL_STRINGS: dict[str, dict[str, str]] = {
+    "en": {"parcels": "Your order travels in {n} parcels", "parcel": "Parcel {i} of {n}", "this": "this page"},
+    "pt-BR": {"parcels": "Seu pedido vai em {n} pacotes", "parcel": "Pacote {i} de {n}", "this": "esta página"},
+    "es": {"parcels": "Tu pedido viaja en {n} paquetes", "parcel": "Paquete {i} de {n}", "this": "esta página"},
+    "el": {"parcels": "Η παραγγελία σας ταξιδεύει σε {n} δέματα", "parcel": "Δέμα {i} από {n}",
+           "this": "αυτή η σελίδα"},
+}
+
 # Progress bar position by status (0 label created, 1 shipped, 2 out for delivery / pickup, 3 delivered).
 STEP = {"pending": -1, "info_received": 0, "in_transit": 1, "exception": 1, "failed_attempt": 2, "expired": 1,
         "out_for_delivery": 2, "available_for_pickup": 2, "delivered": 3}
@@ -136,6 +145,9 @@ async def tracking_page(request: web.Request) -> web.Response:
                 events = list((await session.execute(
                     select(TrackingEventRow).where(TrackingEventRow.shipment_id == row[0].id)
                     .order_by(TrackingEventRow.occurred_at.desc(), TrackingEventRow.id.desc()))).scalars())
+                siblings = list((await session.execute(
+                    select(Shipment).where(Shipment.order_id == row[1].id, Shipment.stopped_at.is_(None)
+                                           | (Shipment.id == row[0].id)).order_by(Shipment.id))).scalars())
     if row is None:
         lang = pick_locale(request.query.get("lang"))
         html = render_page("not_found.html.j2", lang=lang, t=STRINGS[lang], shop=daemon.settings.shop.name)
@@ -162,8 +174,24 @@ async def tracking_page(request: web.Request) -> web.Response:
         carrier=carrier_name, tracking_number=ship.tracking_number,
         events=[{"iso": e.occurred_at.isoformat(), "when": when(e.occurred_at), "label": t.get(e.status, t["unknown"]),
                  "text": e.raw_text, "location": e.location} for e in events],
+        **parcels_context(siblings, ship, lang, t, loc, when),
     )
     return web.Response(text=html, content_type="text/html", headers=headers)
+
+
+def parcels_context(siblings: list[Shipment], ship: Shipment, lang: str, t: dict, loc: Locale, when) -> dict:
+    """This parcel's name ("Parcel 1 of 2") and every parcel of the order, for an order with several."""
+    if len(siblings) < 2:
+        return {"parcel_title": None, "parcels": [], "parcels_title": None}
+    p, n = PARCEL_STRINGS[lang], len(siblings)
+    rows = []
+    for i, s in enumerate(siblings, 1):
+        date = (when(s.delivered_at) if s.delivered_at else
+                format_date(s.expected_delivery, "full", locale=loc) if s.expected_delivery else "")
+        rows.append({"name": p["parcel"].format(i=i, n=n), "status": s.status, "label": t.get(s.status, t["unknown"]),
+                     "date": date, "href": None if s.id == ship.id else f"/t/{s.public_token}", "this": p["this"]})
+    return {"parcel_title": rows[[s.id for s in siblings].index(ship.id)]["name"], "parcels": rows,
+            "parcels_title": p["parcels"].format(n=n)}
 
 
 def setup(app: web.Application) -> None:
