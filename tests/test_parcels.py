@@ -7,14 +7,14 @@ import unicodedata
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.twilio import FakeTwilio
-from tests.helpers import add, notifications, sent, walk
+from tests.helpers import add, notifications, sent, shipment, walk
 from tests.messaging_env import messaging_settings, point_public_url
 from tracker.db import sessionmaker
-from tracker.models import Alert, Notification
+from tracker.models import Alert, Notification, Shipment
 from tracker.orders import InputError, register, validate
 from tracker.routing import accepted_carriers, router
 
@@ -213,3 +213,31 @@ def test_a_carrier_without_a_tracking_number_is_refused_naming_the_fix():
     with pytest.raises(InputError) as info:
         validate(order_number="E-1", carrier="ups", tracking_number="", email=EMAIL, known_carriers=["ups"])
     assert info.value.field == "tracking_number" and "leave both out" in info.value.fix
+
+
+async def test_new_dates_within_the_throttle_wait_and_only_the_latest_goes_out(env, fakes, clock):
+    tw, sg = fakes
+    daemon = await env(watch={"date_moved_repeat_hours": 12})
+    ship = await add(daemon, "E-FLIP", "SBX-SILENT-1", channels="sms")
+    await walk(daemon, clock, 3)
+    first = (await shipment(daemon.engine, ship.id)).first_expected_delivery
+
+    async def carrier_says(days: int) -> None:
+        async with sessionmaker(daemon.engine)() as session, session.begin():
+            await session.execute(update(Shipment).where(Shipment.id == ship.id).values(
+                expected_delivery=first + timedelta(days=days)))
+        await daemon.watcher.tick()
+        await daemon.dispatcher.tick()
+
+    await carrier_says(1)
+    assert len(tw.to(PHONE)) == 2  # shipped, then the new date
+    clock.advance(timedelta(hours=1))
+    await carrier_says(2)
+    await carrier_says(3)
+    assert len(tw.to(PHONE)) == 2  # within 12 hours of the last one: waits
+    clock.advance(timedelta(hours=11))
+    await carrier_says(3)
+    bodies_ = [m["Body"] for m in tw.to(PHONE)]
+    assert len(bodies_) == 3
+    assert [n.milestone for n in await notifications(daemon.engine, ship.id) if n.state == "sent"] == [
+        "shipped", f"date_moved@{first + timedelta(days=1)}", f"date_moved@{first + timedelta(days=3)}"]
