@@ -54,6 +54,9 @@ def test_preparing_is_due_after_the_handling_time_and_once_per_period():
     assert not preparing_due(T0, at(90), CFG, at(48))
     assert preparing_due(T0, at(96), CFG, at(48))
     assert not preparing_due(T0, at(500), WatchSettings(handling_hours=None), None)
+    # an order that never ships stops hearing it after watch.expire_after_days (support has the alert)
+    assert preparing_due(T0, at(29 * 24), CFG, at(27 * 24))
+    assert not preparing_due(T0, at(30 * 24), CFG, at(27 * 24))
 
 
 def view(**kw) -> View:

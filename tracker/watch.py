@@ -9,7 +9,8 @@
     expired   no carrier event for `watch.expire_after_days`: status `expired`, polling stops, support alerted.
     preparing an order registered before shipping with no parcel after `watch.handling_hours`: "we are still
               preparing your order" (milestone `preparing`, order-level, at most once per
-              `watch.preparing_repeat_hours`) and a support alert (once per order). Its first parcel ends it.
+              `watch.preparing_repeat_hours`, until `watch.expire_after_days`) and a support alert (once per
+              order). Its first parcel ends it.
     date moved the carrier moved the expected date by a day or more: the new date (milestone
               `date_moved@<date>`, once per date), at most once per `watch.date_moved_repeat_hours`.
     follow-up (follow_up.enabled) N days after delivery: the rating email (milestone `follow_up`, email only).
@@ -136,6 +137,8 @@ def preparing_due(created_at: datetime, now: datetime, cfg: WatchSettings, last_
     """An order still without a parcel past the promised handling time, not told so in the last period."""
     if not cfg.handling_hours or now - created_at < timedelta(hours=cfg.handling_hours):
         return False
+    if now - created_at >= timedelta(days=cfg.expire_after_days):
+        return False  # an order that never ships is support's to settle (the alert); the customer is not nagged
     return last_sent is None or now - last_sent >= timedelta(hours=cfg.preparing_repeat_hours)
 
 

@@ -230,7 +230,9 @@ async def get_order(request: web.Request) -> web.Response:
                        "notifications": [notification_json(n) for n in view.notifications[s.id]],
                        "alerts": [{"cause": a.cause, "message": a.message, "created_at": _ts(a.created_at)}
                                   for a in view.alerts[s.id]]}
-                      for s in view.shipments]})
+                      for s in view.shipments],
+        # news about the order itself, before it has a parcel ("still preparing")
+        "notifications": [notification_json(n) for n in view.order_notifications]})
 
 
 async def search(request: web.Request) -> web.Response:
@@ -417,7 +419,9 @@ def openapi_document(server_url: str) -> dict:
                     "order": {"type": "object"},
                     "shipments": {"type": "array", "items": {"allOf": [ref("Shipment"), {"type": "object", "properties": {
                         "events": {"type": "array", "items": {"type": "object"}},
-                        "notifications": {"type": "array", "items": ref("Notification")}}}]}}}},
+                        "notifications": {"type": "array", "items": ref("Notification")}}}]}},
+                    "notifications": {"type": "array", "items": ref("Notification"),
+                                      "description": "news about the order before it has a parcel"}}},
             },
         },
     }
