@@ -54,10 +54,10 @@ async def env(tmp_path, fakes, start_daemon):
     return start
 
 
-async def waiting_order(daemon, number: str, *, locale: str = "en"):
+async def waiting_order(daemon, number: str, *, locale: str = "en", channels: str | None = None):
     """Register an order before it ships: no tracking number."""
     reg = validate(order_number=number, carrier=None, tracking_number=None, email=EMAIL, phone=PHONE, locale=locale,
-                   known_carriers=accepted_carriers(daemon.settings), route=router(daemon.settings))
+                   channels=channels, known_carriers=accepted_carriers(daemon.settings), route=router(daemon.settings))
     async with sessionmaker(daemon.engine)() as session, session.begin():
         order, ship, created = await register(session, reg, daemon.clock.now())
     assert ship is None and created
@@ -241,3 +241,36 @@ async def test_new_dates_within_the_throttle_wait_and_only_the_latest_goes_out(e
     assert len(bodies_) == 3
     assert [n.milestone for n in await notifications(daemon.engine, ship.id) if n.state == "sent"] == [
         "shipped", f"date_moved@{first + timedelta(days=1)}", f"date_moved@{first + timedelta(days=3)}"]
+
+
+async def test_still_preparing_falls_back_to_email_when_the_sms_is_refused(env, fakes, clock):
+    tw, sg = fakes
+    tw.refuse(PHONE, 21211)
+    daemon = await env()
+    await waiting_order(daemon, "E-FALL", channels="sms")
+    await walk(daemon, clock, 49)
+    notes = await notifications(daemon.engine)
+    assert [(n.milestone, n.channel, n.state) for n in notes] == [
+        ("preparing", "sms", "failed"), ("preparing", "email", "sent")]
+    assert len(sg.to(EMAIL)) == 1 and notes[1].shipment_id is None
+
+
+@pytest.mark.postgres
+async def test_parcels_and_the_wait_before_shipping_on_postgresql(pg_url, tmp_path, start_daemon, clock):
+    from tests.helpers import make_settings
+
+    daemon = await start_daemon(make_settings(tmp_path, database_url=pg_url, watch={"tick_seconds": 60},
+                                              poller={"intervals": {"in_transit": 3600, "info_received": 3600,
+                                                                    "out_for_delivery": 3600}}))
+    start = int(clock.now().timestamp())
+    await waiting_order(daemon, "PG-WAIT")
+    await add(daemon, "PG-MULTI", f"SBX-DELIVER-1-{start}", channels="email")
+    await add(daemon, "PG-MULTI", f"SBX-DELIVER-2-{start + 5 * 3600}", channels="email")
+    await walk(daemon, clock, 50)
+    notes = await notifications(daemon.engine)
+    order_level = [(n.milestone, n.channel, n.state) for n in notes if n.shipment_id is None]
+    assert order_level == [("preparing", "sms", "sent"), ("preparing", "email", "sent")]
+    await daemon.watcher.tick()  # a second sweep in the same period adds nothing (insert-once on PostgreSQL)
+    assert len(await notifications(daemon.engine)) == len(notes)
+    delivered = sorted(n.state for n in notes if n.milestone == "delivered")
+    assert delivered == ["sent", "sent"]  # one per-parcel note, then the order's "delivered"
