@@ -174,20 +174,21 @@ async def tracking_page(request: web.Request) -> web.Response:
         carrier=carrier_name, tracking_number=ship.tracking_number,
         events=[{"iso": e.occurred_at.isoformat(), "when": when(e.occurred_at), "label": t.get(e.status, t["unknown"]),
                  "text": e.raw_text, "location": e.location} for e in events],
-        **parcels_context(siblings, ship, lang, t, loc, when),
+        **parcels_context(siblings, ship, lang, t, loc, tz),
     )
     return web.Response(text=html, content_type="text/html", headers=headers)
 
 
-def parcels_context(siblings: list[Shipment], ship: Shipment, lang: str, t: dict, loc: Locale, when) -> dict:
+def parcels_context(siblings: list[Shipment], ship: Shipment, lang: str, t: dict, loc: Locale, tz: ZoneInfo) -> dict:
     """This parcel's name ("Parcel 1 of 2") and every parcel of the order, for an order with several."""
     if len(siblings) < 2:
         return {"parcel_title": None, "parcels": [], "parcels_title": None}
     p, n = PARCEL_STRINGS[lang], len(siblings)
     rows = []
     for i, s in enumerate(siblings, 1):
-        date = (when(s.delivered_at) if s.delivered_at else
-                format_date(s.expected_delivery, "full", locale=loc) if s.expected_delivery else "")
+        date = (format_date(s.delivered_at.astimezone(tz).date(), "long", locale=loc) if s.delivered_at else
+                f'{t["expected"]}: {format_date(s.expected_delivery, "full", locale=loc)}' if s.expected_delivery
+                else "")
         rows.append({"name": p["parcel"].format(i=i, n=n), "status": s.status, "label": t.get(s.status, t["unknown"]),
                      "date": date, "href": None if s.id == ship.id else f"/t/{s.public_token}", "this": p["this"]})
     return {"parcel_title": rows[[s.id for s in siblings].index(ship.id)]["name"], "parcels": rows,
