@@ -33,8 +33,9 @@ def at(hours: float) -> datetime:
     ([Parcel(1, "delivered", at(5)), Parcel(2, "delivered", at(5))], 2, "delivered", "order_delivered"),
     # a stopped parcel (cancelled fulfillment) is not waited for
     ([Parcel(1, "delivered", at(1)), Parcel(2, "in_transit", stopped=True)], 1, "delivered", "delivered"),
-    # other news keeps its own template
-    ([Parcel(1, "exception"), Parcel(2, "in_transit")], 1, "exception", "exception"),
+    # every other piece of news is named with its parcel; the follow-up is about the order
+    ([Parcel(1, "exception"), Parcel(2, "in_transit")], 1, "exception", "parcel_exception"),
+    ([Parcel(1, "exception"), Parcel(2, "in_transit")], 1, "follow_up", "follow_up"),
 ])
 def test_which_template_a_parcel_message_uses(parcels, ship, milestone, template):
     assert template_for(milestone, view_of(parcels, ship)) == template

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 # Milestones whose wording changes when the order has several parcels: their templates are parcel_<m>.
-PER_PARCEL = frozenset({"shipped", "out_for_delivery", "delivered"})
+PER_PARCEL = frozenset({"shipped", "out_for_delivery", "delivered", "failed_attempt", "available_for_pickup",
+                        "exception", "delayed", "silent"})
 ORDER_DELIVERED = "order_delivered"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

@@ -88,7 +88,8 @@ class Renderer:
         ctx["pickup_until_date"] = localized_date(context.get("pickup_until"), used)
         ctx.setdefault("milestone", milestone)
         tctx = template.new_context(ctx)
-        block = lambda name: _squash("".join(template.blocks[name](tctx)))  # noqa: E731
+        list(template.root_render_func(tctx))  # registers the blocks of a template it extends (parcel_*): super()
+        block = lambda name: _squash("".join(tctx.blocks[name][0](tctx)))  # noqa: E731
         subject, sms, text = block("subject").replace("\n", " "), block("sms"), block("text")
         layout, _ = self._pick("_email.html.j2", used)
         html = layout.render(subject=subject, paragraphs=[p for p in text.split("\n\n") if p.strip()], **ctx)
