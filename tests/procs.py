@@ -100,7 +100,7 @@ class Daemons:
         out, err = self.directory / f"{name}.out", self.directory / f"{name}.err"
         with out.open("w") as stdout, err.open("w") as stderr:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tracker.cli", "--config", str(self.config), *args,
+                sys.executable, "-m", "tracker", "--config", str(self.config), *args,
                 stdout=stdout, stderr=stderr, stdin=asyncio.subprocess.DEVNULL, cwd=self.directory,
                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
         p = Proc(name, proc, out, err)

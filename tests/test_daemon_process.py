@@ -124,3 +124,38 @@ async def test_healthz(settings, start_daemon):
             assert resp.status == 200
             body = await resp.json()
     assert body["status"] == "ok" and body["database"] == "ok"
+
+
+def catches_sigterm(pid: int) -> bool:
+    """The process has its own SIGTERM handler installed (Linux: SigCgt in /proc/<pid>/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
+async def test_sigterm_while_starting_up_stops_cleanly(tmp_path):
+    """A stop asked while the daemon is still connecting to its database is a clean exit, not a kill."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def black_hole(reader, writer):  # a database host that takes the connection and never answers
+        held.append(writer)
+
+    hole = await asyncio.start_server(black_hole, "127.0.0.1", 0)
+    port = hole.sockets[0].getsockname()[1]
+    try:
+        daemon_config(tmp_path, database={"url": f"postgresql://tracker@127.0.0.1:{port}/tracker"})
+        async with Daemons(tmp_path) as daemons:
+            proc = await daemons.start("run")
+            await wait_for(lambda: catches_sigterm(proc.pid), timeout=30, what="the SIGTERM handler")
+            await wait_for(lambda: held, timeout=30, what="the daemon connecting to its database")
+            proc.terminate()
+            assert await proc.wait() == 0, proc.stderr()
+            assert "stopped during start-up" in proc.stderr()
+    finally:
+        for w in held:
+            w.close()
+        hole.close()
+        await hole.wait_closed()

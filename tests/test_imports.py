@@ -12,12 +12,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tracker"
 
 # Lowest first. A module may import modules of its own layer or of a lower one.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("leaf", {"tracker", "tracker.clock", "tracker.retry", "tracker.redact", "tracker.logs"}),
+    ("leaf", {"tracker", "tracker.clock", "tracker.retry", "tracker.redact", "tracker.logs", "tracker.stopping"}),
     ("core", set()),  # everything not named elsewhere
     ("daemon loops", {"tracker.poller", "tracker.dispatcher", "tracker.watch", "tracker.subscriber"}),
     ("web", {"tracker.web"}),  # and its submodules
     ("app", {"tracker.app"}),
-    ("cli", {"tracker.cli"}),
+    ("cli", {"tracker.cli", "tracker.__main__"}),
 ]
 # Carriers and channels may use only these (and their own package).
 COMPONENT_MAY_USE = {"tracker", "tracker.clock", "tracker.retry", "tracker.redact", "tracker.status"}

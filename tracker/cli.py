@@ -7,14 +7,13 @@ import asyncio
 import logging
 import os
 import shutil
-import signal
 import sys
 import time
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tracker import __version__, components, logs
+from tracker import __version__, components, logs, stopping
 from tracker.app import DaemonError
 from tracker.clock import SYSTEM
 from tracker.config import DEFAULT_CONFIG, ConfigError, Intervals, Settings
@@ -123,8 +122,11 @@ def cmd_run(args) -> int:
     from tracker.app import Daemon
 
     async def go():
+        stop = asyncio.Event()
+        stopping.bind(asyncio.get_running_loop(), stop)
         daemon = Daemon(settings)
-        await daemon.start(web_server=False if args.once else None)
+        if not await _start_unless_stopped(daemon, stop, web_server=False if args.once else None):
+            return 0
         if args.once:
             try:
                 totals = await daemon.run_once()
@@ -132,14 +134,32 @@ def cmd_run(args) -> int:
                 await daemon.close()
             print(f"checked {totals['checked']} shipments, handled {totals['sent']} notifications")
             return 0
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await daemon.serve(stop)
         return 0
 
     return _run(go())
+
+
+async def _start_unless_stopped(daemon, stop: asyncio.Event, **kwargs) -> bool:
+    """Start the daemon; a stop signal during start-up (a slow database, say) ends it cleanly instead."""
+    starting = asyncio.ensure_future(daemon.start(**kwargs))
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if starting.done():
+        starting.result()  # start-up errors surface as they are
+        if not stop.is_set():
+            return True
+    else:
+        starting.cancel()
+        try:
+            await starting
+        except (asyncio.CancelledError, Exception):
+            pass
+    await daemon.close()
+    log.info("stopped during start-up")
+    print("tracker: stopped during start-up", file=sys.stderr)
+    return False
 
 
 DEMO_JOURNEYS = [
@@ -200,9 +220,7 @@ def cmd_demo(args) -> int:
         print(f"Web server: http://127.0.0.1:{daemon.port}/healthz. Messages the customers receive follow.\n",
               flush=True)
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stopping.bind(asyncio.get_running_loop(), stop)
         tracking_numbers = [t for _, t, _ in numbers]
 
         async def watch():
@@ -574,6 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.func not in (cmd_run, cmd_demo):
+        stopping.release()  # only daemons turn a stop signal into a clean shutdown
     try:
         return args.func(args)
     except (ConfigError, InputError, DatabaseLocked, DaemonError, Failure) as exc:

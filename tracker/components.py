@@ -36,7 +36,17 @@ def check(settings: Settings) -> Settings:
                 f"{where(('providers', name))}: providers.{name}: unknown provider. "
                 f"Fix: use one of {', '.join(sorted(CHANNELS))}."
             )
-        validate_part(CHANNELS[name].Settings, raw or {}, ("providers", name), where)
+        provider = validate_part(CHANNELS[name].Settings, raw or {}, ("providers", name), where)
+        timeout = getattr(provider, "timeout_seconds", None)
+        lease = settings.dispatcher.lease_seconds
+        if timeout is not None and lease / 2 <= timeout:
+            # the dispatcher bounds a send by half the lease: a slower provider reply would be cut off
+            # before its outcome is known, and the message sent again
+            raise ConfigError(
+                f"{where(('dispatcher', 'lease_seconds'))}: dispatcher.lease_seconds ({lease:g}) must be more "
+                f"than twice providers.{name}.timeout_seconds ({timeout:g}), or a slow reply is cut off and the "
+                f"message sent twice. Fix: raise dispatcher.lease_seconds above {2 * timeout:g} or lower "
+                f"providers.{name}.timeout_seconds.")
     for kind in ("sms", "email"):
         provider = getattr(settings.channels, kind).provider
         loc = ("channels", kind, "provider")

@@ -138,6 +138,7 @@ class DispatcherSettings(_Strict):
     backoff_base_seconds: float = Field(30, gt=0)
     backoff_max_seconds: float = Field(3600, gt=0)
     shutdown_grace_seconds: float = Field(10, ge=0)
+    email_doubt_wait_seconds: float = Field(180, ge=0)
 
 
 class ChannelRoute(_Strict):

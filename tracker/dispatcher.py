@@ -1,8 +1,20 @@
 """Outbox -> render -> channel.send() -> record the outcome.
 
 A notification is due when it is queued/deferred with `next_attempt_at <= now`, or stuck in `sending`
-with an expired lease (its daemon died). Each outcome is committed right after its send, so a crash
-can at worst resend the one message that was in flight; a clean shutdown waits for in-flight sends.
+with an expired lease (its daemon died). Exactly once, step by step:
+
+1. Just before a message is handed to its provider, `handed_at` and the digest of (address, text) are
+   committed. A row reclaimed from `sending` with `handed_at` set, or answered ambiguously (timeout,
+   5xx, connection lost after sending), is *in doubt* (`doubt = 'in_doubt'`), in the database, so any
+   daemon that takes it next knows.
+2. An in-doubt row on a channel that can look messages up (Twilio) is looked up first and only sent if
+   the provider does not have it. One that cannot (SendGrid) waits `email_doubt_wait_seconds` for the
+   provider's `processed` event to settle it, and is sent again only without one (`doubt = 'resent'`,
+   counted in /metrics: the one place a duplicate remains possible).
+3. Each send's outcome is committed on its own right after the provider answers. When that write fails
+   (the database is gone, the disk is full, the file is locked) the outcome is kept in memory and
+   written as soon as the database answers again; this daemon claims nothing new until it is, and the
+   row is never handed back for sending.
 """
 
 from __future__ import annotations
@@ -15,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
 from tracker import redact
 from tracker.clock import Clock
@@ -23,7 +35,7 @@ from tracker.config import DispatcherSettings, Settings
 from tracker.db import insert_ignore, sessionmaker, write_lock
 from tracker.models import Notification, Order, Shipment, Suppression, TrackingEventRow
 from tracker.notify import quiet, segments
-from tracker.notify.base import Channel, Message, Permanent, Temporary
+from tracker.notify.base import Channel, Message, Permanent, Temporary, body_digest
 from tracker.notify.render import Renderer
 from tracker.parcels import Parcel, template_for, view_of
 from tracker.retry import backoff
@@ -64,8 +76,8 @@ class Dispatcher:
         self._news_at: dict[tuple[int, str], datetime] = {}
         self._newest: dict[int, datetime] = {}
         self._parcels: dict[int, list[Parcel]] = {}  # order id -> its parcels, for "parcel 1 of 2"
-        self._sent: list[tuple[dict, asyncio.Future]] = []  # "sent" outcomes waiting for the next commit
-        self._flush_task: asyncio.Task | None = None
+        self._unwritten: dict[int, dict] = {}  # sends the provider took whose outcome the database refused
+        self._in_flight: set[int] = set()  # handed to a provider, no answer yet
         self._writing = write_lock(engine)  # shared with the poller: SQLite has one writer at a time
 
     async def claim(self, now: datetime, limit: int) -> list[int]:
@@ -81,7 +93,9 @@ class Dispatcher:
         stmt = (
             update(N).where(N.id.in_(due.scalar_subquery()))
             .values(state="sending", leased_until=now + timedelta(seconds=self.cfg.lease_seconds),
-                    lease_owner=self.owner, attempts=N.attempts + 1, updated_at=now)
+                    lease_owner=self.owner, attempts=N.attempts + 1, updated_at=now,
+                    # its daemon died with the message handed over: the provider may have it
+                    doubt=case((and_(N.state == "sending", N.handed_at.is_not(None)), "in_doubt"), else_=N.doubt))
             .returning(N.id)
             .execution_options(synchronize_session=False)
         )
@@ -89,26 +103,32 @@ class Dispatcher:
             return [r[0] for r in (await session.execute(stmt)).all()]
 
     async def release_all(self) -> None:
-        """Rows claimed by this process but never handed to a provider go back to the queue."""
-        async with self.maker() as session, session.begin():
+        """At shutdown: outcomes still unwritten are written; rows claimed by this process go back to the
+        queue, those still in a provider's hands marked in doubt."""
+        await self.flush_unwritten()
+        N = Notification
+        async with self._writing, self.maker() as session, session.begin():
             await session.execute(
-                update(Notification).where(Notification.lease_owner == self.owner, Notification.state == "sending")
-                .values(state="queued", leased_until=None, lease_owner=None, attempts=Notification.attempts - 1)
+                update(N).where(N.lease_owner == self.owner, N.state == "sending")
+                .values(state="queued", leased_until=None, lease_owner=None, attempts=N.attempts - 1,
+                        doubt=case((N.id.in_(sorted(self._in_flight) or [-1]), "in_doubt"), else_=N.doubt))
                 .execution_options(synchronize_session=False))
+        if self._unwritten:
+            log.error("%d sent messages could not be recorded before shutdown (database unavailable); "
+                      "they are in doubt and will be looked up before any resend", len(self._unwritten))
 
     async def tick(self) -> int:
         """Send what is due now. Returns how many notifications were handled."""
         if self.stopping:
             return 0
+        if self._unwritten and not await self.flush_unwritten():
+            return 0  # the database still refuses what was sent: claim nothing until it takes it
         now = self.clock.now()
         ids = await self.claim(now, self.cfg.claim_batch)
         if not ids:
             return 0
         jobs, latest, suppressed = await self._load(ids)
-        # Until half the lease is gone a send (bounded by half the lease) cannot outlive it: no renewal needed.
-        fresh_until = now + timedelta(seconds=self.cfg.lease_seconds / 2)
-        await asyncio.gather(*(self._handle(job, latest.get(job.note.shipment_id), suppressed, fresh_until)
-                               for job in jobs))
+        await asyncio.gather(*(self._handle(job, latest.get(job.note.shipment_id), suppressed) for job in jobs))
         return len(ids)
 
     async def _load(self, ids: Sequence[int]) -> tuple[list[Job], dict[int, TrackingEventRow], set[tuple[str, str]]]:
@@ -207,99 +227,156 @@ class Dispatcher:
         return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,
                        locale=rendered.locale, milestone=milestone, order_number=order.number)
 
-    async def _handle(self, job: Job, latest: TrackingEventRow | None, suppressed: set[tuple[str, str]],
-                      fresh_until: datetime) -> None:
-        note = job.note
+    async def _handle(self, job: Job, latest: TrackingEventRow | None, suppressed: set[tuple[str, str]]) -> None:
         async with self._sem:
             if self.stopping:
                 return  # release_all() puts it back in the queue
-            to = self.address(job.order, note.channel)
-            if not to:
-                await self._finish(note, state="failed", error=f"order has no {note.channel} address")
-                return
-            if (note.channel, to) in suppressed:
-                await self._finish(note, state="suppressed", error="recipient opted out of this channel")
-                return
-            if self._stale(note):
-                await self._finish(note, state="suppressed", error="superseded by newer news")
-                return
-            if self.template(job) is None:
-                await self._finish(note, state="suppressed", error="superseded: " + (
-                    "the order has shipped" if job.shipment is None else "the order's delivered message covers it"))
-                return
-            if note.channel == "sms" and self._quiet:
-                zones = quiet.recipient_zones(job.order.timezone, to, self.settings.shop.timezone)
-                until = quiet.quiet_until(self.clock.now(), zones, *self._quiet)
-                if until is not None:
-                    await self._defer(note, until, f"quiet hours in {', '.join(zones)}")
-                    return
-            channel = self.channels[note.channel]
             try:
-                message = self.render_message(job, latest)
-                if self.clock.now() >= fresh_until and not await self._renew(note.id):
-                    log.info("notification %s was taken over by another daemon; not sending it here", note.id)
-                    return
-                # Bounded below the lease, so no other daemon can take the row over while it is in flight.
-                result = await asyncio.wait_for(channel.send(message), self.cfg.lease_seconds / 2)
-            except asyncio.TimeoutError:
-                await self._retry(job, "provider did not answer in time", None, suppressed)
+                await self._send_one(job, latest, suppressed)
+            except Exception as exc:  # an outcome the database would not take: the lease brings the row back
+                self._in_flight.discard(job.note.id)
+                # the exception's text may quote SQL parameters (addresses): log its type only
+                log.warning("could not record what happened to notification %s (%s); it comes back after its "
+                            "lease, in doubt if it had been handed over", job.note.id, type(exc).__name__)
+
+    async def _send_one(self, job: Job, latest: TrackingEventRow | None, suppressed: set[tuple[str, str]]) -> None:
+        note = job.note
+        to = self.address(job.order, note.channel)
+        if not to:
+            await self._finish(note, state="failed", error=f"order has no {note.channel} address")
+            return
+        channel = self.channels[note.channel]
+        doubt = note.doubt
+        if doubt == "in_doubt" and note.handed_at is not None and note.body_digest:
+            doubt = await self._settle_doubt(job, channel, to)
+            if doubt is None:
+                return  # settled (found at the provider) or waiting
+        if (note.channel, to) in suppressed:
+            await self._finish(note, state="suppressed", error="recipient opted out of this channel")
+            return
+        if self._stale(note):
+            await self._finish(note, state="suppressed", error="superseded by newer news")
+            return
+        if self.template(job) is None:
+            await self._finish(note, state="suppressed", error="superseded: " + (
+                "the order has shipped" if job.shipment is None else "the order's delivered message covers it"))
+            return
+        if note.channel == "sms" and self._quiet:
+            zones = quiet.recipient_zones(job.order.timezone, to, self.settings.shop.timezone)
+            until = quiet.quiet_until(self.clock.now(), zones, *self._quiet)
+            if until is not None:
+                await self._defer(note, until, f"quiet hours in {', '.join(zones)}")
+                return
+        try:
+            message = self.render_message(job, latest)
+        except Exception as exc:  # a template bug: retry later, never crash
+            log.exception("rendering notification %s failed", note.id)
+            await self._retry(job, f"{type(exc).__name__}: {exc}", None, suppressed)
+            return
+        if not await self._hand_over(note.id, body_digest(to, message.text), doubt):
+            log.info("notification %s was taken over by another daemon; not sending it here", note.id)
+            return
+        self._in_flight.add(note.id)
+        try:
+            # Bounded below the lease, so no other daemon can take the row over while it is in flight.
+            result = await asyncio.wait_for(channel.send(message), self.cfg.lease_seconds / 2)
+        except asyncio.TimeoutError:
+            self._in_flight.discard(note.id)
+            await self._retry(job, "provider did not answer in time", None, suppressed, ambiguous=True)
+        except Temporary as exc:
+            self._in_flight.discard(note.id)
+            await self._retry(job, str(exc), exc.retry_after, suppressed, ambiguous=exc.ambiguous)
+        except Permanent as exc:
+            self._in_flight.discard(note.id)
+            log.warning("%s to %s for order %s failed permanently: %s", note.channel,
+                        redact.address(note.channel, to), job.order.number, exc.reason)
+            await self._finish(note, state="failed", error=exc.reason,
+                               suppress=(note.channel, to) if exc.suppress else None)
+            await self._fallback(job, suppressed)
+        except Exception as exc:  # a bug or an unexpected provider reply: retry in doubt, never crash
+            self._in_flight.discard(note.id)
+            log.exception("sending notification %s failed unexpectedly", note.id)
+            await self._retry(job, f"{type(exc).__name__}: {exc}", None, suppressed, ambiguous=True)
+        else:
+            log.info("sent %s %s to %s for order %s", note.milestone, note.channel,
+                     redact.address(note.channel, to), job.order.number)
+            await self._record_sent(note.id, channel.name, result.provider_id)
+            self._in_flight.discard(note.id)
+
+    async def _settle_doubt(self, job: Job, channel: Channel, to: str) -> str | None:
+        """An earlier attempt may have reached the provider. Returns the doubt to send with ("absent" or
+        "resent"), or None when the row is settled (found: recorded as sent) or must wait."""
+        note = job.note
+        if channel.can_look_up:
+            try:
+                found = await channel.find_sent(to, note.body_digest, note.handed_at)
             except Temporary as exc:
-                await self._retry(job, str(exc), exc.retry_after, suppressed)
-            except Permanent as exc:
-                log.warning("%s to %s for order %s failed permanently: %s", note.channel,
-                            redact.address(note.channel, to), job.order.number, exc.reason)
-                await self._finish(note, state="failed", error=exc.reason,
-                                   suppress=(note.channel, to) if exc.suppress else None)
-                await self._fallback(job, suppressed)
-            except Exception as exc:  # a bug or an unexpected provider reply: retry, never crash
-                log.exception("sending notification %s failed unexpectedly", note.id)
-                await self._retry(job, f"{type(exc).__name__}: {exc}", None, suppressed)
-            else:
-                log.info("sent %s %s to %s for order %s", note.milestone, note.channel,
-                         redact.address(note.channel, to), job.order.number)
-                await self._record_sent(note, channel.name, result.provider_id)
+                await self._retry(job, str(exc), exc.retry_after, set(), ambiguous=True)
+                return None
+            if found is not None:
+                log.info("notification %s had reached %s on an earlier attempt; recorded, not sent again",
+                         note.id, channel.name)
+                await self._record_sent(note.id, channel.name, found, doubt="found")
+                return None
+            return "absent"
+        settle_by = note.handed_at + timedelta(seconds=self.cfg.email_doubt_wait_seconds)
+        if getattr(channel, "settles_by_events", False) and self.clock.now() < settle_by:
+            await self._wait_in_doubt(note, settle_by)
+            return None
+        log.warning("notification %s (%s) may have reached %s before its daemon lost track; sending it again "
+                    "(counted as resent in doubt)", note.id, note.channel, channel.name)
+        return "resent"
 
-    async def _record_sent(self, note: Notification, provider: str, provider_id: str) -> None:
-        """Record a send; returns once it is committed. Sends finishing together share one commit (group
-        commit), so a busy outbox is not bound by one database transaction per message."""
+    async def _hand_over(self, note_id: int, digest: str, doubt: str | None) -> bool:
+        """Commit, just before the provider call, that this message is being handed over (and renew the
+        lease). False when another daemon owns the row now."""
         now = self.clock.now()
-        future = asyncio.get_running_loop().create_future()
-        self._sent.append((dict(b_id=note.id, b_provider=provider, b_provider_id=provider_id, b_now=now), future))
-        if self._flush_task is None or self._flush_task.done():
-            self._flush_task = asyncio.ensure_future(self._flush_sent())
-        await future
-
-    async def _flush_sent(self) -> None:
-        T = Notification.__table__
-        stmt = (update(T).where(T.c.id == bindparam("b_id"), T.c.lease_owner == self.owner)
-                .values(state="sent", error=None, leased_until=None, lease_owner=None, provider=bindparam("b_provider"),
-                        provider_id=bindparam("b_provider_id"), sent_at=bindparam("b_now"),
-                        updated_at=bindparam("b_now")))
-        while self._sent:
-            batch, self._sent = self._sent, []
-            try:
-                async with self._writing, self.engine.begin() as conn:
-                    await conn.execute(stmt, [params for params, _ in batch])
-            except Exception as exc:  # each waiting send sees the failure, as it would have alone
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_result(None)
-
-    async def _renew(self, note_id: int) -> bool:
-        """Confirm this process still owns the row and extend its lease, just before handing it over."""
-        now = self.clock.now()
-        async with self.maker() as session, session.begin():
+        N = Notification
+        async with self._writing, self.maker() as session, session.begin():
             row = (await session.execute(
-                update(Notification)
-                .where(Notification.id == note_id, Notification.lease_owner == self.owner,
-                       Notification.state == "sending")
-                .values(leased_until=now + timedelta(seconds=self.cfg.lease_seconds))
-                .returning(Notification.id).execution_options(synchronize_session=False))).first()
+                update(N).where(N.id == note_id, N.lease_owner == self.owner, N.state == "sending")
+                .values(handed_at=now, body_digest=digest, doubt=doubt,
+                        resent_in_doubt=N.resent_in_doubt + (1 if doubt == "resent" else 0),
+                        leased_until=now + timedelta(seconds=self.cfg.lease_seconds))
+                .returning(N.id).execution_options(synchronize_session=False))).first()
         return row is not None
+
+    async def _record_sent(self, note_id: int, provider: str, provider_id: str, doubt: str | None = None) -> None:
+        """Commit one send's outcome, alone, right away. If the database refuses it, keep it and write it
+        when it answers again: the row is never handed back for resending."""
+        values = dict(state="sent", error=None, leased_until=None, lease_owner=None, provider=provider,
+                      provider_id=provider_id, sent_at=self.clock.now())
+        if doubt is not None:
+            values["doubt"] = doubt
+        try:
+            await self._write_sent(note_id, values)
+        except Exception as exc:
+            if not self._unwritten:
+                log.warning("the database refused the outcome of a send (%s); keeping it until the database "
+                            "answers again, claiming nothing meanwhile", type(exc).__name__)
+            self._unwritten[note_id] = values
+
+    async def _write_sent(self, note_id: int, values: dict) -> None:
+        N = Notification
+        values = {**values, "updated_at": self.clock.now()}
+        async with self._writing, self.maker() as session, session.begin():
+            # whoever holds the row now: the provider has the message, that is the truth to record
+            await session.execute(
+                update(N).where(N.id == note_id, N.state.in_(["queued", "deferred", "sending"]))
+                .values(**values).execution_options(synchronize_session=False))
+
+    async def flush_unwritten(self) -> bool:
+        """Write the outcomes the database refused earlier. True when none is left."""
+        if not self._unwritten:
+            return True
+        for note_id, values in list(self._unwritten.items()):
+            try:
+                await self._write_sent(note_id, values)
+            except Exception:
+                return False
+            del self._unwritten[note_id]
+        log.info("the database answers again; every kept send outcome is recorded")
+        return True
 
     async def _finish(self, note: Notification, *, state: str, error: str | None = None, provider: str | None = None,
                       provider_id: str | None = None, suppress: tuple[str, str] | None = None) -> None:
@@ -307,7 +384,7 @@ class Dispatcher:
         values = dict(state=state, error=error, leased_until=None, lease_owner=None, updated_at=now)
         if provider:
             values.update(provider=provider, provider_id=provider_id, sent_at=now)
-        async with self.maker() as session, session.begin():
+        async with self._writing, self.maker() as session, session.begin():
             await session.execute(
                 update(Notification).where(Notification.id == note.id, Notification.lease_owner == self.owner)
                 .values(**values).execution_options(synchronize_session=False))
@@ -326,17 +403,16 @@ class Dispatcher:
 
     async def _defer(self, note: Notification, until: datetime, reason: str) -> None:
         """Not now, not lost: the row waits (state deferred) and goes out at `until` unless superseded."""
-        now = self.clock.now()
-        async with self.maker() as session, session.begin():
-            await session.execute(
-                update(Notification).where(Notification.id == note.id, Notification.lease_owner == self.owner)
-                .values(state="deferred", error=f"{reason}; waits until {until:%Y-%m-%d %H:%M} UTC",
-                        next_attempt_at=until, attempts=Notification.attempts - 1,
-                        leased_until=None, lease_owner=None, updated_at=now)
-                .execution_options(synchronize_session=False))
+        await self._requeue(note, state="deferred", error=f"{reason}; waits until {until:%Y-%m-%d %H:%M} UTC",
+                            at=until, attempts=Notification.attempts - 1, handed_at=None)
+
+    async def _wait_in_doubt(self, note: Notification, until: datetime) -> None:
+        """An email in doubt waits for the provider's own word (its `processed` event) before a resend."""
+        await self._requeue(note, state="queued", error="in doubt: waiting for the provider's event",
+                            at=until, attempts=Notification.attempts - 1)
 
     async def _retry(self, job: Job, error: str, retry_after: float | None,
-                     suppressed: set[tuple[str, str]]) -> None:
+                     suppressed: set[tuple[str, str]], *, ambiguous: bool = False) -> None:
         note = job.note
         if note.attempts >= self.cfg.max_attempts:
             await self._finish(note, state="failed", error=f"gave up after {note.attempts} attempts: {error}")
@@ -344,12 +420,20 @@ class Dispatcher:
             return
         wait = retry_after if retry_after is not None else backoff(
             note.attempts, self.cfg.backoff_base_seconds, self.cfg.backoff_max_seconds, self.rng)
+        at = self.clock.now() + timedelta(seconds=wait)
+        if ambiguous:  # the provider may have it: whoever retries looks first
+            await self._requeue(note, state="queued", error=error, at=at, doubt="in_doubt")
+        else:  # the provider said it did not take it (429, refused before sending)
+            await self._requeue(note, state="queued", error=error, at=at, handed_at=None)
+
+    async def _requeue(self, note: Notification, *, state: str, error: str, at: datetime, **values) -> None:
         now = self.clock.now()
-        async with self.maker() as session, session.begin():
+        N = Notification
+        async with self._writing, self.maker() as session, session.begin():
             await session.execute(
-                update(Notification).where(Notification.id == note.id, Notification.lease_owner == self.owner)
-                .values(state="queued", error=error, next_attempt_at=now + timedelta(seconds=wait),
-                        leased_until=None, lease_owner=None, updated_at=now)
+                update(N).where(N.id == note.id, N.lease_owner == self.owner)
+                .values(state=state, error=error, next_attempt_at=at, leased_until=None, lease_owner=None,
+                        updated_at=now, **values)
                 .execution_options(synchronize_session=False))
 
     async def _fallback(self, job: Job, suppressed: set[tuple[str, str]]) -> None:
@@ -360,7 +444,7 @@ class Dispatcher:
             return
         now = self.clock.now()
         order_level = job.shipment is None
-        async with self.maker() as session, session.begin():
+        async with self._writing, self.maker() as session, session.begin():
             result = await session.execute(insert_ignore(self.engine, Notification.__table__, [dict(
                 shipment_id=job.note.shipment_id, order_id=job.order.id, milestone=job.note.milestone, channel=other,
                 state="queued", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,

@@ -107,6 +107,12 @@ class Notification(SQLModel, table=True):
     per (order, milestone, channel) then.
 
     queued -> sending -> sent -> delivered | failed | suppressed | deferred
+
+    `handed_at` and `body_digest` are committed just before a message is handed to its provider. A row
+    found in `sending` after its lease (its daemon died) or answered ambiguously (timeout, 5xx) with
+    `handed_at` set is *in doubt* (`doubt`): the provider may have it. An in-doubt SMS is looked up at
+    Twilio by `body_digest` before it is sent again; `doubt` then says how it ended ("found", "absent",
+    or "resent" where the provider offers no lookup, as for SendGrid; `resent_in_doubt` counts those).
     """
 
     __tablename__ = "notifications"
@@ -133,6 +139,10 @@ class Notification(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=_ts())
     delivered_at: datetime | None = Field(default=None, sa_column=_ts())
+    handed_at: datetime | None = Field(default=None, sa_column=_ts())
+    body_digest: str | None = Field(default=None, max_length=64)
+    doubt: str | None = Field(default=None, max_length=16)
+    resent_in_doubt: int = 0  # times sent again while an earlier attempt may have reached the provider
 
 
 class Suppression(SQLModel, table=True):

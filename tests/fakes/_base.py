@@ -29,6 +29,11 @@ class FakeServer:
         self.now = now  # epoch seconds; tests pass their fake clock
         self.faults: deque[Fault] = deque()
         self.hits = 0  # every request, faulted or not
+        # called with each message the moment it is accepted, before the reply leaves: a crash test
+        # kills the sender here, the worst moment (the provider has it, the sender does not know)
+        self.on_accept: Callable[[dict], None] | None = None
+        # consulted for each request while no fault is queued: a chaos run's random faults
+        self.random_fault: Callable[[], Fault | None] | None = None
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -54,6 +59,28 @@ class FakeServer:
         if isinstance(fault.body, (dict, list)):
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)
         return web.Response(status=fault.status, text=fault.body or "", headers=fault.headers)
+
+    def draw(self) -> None:
+        """Queue this request's random fault, if the chaos run picks one."""
+        if not self.faults and self.random_fault is not None:
+            fault = self.random_fault()
+            if fault is not None:
+                self.faults.append(fault)
+
+    async def took_then_failed(self, request: web.Request, accept) -> web.Response | None:
+        """Play a queued `accept` fault: `accept(request)` takes the message, the reply says it failed."""
+        if not (self.faults and self.faults[0].accept):
+            return None
+        fault = self.faults.popleft()
+        self.hits += 1
+        await accept(request)
+        if fault.hang:
+            await asyncio.sleep(fault.hang)
+        return web.Response(status=fault.status, text=str(fault.body or ""), headers=fault.headers)
+
+    def accepted(self, message: dict) -> None:
+        if self.on_accept is not None:
+            self.on_accept(message)
 
     async def start(self):
         app = web.Application()

@@ -38,6 +38,7 @@ class FakeSendGrid(FakeServer):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v3/mail/send", self.mail_send)
+        app.router.add_post("/{via}/v3/mail/send", self.mail_send)  # who sent it, as for FakeTwilio
 
     # --- injection ---------------------------------------------------------------------------------
     def fail_next(self, status: int = 500, *, times: int = 1, reset_in: float | None = None,
@@ -54,14 +55,25 @@ class FakeSendGrid(FakeServer):
     def hang_next(self, seconds: float = 5.0, times: int = 1) -> None:
         self.inject(Fault(504, "gateway timeout", hang=seconds), times)
 
+    def lose_reply_next(self, status: int = 500, *, hang: float | None = None) -> None:
+        """Take the next mail (it goes out) but answer as if it failed: the ambiguous case."""
+        self.inject(Fault(status, "oops", hang=hang, accept=True))
+
     def refuse(self, address: str, status: int = 400) -> None:
         self.refused[address] = status
 
     # --- the endpoint ------------------------------------------------------------------------------
     async def mail_send(self, request: web.Request) -> web.Response:
+        self.draw()
+        failed = await self.took_then_failed(request, self._accept)
+        if failed is not None:
+            return failed
         fault = await self._fault()
         if fault is not None and fault.status >= 300:
             return fault
+        return await self._accept(request)
+
+    async def _accept(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return web.json_response({"errors": [{"message": "authorization required", "field": None}]}, status=401)
         body = await request.json()
@@ -75,7 +87,9 @@ class FakeSendGrid(FakeServer):
             return web.json_response({"errors": [{"message": "subject and content are required"}]}, status=400)
         message_id = f"fake{next(self._ids):012d}"
         body["_message_id"] = message_id
+        body["_via"] = request.match_info.get("via", "")
         self.mails.append(body)
+        self.accepted(body)
         return web.Response(status=202, headers={"X-Message-Id": message_id})
 
     def to(self, address: str) -> list[dict]:

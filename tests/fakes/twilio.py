@@ -11,9 +11,12 @@ numbers permanently, and play Twilio's side of the webhooks: signed status callb
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from urllib.parse import parse_qsl
 
 import aiohttp
@@ -32,8 +35,9 @@ def twilio_error(code: int, message: str = "error", status: int = 400) -> Fault:
 
 
 class FakeTwilio(FakeServer):
-    def __init__(self, *, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN, latency: float = 0.0) -> None:
-        super().__init__(latency=latency)
+    def __init__(self, *, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN, latency: float = 0.0,
+                 now: Callable[[], float] = time.time) -> None:
+        super().__init__(latency=latency, now=now)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.messages: list[dict] = []  # form fields of each accepted message, plus "sid"
@@ -44,6 +48,9 @@ class FakeTwilio(FakeServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
         app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages)
+        # base_url http://127.0.0.1:PORT/NAME: the same account, each message marked with who sent it
+        app.router.add_post("/{via}/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
+        app.router.add_get("/{via}/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages)
 
     # --- injection ---------------------------------------------------------------------------------
     def fail_next(self, status: int = 500, *, code: int | None = None, times: int = 1,
@@ -72,13 +79,10 @@ class FakeTwilio(FakeServer):
         return (user == self.account_sid and password == self.auth_token) or user.startswith("SK")
 
     async def create_message(self, request: web.Request) -> web.Response:
-        if self.faults and self.faults[0].accept:
-            fault = self.faults.popleft()
-            self.hits += 1
-            await self._accept(request)
-            if fault.hang:
-                await asyncio.sleep(fault.hang)
-            return web.Response(status=fault.status, text=str(fault.body or ""))
+        self.draw()
+        failed = await self.took_then_failed(request, self._accept)
+        if failed is not None:
+            return failed
         fault = await self._fault()
         if fault is not None and fault.status >= 300:
             return fault
@@ -97,7 +101,10 @@ class FakeTwilio(FakeServer):
                                      status=400)
         sid = f"SM{next(self._sids):032x}"
         form["sid"] = sid
+        form["_created"] = self.now()
+        form["_via"] = request.match_info.get("via", "")
         self.messages.append(form)
+        self.accepted(form)
         return web.json_response(self._resource(form), status=201)
 
     def _resource(self, form: dict) -> dict:
@@ -107,6 +114,9 @@ class FakeTwilio(FakeServer):
             "messaging_service_sid": form.get("MessagingServiceSid"), "body": form["Body"],
             "status": "accepted" if form.get("MessagingServiceSid") else "queued", "num_segments": "1",
             "error_code": None, "error_message": None, "direction": "outbound-api",
+            # RFC 2822, as Twilio writes them; date_sent stays null while the message waits in Twilio's queue
+            "date_created": format_datetime(datetime.fromtimestamp(form.get("_created", 0), timezone.utc), usegmt=True),
+            "date_sent": None,
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
 

@@ -4,15 +4,19 @@ A provider module holds a settings model and a `Channel` subclass whose `send(me
 Rendering happens before, in one place (`tracker.notify.render`). Errors:
 
     ChannelError
-     ├── Temporary   429, 5xx, timeout: retry later (honouring retry_after when the provider gives one)
+     ├── Temporary   429, 5xx, timeout: retry later (honouring retry_after when the provider gives one);
+     │               `ambiguous` when the request was sent and the provider may have taken the message
+     │               (a timeout or 5xx after sending): the row is then in doubt, see `find_sent`
      └── Permanent   invalid number, opted out, bad address, refused credentials: never retried;
                      the dispatcher falls back to the order's other channel
 """
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 import aiohttp
@@ -44,9 +48,11 @@ class ChannelError(Exception):
 
 
 class Temporary(ChannelError):
-    def __init__(self, message: str = "temporary failure", retry_after: float | None = None) -> None:
+    def __init__(self, message: str = "temporary failure", retry_after: float | None = None, *,
+                 ambiguous: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.ambiguous = ambiguous
 
 
 class Permanent(ChannelError):
@@ -73,12 +79,25 @@ class Channel(ABC):
         self.session = session
         self.clock = clock
 
+    # Whether `find_sent` can tell if an earlier, unanswered attempt reached the provider.
+    can_look_up: ClassVar[bool] = False
+
     @abstractmethod
     async def send(self, message: Message) -> SendResult:
         """Hand one rendered message to the provider."""
 
+    async def find_sent(self, to: str, digest: str, since: datetime) -> str | None:
+        """The provider's id of a message to `to` whose `body_digest(to, text)` is `digest`, handed over at
+        or after `since`; None when the provider does not have it. Raises Temporary when it cannot tell."""
+        raise NotImplementedError
+
     async def aclose(self) -> None:
         """Release what the channel holds."""
+
+
+def body_digest(to: str, text: str) -> str:
+    """What identifies one message at its provider: the address and the exact text."""
+    return hashlib.sha256(f"{to}\n{text}".encode()).hexdigest()
 
 
 def build_registry(*classes: type[Channel]) -> dict[str, type[Channel]]:

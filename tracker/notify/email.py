@@ -3,6 +3,12 @@
 SendGrid's Python client is synchronous (urllib, no timeout), so the body is built with the official
 `sendgrid` package's `Mail` helper and POSTed with the daemon's shared aiohttp session.
 The notification id travels in `custom_args`, so Event Webhook events find their notification.
+
+Mail Send has no idempotency key and (on basic plans) no way to look a message up, so a timeout or a 5xx
+after the request went out is ambiguous: SendGrid may have queued the mail. The dispatcher then holds
+the row in doubt for `dispatcher.email_doubt_wait_seconds`; a `processed` Event Webhook event carrying
+its notification id settles it as sent, and only without one is the mail sent again (counted).
+https://www.twilio.com/docs/sendgrid/api-reference/mail-send/mail-send
 """
 
 from __future__ import annotations
@@ -87,6 +93,11 @@ class SendGridChannel(Channel):
     settings: SendGridSettings
     _own_session: aiohttp.ClientSession | None = None
 
+    @property
+    def settles_by_events(self) -> bool:
+        """An email in doubt can be settled by its `processed` event: only when the Event Webhook is set up."""
+        return bool(self.settings.webhook_public_key)
+
     def build(self, message: Message) -> dict:
         from sendgrid.helpers.mail import (
             Asm,
@@ -131,15 +142,18 @@ class SendGridChannel(Channel):
                     detail = await _errors(r)
                     raise self.classify(r.status, r.headers, detail)
         except TimeoutError:
-            raise Temporary(f"SendGrid did not answer within {s.timeout_seconds:g}s") from None
-        except aiohttp.ClientError as exc:
-            raise Temporary(f"SendGrid unreachable: {type(exc).__name__}") from None
+            raise Temporary(f"SendGrid did not answer within {s.timeout_seconds:g}s", ambiguous=True) from None
+        except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
+            raise Temporary(f"SendGrid unreachable at {s.base_url}: {type(exc).__name__}") from None
+        except aiohttp.ClientError as exc:  # the connection broke after the request may have gone out
+            raise Temporary(f"SendGrid connection lost: {type(exc).__name__}", ambiguous=True) from None
 
     def classify(self, status: int, headers, detail: str) -> Temporary | Permanent:
         if status == 429:
             return Temporary("SendGrid 429 too many requests", retry_after=self.retry_after(headers))
         if status >= 500:
-            return Temporary(f"SendGrid HTTP {status}", retry_after=self.retry_after(headers, only_retry_after=True))
+            return Temporary(f"SendGrid HTTP {status}", retry_after=self.retry_after(headers, only_retry_after=True),
+                             ambiguous=True)
         if status in (401, 403):
             return Permanent(f"SendGrid refused our API key (HTTP {status}: {detail}); check providers.sendgrid")
         return Permanent(f"SendGrid refused the message (HTTP {status}: {detail})")

@@ -2,9 +2,15 @@
 
 The SDK's async client ignores its own timeout, so every call is wrapped in `asyncio.wait_for`; its
 `max_retries` would retry POSTs and duplicate SMS, so it stays off: retries come from the outbox.
-A 429 is the one reply Twilio guarantees was not processed. A 5xx or a timeout is ambiguous (Twilio may
-have taken the message), so before retrying such a send the channel looks for it among the recent
-messages to that number and, when it is there, records it instead of sending it again.
+A 429 is the one reply Twilio guarantees was not processed. A 5xx, a timeout or a connection lost after
+the request went out is ambiguous (Twilio may have taken the message): the send raises an ambiguous
+`Temporary`, the dispatcher records the doubt in the database, and before any daemon sends that row
+again it calls `find_sent`, which reads the Messages list for that number.
+
+`find_sent` filters on `To` and walks the list newest first (by date created) back to the hand-over,
+rather than filtering on `DateSent`: Twilio sets `date_sent` only once a carrier takes the message, so
+a message still queued at Twilio (a messaging service queues for up to hours) would escape that filter
+and be sent twice. https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-resources
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from datetime import datetime, timedelta
 from typing import ClassVar
 from urllib.parse import urlencode
 
@@ -26,6 +33,7 @@ from tracker.notify.base import (
     Permanent,
     SendResult,
     Temporary,
+    body_digest,
 )
 from tracker.retry import retry_after_seconds
 
@@ -113,9 +121,12 @@ class _HttpClient:
                     kwargs["headers"] = {**(kwargs.get("headers") or {}),
                                          "Authorization": aiohttp.encode_basic_auth(auth[0], auth[1])}
                 response = await super().request(method, url, **kwargs)
-                if response.status_code == 429:
-                    raise Temporary("Twilio 429 too many requests", retry_after=retry_after_seconds(
-                        (response.headers or {}).get("Retry-After"), clock.now()))
+                status = response.status_code
+                if status == 429 or status >= 500:
+                    wait = retry_after_seconds((response.headers or {}).get("Retry-After"), clock.now())
+                    if status == 429:
+                        raise Temporary("Twilio 429 too many requests", retry_after=wait)
+                    raise Temporary(f"Twilio HTTP {status}", retry_after=wait, ambiguous=method.upper() == "POST")
                 return response
 
         return RateAwareClient(logger=_sdk_log)
@@ -130,11 +141,10 @@ class TwilioChannel(Channel):
 
     _client = None
     _http = None
-    LOOKUP_LIMIT: ClassVar[int] = 20
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._ambiguous: dict[int, str] = {}  # notification id -> body of a send whose outcome is unknown
+    can_look_up = True
+    LOOKUP_PAGE: ClassVar[int] = 50
+    LOOKUP_MAX: ClassVar[int] = 1000  # messages read back to the hand-over before concluding "absent"
+    LOOKUP_SLACK = timedelta(minutes=5)  # clocks of Twilio and of this host differ a little
 
     def _get_client(self):
         if self._client is None:
@@ -172,47 +182,43 @@ class TwilioChannel(Channel):
         if s.validity_period_seconds:
             kwargs["validity_period"] = s.validity_period_seconds
         client = self._get_client()
-        if message.notification_id in self._ambiguous:
-            earlier = await self._find_earlier(message)
-            if earlier is not None:
-                return SendResult(provider_id=earlier)
         try:
             msg = await asyncio.wait_for(client.messages.create_async(**kwargs), s.timeout_seconds)
         except asyncio.TimeoutError:
-            self._remember(message)
-            raise Temporary(f"Twilio did not answer within {s.timeout_seconds:g}s") from None
-        except aiohttp.ClientError as exc:
-            raise Temporary(f"Twilio unreachable: {type(exc).__name__}") from None
+            raise Temporary(f"Twilio did not answer within {s.timeout_seconds:g}s", ambiguous=True) from None
+        except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
+            raise Temporary(f"Twilio unreachable at {s.base_url}: {type(exc).__name__}") from None
+        except aiohttp.ClientError as exc:  # the connection broke after the request may have gone out
+            raise Temporary(f"Twilio connection lost: {type(exc).__name__}", ambiguous=True) from None
         except TwilioException as exc:
-            error = classify(exc, message.to)
-            if isinstance(error, Temporary) and (getattr(exc, "status", 0) or 0) >= 500:
-                self._remember(message)
-            raise error from None
+            raise classify(exc, message.to) from None
         return SendResult(provider_id=msg.sid)
 
-    def _remember(self, message: Message) -> None:
-        if len(self._ambiguous) > 10_000:
-            self._ambiguous.pop(next(iter(self._ambiguous)))
-        self._ambiguous[message.notification_id] = message.text
-
-    async def _find_earlier(self, message: Message) -> str | None:
-        """The sid of this very SMS if an earlier, unanswered attempt did reach Twilio."""
+    async def find_sent(self, to: str, digest: str, since: datetime) -> str | None:
         from twilio.base.exceptions import TwilioException
 
         s = self.settings
+        oldest = since - self.LOOKUP_SLACK
+
+        async def look() -> str | None:
+            seen = 0
+            async for msg in await self._get_client().messages.stream_async(to=to, page_size=self.LOOKUP_PAGE):
+                if msg.date_created is not None and msg.date_created < oldest:
+                    return None  # back past the hand-over: it is not there
+                if (msg.body is not None and body_digest(to, msg.body) == digest
+                        and (s.from_number is None or msg.from_ == s.from_number)):
+                    return msg.sid
+                seen += 1
+                if seen >= self.LOOKUP_MAX:
+                    return None
+            return None
+
         try:
-            recent = await asyncio.wait_for(
-                self._get_client().messages.list_async(to=message.to, limit=self.LOOKUP_LIMIT), s.timeout_seconds)
-        except (asyncio.TimeoutError, aiohttp.ClientError, TwilioException):
-            raise Temporary("Twilio unreachable while checking an earlier attempt") from None
-        self._ambiguous.pop(message.notification_id, None)
-        sender = s.from_number
-        for msg in recent:
-            if msg.body == message.text and (sender is None or msg.from_ == sender):
-                log.info("notification %s had reached Twilio on an earlier attempt; not sending it again",
-                         message.notification_id)
-                return msg.sid
-        return None
+            return await asyncio.wait_for(look(), s.timeout_seconds * 3)
+        except Temporary as exc:
+            raise Temporary(f"cannot look the message up at Twilio: {exc}", exc.retry_after) from None
+        except (asyncio.TimeoutError, aiohttp.ClientError, TwilioException) as exc:
+            raise Temporary(f"cannot look the message up at Twilio: {type(exc).__name__}") from None
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -230,7 +236,7 @@ def classify(exc, to: str) -> Temporary | Permanent:
     if status == 429 or code == 20429:
         return Temporary("Twilio 429 too many requests")
     if status >= 500 or status in (408, 0):
-        return Temporary(f"Twilio HTTP {status}")
+        return Temporary(f"Twilio HTTP {status}", ambiguous=True)
     if status in (401, 403):
         return Permanent(f"Twilio refused our credentials (HTTP {status}, code {code}); check providers.twilio")
     return Permanent(f"Twilio refused the message (HTTP {status}, code {code})")

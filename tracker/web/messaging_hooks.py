@@ -24,7 +24,7 @@ from aiohttp import web
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 
 from tracker import redact
 from tracker.db import insert_ignore, sessionmaker
@@ -98,7 +98,10 @@ async def _fallback(session, engine, note: Notification, order: Order, now, why:
     await session.execute(insert_ignore(engine, Notification.__table__, [dict(
         shipment_id=note.shipment_id, order_id=note.order_id, milestone=note.milestone, channel=other,
         state="queued", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
-        error=f"fallback: {note.channel} {why}")], ["shipment_id", "milestone", "channel"]))
+        error=f"fallback: {note.channel} {why}")],
+        # news about an order before it has a parcel is unique per order (tracker/models.py)
+        ["shipment_id" if note.shipment_id is not None else "order_id", "milestone", "channel"],
+        where=Notification.shipment_id.is_(None) if note.shipment_id is None else None))
 
 
 async def _suppress(session, engine, channel: str, address: str, reason: str, now) -> None:
@@ -113,6 +116,10 @@ async def _conclude(session, note: Notification, state: str, now, *, provider: s
     Clearing the lease also stops a dispatcher that is still recording this send from writing `sent`
     over the report (it only updates rows it still holds)."""
     values = dict(state=state, updated_at=now, leased_until=None, lease_owner=None, provider=provider)
+    states = OPEN_STATES
+    if note.doubt == "in_doubt":  # the provider's report is the proof the in-doubt send reached it
+        states = (*OPEN_STATES, "queued", "deferred")
+        values["doubt"] = "found"
     if provider_id and not note.provider_id:
         values["provider_id"] = provider_id
     if state == "delivered":
@@ -120,7 +127,7 @@ async def _conclude(session, note: Notification, state: str, now, *, provider: s
     else:
         values["error"] = error
     result = await session.execute(
-        update(Notification).where(Notification.id == note.id, Notification.state.in_(OPEN_STATES))
+        update(Notification).where(Notification.id == note.id, Notification.state.in_(states))
         .values(**values).execution_options(synchronize_session=False))
     return bool(result.rowcount)
 
@@ -232,8 +239,11 @@ async def sendgrid_events(request: web.Request) -> web.Response:
 async def _apply_sendgrid(session, daemon: "Daemon", ev: dict, now) -> None:
     kind = str(ev.get("event", ""))
     event_id = ev.get("sg_event_id") or hashlib.sha256(json.dumps(ev, sort_keys=True).encode()).hexdigest()
+    if kind == "processed":
+        await _settle_in_doubt(session, ev, now)
+        return
     if kind != "delivered" and kind not in SENDGRID_SUPPRESS:
-        return  # processed, open, click...: nothing to change, nothing kept
+        return  # open, click...: nothing to change, nothing kept
     if not await _first_time(session, daemon.engine, "sendgrid", str(event_id), now):
         return
     note = None
@@ -260,6 +270,26 @@ async def _apply_sendgrid(session, daemon: "Daemon", ev: dict, now) -> None:
                                             provider_id=msg_id, error=reason[:300]):
         if kind in ("bounce", "dropped"):
             await _fallback(session, daemon.engine, note, order, now, kind)
+
+
+async def _settle_in_doubt(session, ev: dict, now) -> None:
+    """SendGrid took this mail: an email handed over and not yet recorded (its daemon may be dead, or the
+    row already in doubt) is sent, not to be sent again."""
+    nid = str(ev.get("notification_id", ""))
+    if not nid.isdigit():
+        return
+    msg_id = str(ev.get("sg_message_id", "")).split(".")[0] or None
+    result = await session.execute(
+        update(Notification).where(Notification.id == int(nid), Notification.channel == "email",
+                                   Notification.handed_at.is_not(None),
+                                   Notification.state.in_(["queued", "deferred", "sending"]))
+        .values(state="sent", doubt=case((Notification.doubt == "in_doubt", "found"), else_=Notification.doubt),
+                provider="sendgrid", provider_id=msg_id, sent_at=now, error=None,
+                leased_until=None, lease_owner=None, updated_at=now)
+        .execution_options(synchronize_session=False))
+    if result.rowcount:
+        log.info("email #%s: SendGrid reports it processed before its send was recorded; recorded as sent, "
+                 "not to be sent again", nid)
 
 
 def add_messaging_routes(app: web.Application) -> None:

@@ -50,6 +50,9 @@ async def metrics(request: web.Request) -> web.Response:
     async with sessionmaker(daemon.engine)() as s:
         notes = (await s.execute(select(Notification.channel, Notification.state, func.count())
                                  .group_by(Notification.channel, Notification.state))).all()
+        resent = dict((await s.execute(select(Notification.channel, func.sum(Notification.resent_in_doubt))
+                                        .where(Notification.resent_in_doubt > 0)
+                                        .group_by(Notification.channel))).all())
         ships = (await s.execute(select(Shipment.status, func.count()).group_by(Shipment.status))).all()
         due_checks, oldest_check = (await s.execute(
             select(func.count(), func.min(Shipment.next_check_at)).where(Shipment.next_check_at <= now))).one()
@@ -61,6 +64,11 @@ async def metrics(request: web.Request) -> web.Response:
     out.family("tracker_notifications", "gauge", "Notifications in the outbox, by channel and state.")
     for channel, state, n in sorted(notes):
         out.sample("tracker_notifications", n, channel=channel, state=state)
+    out.family("tracker_notifications_resent_in_doubt", "gauge",
+               "Messages sent again although an interrupted attempt may have reached the provider (it offers "
+               "no lookup and sent no event): the possible duplicates.")
+    for channel in sorted({"sms", "email", *resent}):
+        out.sample("tracker_notifications_resent_in_doubt", resent.get(channel, 0), channel=channel)
     out.family("tracker_shipments", "gauge", "Shipments by status.")
     for status, n in sorted(ships):
         out.sample("tracker_shipments", n, status=status)
