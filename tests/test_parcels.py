@@ -295,3 +295,34 @@ async def test_a_problem_with_one_parcel_names_that_parcel(env, fakes, clock, lo
     [mail] = [m for m in sg.to(EMAIL) if m["subject"].startswith(subject)]
     assert "SBX-EXCEPTION-2" in FakeSendGrid.text_of(mail)
     no_cut([m["Body"] for m in tw.to(PHONE)])
+
+
+async def test_a_two_parcel_order_is_asked_how_it_went_once(tmp_path, start_daemon, clock):
+    from tests.helpers import make_settings
+
+    daemon = await start_daemon(make_settings(
+        tmp_path, follow_up={"enabled": True, "secret": "a-long-test-signing-secret", "days_after_delivery": 3},
+        poller={"intervals": {k: 3600 for k in ("pending", "info_received", "in_transit", "out_for_delivery")}}))
+    start = int(clock.now().timestamp())
+    first = await add(daemon, "E-ASK", f"SBX-DELIVER-1-{start}", channels="email")
+    second = await add(daemon, "E-ASK", f"SBX-DELIVER-2-{start + 10 * 3600}", channels="email")
+    await walk(daemon, clock, 44 + 72 + 2, step=timedelta(hours=1))
+    asked = [(n.shipment_id, n.state) for n in await notifications(daemon.engine) if n.milestone == "follow_up"]
+    assert asked == [(second.id, "sent")]  # about the parcel that completed the order, not one per parcel
+    assert first.id != second.id
+
+
+async def test_an_order_that_never_ships_has_its_contact_details_erased_in_the_end(tmp_path, start_daemon, clock):
+    from tests.helpers import make_settings
+
+    daemon = await start_daemon(make_settings(tmp_path, privacy={"erase_contact_after_days": 90}))
+    order = await waiting_order(daemon, "E-NEVER")
+    clock.advance(timedelta(days=119))
+    await daemon.run_once()
+    async with sessionmaker(daemon.engine)() as session:
+        assert (await session.get(type(order), order.id)).email == EMAIL  # watched 30 days, then 90 more
+    clock.advance(timedelta(days=1, hours=1))
+    await daemon.run_once()
+    async with sessionmaker(daemon.engine)() as session:
+        row = await session.get(type(order), order.id)
+    assert row.email is None and row.phone is None and row.erased_at is not None

@@ -41,6 +41,7 @@ from tracker.clock import Clock
 from tracker.config import Settings, WatchSettings
 from tracker.db import insert_ignore, sessionmaker
 from tracker.models import Alert, Notification, Order, Shipment, TrackingEventRow
+from tracker.parcels import Parcel, view_of
 from tracker.status import Milestone, Status
 
 log = logging.getLogger("tracker.watch")
@@ -447,7 +448,15 @@ class Watcher:
                 Shipment.delivered_at >= latest - FOLLOW_UP_WINDOW,
                 ~select(Notification.id).where(Notification.shipment_id == Shipment.id,
                                                Notification.milestone == FOLLOW_UP).exists())
+            parcels: dict[int, list[Parcel]] = defaultdict(list)
+            for sid, oid, status, delivered_at, stopped_at in await session.execute(
+                    select(Shipment.id, Shipment.order_id, Shipment.status, Shipment.delivered_at, Shipment.stopped_at)
+                    .where(Shipment.order_id.in_({o.id for _, o in candidates}))):
+                parcels[oid].append(Parcel(sid, status, delivered_at, stopped_at is not None))
             for ship, order in candidates:
+                parcel = view_of(parcels[order.id], ship.id)
+                if parcel.several and not parcel.completes_order:
+                    continue  # one question per order: asked about the parcel that completed it
                 if follow_up_due(_view(ship), now, days):
                     stats.follow_up += await self._queue(session, ship, order, FOLLOW_UP, now, channels=["email"])
 
@@ -459,10 +468,13 @@ class Watcher:
             Shipment.order_id == Order.id, or_(Shipment.next_check_at.is_not(None), Shipment.updated_at > cutoff))
         waiting = select(Notification.id).where(
             Notification.order_id == Order.id, Notification.state.in_(["queued", "sending", "deferred"]))
+        # an order that never shipped is finished once its wait is no longer watched (watch.expire_after_days)
+        never_shipped = Order.created_at <= cutoff - timedelta(days=self.cfg.expire_after_days)
         async with self.maker() as session, session.begin():
             ids = [oid for (oid,) in await session.execute(
                 select(Order.id).where(Order.erased_at.is_(None), Order.created_at <= cutoff,
-                                       select(Shipment.id).where(Shipment.order_id == Order.id).exists(),
+                                       or_(select(Shipment.id).where(Shipment.order_id == Order.id).exists(),
+                                           never_shipped),
                                        ~busy_shipment.exists(), ~waiting.exists()).limit(1000))]
             if not ids:
                 return
