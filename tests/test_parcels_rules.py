@@ -141,3 +141,56 @@ def test_fedex_window_within_one_day_is_a_delivery_window():
 def json_copy(data):
     import json
     return json.loads(json.dumps(data))
+
+
+NEW_TEMPLATES = ["preparing", "order_delivered", "date_moved", "arriving_today",
+                 *[f"parcel_{m}" for m in ("shipped", "out_for_delivery", "delivered", "failed_attempt",
+                                           "available_for_pickup", "exception", "delayed", "silent")]]
+
+
+def parcel_context(locale: str, **over) -> dict:
+    from tests.test_templates import context
+
+    return context(locale_tag=locale, parcel_index=1, parcel_count=2, parcels_delivered=1, parcels_remaining=1,
+                   window_from="14:00", window_to="16:00", later_than_promised=True, **over)
+
+
+@pytest.mark.parametrize("name", NEW_TEMPLATES)
+def test_new_templates_use_the_same_variables_in_every_language(name):
+    from jinja2 import meta
+
+    from tracker.notify.render import TEMPLATES, Renderer
+
+    env = Renderer().env
+    used = {loc: meta.find_undeclared_variables(env.parse((TEMPLATES / loc / f"{name}.txt.j2").read_text()))
+            for loc in ("en", "pt-BR", "es", "el")}
+    for loc in ("pt-BR", "es", "el"):
+        # Greek SMS of the generic parcel_* templates are their base template's, unnamed (no room in UCS-2)
+        expected = used["en"] - {"shop_name"} if loc == "el" and (TEMPLATES / loc / f"{name}.txt.j2").read_text(
+            ).count("{% block sms %}") == 0 else used["en"]
+        assert used[loc] == expected, (loc, used[loc] ^ expected)
+
+
+@pytest.mark.parametrize("locale", ["en", "pt-BR", "es", "el"])
+@pytest.mark.parametrize("name", NEW_TEMPLATES)
+def test_new_templates_render_in_every_language_and_keep_the_link(locale, name):
+    from tracker.notify import segments
+    from tracker.notify.render import Renderer
+
+    ctx = parcel_context(locale)
+    if name == "preparing":
+        ctx["tracking_url"] = ""
+    out = Renderer().render(name, locale, ctx)
+    assert out.locale == locale
+    for part in (out.subject, out.sms, out.text, out.html):
+        assert "PA-2026-000123" in part and "{{" not in part and "{%" not in part
+    assert "\n" not in out.subject
+    link = ctx["tracking_url"] or None
+    sms = segments.fit(out.sms, 2, keep=link)
+    assert segments.info(sms).segments <= 2
+    if link and name not in ("order_delivered",):
+        assert link in sms
+    if name.startswith("parcel_"):
+        assert "2" in out.subject and ("1" in out.subject)  # "parcel 1 of 2", in its language
+    if name == "preparing":
+        assert 'href=""' not in out.html

@@ -82,7 +82,8 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def progress_bar(stream=sys.stderr) -> Callable[[int, int], None]:
+def progress_bar(stream=None) -> Callable[[int, int], None]:
+    stream = stream or sys.stderr  # the stderr of the moment, not the one at import time
     def show(done: int, total: int) -> None:
         width = 30
         filled = int(width * done / total) if total else width
