@@ -10,15 +10,16 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.fakes.sendgrid import FakeSendGrid
-from tests.fakes.twilio import FakeTwilio
 from tests.helpers import add, notifications, sent, shipment, walk
-from tests.messaging_env import messaging_settings, point_public_url
+from tests import test_messaging
 from tracker.db import sessionmaker
 from tracker.models import Alert, Notification, Shipment
 from tracker.orders import InputError, register, validate
 from tracker.routing import accepted_carriers, router
 
 PHONE, EMAIL = "+14155550101", "ana@example.com"
+# the daemon on the fake Twilio and SendGrid servers, as the messaging tests start it
+fakes, env = test_messaging.fakes, test_messaging.env
 LOCALES = ["en", "pt-BR", "es", "el"]
 
 # How each language says "parcel 1 of 2", "your whole order has arrived" and "still preparing".
@@ -34,24 +35,6 @@ NEW_DATE = {"en": "new delivery date", "pt-BR": "nova data de entrega", "es": "n
             "el": "φτάνει πλέον την"}
 WINDOW = {"en": "arrives today between 14:00 and 16:00", "pt-BR": "chega hoje, entre 14:00 e 16:00",
           "es": "llega hoy, entre las 14:00 y las 16:00", "el": "φτάνει σήμερα, μεταξύ 14:00 και 16:00"}
-
-
-@pytest.fixture
-async def fakes(clock):
-    async with FakeTwilio() as tw, FakeSendGrid(now=lambda: clock.now().timestamp()) as sg:
-        yield tw, sg
-
-
-@pytest.fixture
-async def env(tmp_path, fakes, start_daemon):
-    tw, sg = fakes
-
-    async def start(**extra):
-        daemon = await start_daemon(messaging_settings(tmp_path, tw, sg, **extra), web_server=True)
-        point_public_url(daemon)
-        return daemon
-
-    return start
 
 
 async def waiting_order(daemon, number: str, *, locale: str = "en", channels: str | None = None):

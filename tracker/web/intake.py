@@ -183,14 +183,10 @@ async def shopify(request: web.Request) -> web.Response:
         return await _shopify_paid(request, body)
     if topic not in SHOPIFY_TOPICS:
         return _json(200, ignored=f"topic {topic[:64]!r} is not handled")
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return _error(400, "(body)", "not valid JSON")
-    if not isinstance(data, dict):
-        return _error(400, "(body)", "not a fulfillment object")
-    event_id = (request.headers.get("X-Shopify-Webhook-Id") or request.headers.get("X-Shopify-Event-Id")
-                or hashlib.sha256(body).hexdigest())
+    parsed = _shopify_object(request, body, "a fulfillment object")
+    if isinstance(parsed, web.Response):
+        return parsed
+    data, event_id = parsed
     name = _text(data.get("name"))
     order_number = name.rsplit(".", 1)[0].lstrip("#") if name else _text(data.get("order_id"))
     numbers = data.get("tracking_numbers") or ([data.get("tracking_number")] if data.get("tracking_number") else [])
@@ -209,15 +205,24 @@ async def shopify(request: web.Request) -> web.Response:
     return await _apply(request, "shopify", event_id, items)
 
 
-async def _shopify_paid(request: web.Request, body: bytes) -> web.Response:
+def _shopify_object(request: web.Request, body: bytes, what: str) -> tuple[dict, str] | web.Response:
+    """The JSON object of a Shopify delivery and its event id, or the error to answer."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
         return _error(400, "(body)", "not valid JSON")
     if not isinstance(data, dict):
-        return _error(400, "(body)", "not an order object")
+        return _error(400, "(body)", f"not {what}")
     event_id = (request.headers.get("X-Shopify-Webhook-Id") or request.headers.get("X-Shopify-Event-Id")
                 or hashlib.sha256(body).hexdigest())
+    return data, event_id
+
+
+async def _shopify_paid(request: web.Request, body: bytes) -> web.Response:
+    parsed = _shopify_object(request, body, "an order object")
+    if isinstance(parsed, web.Response):
+        return parsed
+    data, event_id = parsed
     name = _text(data.get("name"))
     customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
     address = data.get("shipping_address") if isinstance(data.get("shipping_address"), dict) else {}
