@@ -8,10 +8,11 @@ Each shipment goes shipped -> out for delivery -> delivered (the sandbox server 
 the step the bench pins, and moves on once every message of the step reached the providers), on SMS and
 email: 6 messages per shipment. Scenarios:
 
-  sqlite-kill   one `tracker run` on SQLite, SIGKILLed 2-8 s after each start at the instant a provider has
-                taken a message and before its reply leaves (a send in flight), restarted 0.5 s later
-  pg-kill       three daemons on PostgreSQL, the one whose send is in flight killed 2-6 s after the last
-                restart
+  sqlite-kill   one `tracker run` on SQLite, SIGKILLed at the instant a provider has taken one of its
+                messages and before the reply leaves (a send in flight), restarted 0.5 s later, and killed
+                again 2-8 s after its first send
+  pg-kill       three daemons on PostgreSQL, the one whose send is in flight killed, 2-6 s after the
+                first send that followed the last restart
   faults        one daemon; 25 % of provider requests fail: 5xx, 5xx after taking the message, 429 with
                 Retry-After, timeouts, timeouts after taking the message
   db-cut        one daemon on PostgreSQL through a TCP proxy cut for 8 s right after a provider took a
@@ -43,6 +44,7 @@ from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import aiohttp  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from bench.checks import pg_database  # noqa: E402
@@ -119,6 +121,7 @@ class Chaos:
         # disrupt at these accepted messages (1-based) instead of by the clock: the test suite's short run
         self.kill_on = kill_on
         self.accepts = 0
+        self.arming = False
 
     # --- wiring ------------------------------------------------------------------------------------
     def config(self, name: str, database_url: str, port: int) -> Path:
@@ -158,6 +161,11 @@ class Chaos:
         if self.kill_on is not None:
             if self.accepts not in self.kill_on:
                 return
+        elif self.next_at == float("inf") and self.arming:
+            lo, hi = (2, 6) if self.scenario == "pg-kill" else (2, 8)
+            self.next_at = now + self.rng.uniform(lo, hi)  # counted from the first send after a restart
+            self.arming = False
+            return
         elif now < self.next_at:
             return
         if self.scenario == "db-cut":
@@ -183,8 +191,16 @@ class Chaos:
         await self.procs[name].wait(30)
         await asyncio.sleep(0.5)
         await self.start(name)
-        lo, hi = (2, 6) if self.scenario == "pg-kill" else (2, 8)
-        self.next_at = time.monotonic() + self.rng.uniform(lo, hi)
+        self.arming = True
+        # a start can fail on a busy machine (say PostgreSQL's connection slots are still held by the killed
+        # process's sessions): start again until the daemon stays up
+        while True:
+            try:
+                await self.procs[name].wait(5)
+            except asyncio.TimeoutError:
+                return
+            await asyncio.sleep(1)
+            await self.start(name)
 
     async def _post_events(self) -> None:
         """SendGrid's Event Webhook: each accepted mail reported `processed` about a second later, retried
@@ -200,7 +216,7 @@ class Chaos:
                     r = await self.sg.send_events(f"{url}/webhooks/sendgrid/events", events)
                     if r.status < 300:
                         break
-                except OSError:
+                except (OSError, aiohttp.ClientError, asyncio.TimeoutError):  # that daemon is down: the next
                     continue
             else:
                 self.pending_events.extend(batch)
