@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes._base import FakeServer
 from tests.helpers import add, walk
 from tests.web_helpers import PASSWORD, SUPPORT, web_daemon
 
@@ -122,3 +123,50 @@ async def test_customer_page_of_a_two_parcel_order_lists_both_parcels_on_a_phone
     await page.click("a:has-text('Paquete 2 de 2')")  # the other parcel's own page
     await page.wait_for_selector(".parcel-name:has-text('Paquete 2 de 2')")
     await context.close()
+
+
+LOGO_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40" viewBox="0 0 160 40">'
+            '<rect width="40" height="40" rx="8" fill="#7a1f5c"/><circle cx="20" cy="20" r="9" fill="#f4c542"/>'
+            '<text x="50" y="27" font-family="DejaVu Sans, sans-serif" font-size="18" fill="#7a1f5c">Aurora</text></svg>')
+
+
+class LogoServer(FakeServer):
+    """The shop's logo, served where the shop's CDN would be."""
+
+    def routes(self, app) -> None:
+        from aiohttp import web
+
+        async def logo(_request):
+            return web.Response(body=LOGO_SVG.encode(), content_type="image/svg+xml")
+
+        app.router.add_get("/logo.svg", logo)
+
+
+async def test_a_branded_tracking_page_shows_the_logo_colours_and_how_to_reach_the_shop(browser, start_daemon,
+                                                                                       tmp_path, clock):
+    async with LogoServer() as cdn:
+        daemon = await web_daemon(start_daemon, tmp_path, shop={
+            "name": "Papelaria Aurora", "logo_url": f"{cdn.url}/logo.svg",
+            "colors": {"primary": "#7a1f5c", "on_primary": "#ffffff", "background": "#fbf7f2"},
+            "support": {"pt-BR": {"email": "suporte@aurora.example", "phone": "+55 11 3000-0000",
+                                  "hours": "seg. a sex., 9h às 18h"}}})
+        ship = await add(daemon, "PA-2001", "SBX-FAILED-7", locale="pt-BR", timezone="America/Sao_Paulo")
+        await walk(daemon, clock, 35)
+        context = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                            is_mobile=True, has_touch=True)
+        page = await context.new_page()
+        await page.goto(f"http://127.0.0.1:{daemon.port}/t/{ship.public_token}")
+        # the logo really loaded (the page's Content-Security-Policy lets exactly its origin in)
+        assert await page.evaluate("document.querySelector('.brand img').naturalWidth") > 0
+        done = await page.evaluate(
+            "getComputedStyle(document.querySelector('.steps li.done'), '::before').backgroundColor")
+        assert done == "rgb(122, 31, 92)"  # the shop's colour on the progress bar
+        assert await page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(251, 247, 242)"
+        text = await page.inner_text("body")
+        assert "Fale com a gente" in text and "suporte@aurora.example" in text and "+55 11 3000-0000" in text
+        assert "seg. a sex., 9h às 18h" in text
+        assert "Mensagem original da transportadora" in text and "Departed sort facility" not in text
+        assert await page.get_attribute(".contact a[href^='tel:']", "href") == "tel:+551130000000"
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+        await page.screenshot(path=str(ARTIFACTS / "customer-branded-pt-BR.png"), full_page=True)
+        await context.close()

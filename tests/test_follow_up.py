@@ -42,13 +42,13 @@ async def test_follow_up_rating_records_once_and_refuses_forged_or_reused_links(
     assert [(m, c) for m, c in sent(await notifications(daemon.engine, ship.id)) if m == "follow_up"] == [
         ("follow_up", "email")]
     out = capsys.readouterr().out
-    assert "Did your order ORDER-R arrive well?" in out
+    assert "Did your order ORDER-R arrive safely?" in out
     links = dict(re.findall(r"^([1-5]) - \w+: (http://\S+)$", out, re.M))
     assert sorted(links) == ["1", "2", "3", "4", "5"]
     for _ in range(10):  # asked once only
         clock.advance(timedelta(hours=6))
         await daemon.run_once()
-    assert "arrive well" not in capsys.readouterr().out
+    assert "arrive safely" not in capsys.readouterr().out
 
     async with aiohttp.ClientSession() as http:
         forged = links["4"].replace("/4?", "/5?")  # the score changed, the signature kept

@@ -48,11 +48,40 @@ def test_bad_provider_settings_are_refused_by_name(providers, key):
     ("quiet_hours", {"end": "morning"}, "quiet_hours.end"),
     ("quiet_hours", {"enable": True}, "quiet_hours.enable"),
     ("sms", {"max_segments": 0}, "sms.max_segments"),
+    ("sms", {"max_segments_by_locale": {"el": 0}}, "sms.max_segments_by_locale"),
+    ("sms", {"max_segments_by_locale": {"greek": 3}}, "sms.max_segments_by_locale"),
+    ("sms", {"max_segments_by_locale": {"es": "many"}}, "sms.max_segments_by_locale.es"),
 ])
 def test_bad_quiet_hours_and_sms_settings_are_refused_by_name(section, value, key):
     with pytest.raises(ConfigError) as err:
         load(**{section: value})
     assert key in str(err.value)
+
+
+@pytest.mark.parametrize("shop, key, fix", [
+    ({"colors": {"primary": "purple"}}, "shop.colors.primary", "#rrggbb"),
+    ({"colors": {"background": "#fff"}}, "shop.colors.background", "#rrggbb"),
+    ({"colors": {"accent": "#112233"}}, "shop.colors.accent", ""),
+    ({"logo_url": "logo.png"}, "shop.logo_url", "https://"),
+    ({"logo_url": 'https://x.example/a.png" onerror="alert(1)'}, "shop.logo_url", "https://"),
+    ({"support": {"brasil": {"email": "a@b.example"}}}, "shop.support", "pt-BR"),
+    ({"support": {"es": {"email": "soporte"}}}, "shop.support.es.email", "support@yourshop.example"),
+    ({"support": {"es": {"mail": "a@b.example"}}}, "shop.support.es.mail", ""),
+])
+def test_bad_branding_is_refused_naming_the_key_and_the_fix(shop, key, fix):
+    with pytest.raises(ConfigError) as err:
+        load(shop=shop)
+    assert key in str(err.value) and fix in str(err.value)
+
+
+def test_each_language_gets_its_own_budget_and_support_contact():
+    s = load(sms={"max_segments": 2, "max_segments_by_locale": {"el": 3, "pt": 4}},
+             shop={"support_email": "help@shop.example", "support_phone": "+1 415 555 0100",
+                   "support": {"pt-BR": {"email": "suporte@shop.example", "hours": "9h às 18h"}}})
+    assert [s.sms.budget(tag) for tag in ("el", "el-GR", "pt-BR", "pt", "en", None)] == [3, 3, 4, 4, 2, 2]
+    br = s.shop.contact("pt-BR")
+    assert (br.email, br.phone, br.hours) == ("suporte@shop.example", "+1 415 555 0100", "9h às 18h")
+    assert s.shop.contact("pt_BR") == br and s.shop.contact("es").email == "help@shop.example"
 
 
 def test_email_provider_cannot_send_sms():

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from jinja2 import StrictUndefined, UndefinedError, meta
 
+from tracker.config import SmsSettings
 from tracker.notify import segments
 from tracker.notify.render import TEMPLATES, Renderer, localized_date
 from tracker.status import Milestone
@@ -75,11 +76,29 @@ def test_renders_in_every_locale_and_channel(locale, milestone, optional):
     # problem messages say how to reach support, in every part
     if milestone in ("exception", "failed_attempt", "delayed", "silent"):
         assert ctx["support_email"] in out.text
-    # the SMS as it is sent: within 2 segments, the link whole
+    # the SMS as it is sent: the full text within the locale's budget, else the short one; never cut
     link = RATING_LINKS[0]["url"] if milestone == "follow_up" else ctx["tracking_url"]
-    sms = segments.fit(out.sms, 2, keep=link)
-    assert segments.info(sms).segments <= 2, (locale, milestone, segments.info(sms))
+    budget = SmsSettings().budget(locale)
+    sms = segments.pick([out.sms, out.sms_short], budget)
+    assert sms in (out.sms, out.sms_short)
+    assert segments.info(sms).segments <= budget or sms == out.sms_short, (locale, milestone, segments.info(sms))
+    for essential in essentials(milestone, locale, ctx):
+        assert essential in sms, (locale, milestone, essential, sms)
     assert link in sms or milestone == "delivered"
+
+
+def essentials(milestone: str, locale: str, ctx: dict) -> list[str]:
+    """What an SMS may never lose: the order, the link, the date and the pickup place and deadline."""
+    out = [ctx["order_number"]]
+    if milestone in ("shipped", "delayed") and ctx.get("expected_delivery"):
+        out.append(localized_date(ctx["expected_delivery"], locale))
+    if milestone in ("available_for_pickup", "failed_attempt", "exception") and ctx.get("pickup_location"):
+        out.append(ctx["pickup_location"])
+        if ctx.get("pickup_until"):
+            out.append(localized_date(ctx["pickup_until"], locale))
+    if milestone == "available_for_pickup" and ctx.get("pickup_until"):
+        out.append(localized_date(ctx["pickup_until"], locale))
+    return out
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -129,14 +148,17 @@ def test_pickup_place_and_deadline_reach_every_locale(locale):
             assert out.html.count("<p ") == len(out.text.split("\n\n")) + 3  # header, button, footer
 
 
-def test_greek_is_ucs2_and_kept_within_two_segments():
-    out = Renderer().render("shipped", "el", context(locale_tag="el"))
+def test_an_sms_over_its_budget_gives_way_to_the_short_form_and_is_never_cut():
+    out = Renderer().render("failed_attempt", "en", context(pickup_location=None))
+    assert segments.info(out.sms).segments == 2 and segments.info(out.sms_short).segments == 1
+    assert segments.pick([out.sms, out.sms_short], 2) == out.sms  # fits: the full text
+    assert segments.pick([out.sms, out.sms_short], 1) == out.sms_short
+    out = Renderer().render("available_for_pickup", "el", context(locale_tag="el"))
     assert segments.info(out.sms).encoding == "UCS-2"
-    long = out.sms + " " + "λίγο ακόμη κείμενο για να ξεπεράσει το όριο " * 4
-    fitted = segments.fit(long, 2, keep=context()["tracking_url"])
-    info = segments.info(fitted)
-    assert info.encoding == "UCS-2" and info.segments == 2 and info.units <= 134
-    assert fitted.endswith(context()["tracking_url"]) and "…" in fitted
+    # not even the short form fits one segment: it goes whole, the place and the link in it
+    sent = segments.pick([out.sms, out.sms_short], 1)
+    assert sent == out.sms_short and context()["pickup_location"] in sent and sent.endswith(context()["tracking_url"])
+    assert segments.pick(["only one text", None], 1) == "only one text"
 
 
 def test_segment_arithmetic():
@@ -147,14 +169,44 @@ def test_segment_arithmetic():
     assert segments.info("α" * 70).segments == 1 and segments.info("α" * 71).segments == 2
     assert segments.info("α" * 134).segments == 2 and segments.info("α" * 135).segments == 3
     assert segments.info("ok 👍").encoding == "UCS-2"
-    assert segments.fit("short", 1) == "short"
+    assert segments.pick(["short"], 1) == "short"
 
 
-def test_latin_accents_give_way_before_words():
-    text = "Seu pedido PA-1 está a caminho com a transportadora; ação necessária em breve. " * 3 + "https://x.example/t/1"
-    fitted = segments.fit(text, 2, keep="https://x.example/t/1")
-    assert segments.info(fitted).encoding == "GSM-7" and "esta a caminho" in fitted and "acao" in fitted
-    assert fitted.endswith("https://x.example/t/1")
+def test_accents_are_never_taken_off():
+    text = "Seu pedido PA-1 está a caminho; ação necessária até terça-feira. Você intentó. " * 3
+    assert segments.pick([text], 1) == text.strip()
+    assert segments.info(text).encoding == "UCS-2"
+    assert segments.info("Él intentó, está aquí").encoding == "UCS-2"
+    assert segments.info("Llegó el paquete? Sí").encoding == "UCS-2"
+    assert segments.info("café, niño, über").encoding == "GSM-7"  # é, ñ, ü are in GSM-7: no UCS-2 for them
+
+
+def test_dates_read_as_a_native_writes_them():
+    r = Renderer()
+    wed, sat = date(2026, 1, 7), date(2026, 1, 10)
+    es = r.render("delayed", "es", context(expected_delivery=wed)).text
+    assert "entregarlo el miércoles 7 de enero." in es and "miércoles," not in es
+    el = r.render("shipped", "el", context(expected_delivery=wed)).text
+    assert "Αναμένεται να φτάσει την Τετάρτη 7 Ιανουαρίου." in el
+    assert "το Σάββατο 10 Ιανουαρίου" in r.render("shipped", "el", context(expected_delivery=sat)).text
+    assert "δεν έφτασε στην ημερομηνία" in r.render("delayed", "el", context()).text
+    assert "quarta-feira, 7 de janeiro" in r.render("shipped", "pt-BR", context(expected_delivery=wed)).text
+    assert "on Wednesday, January 7." in r.render("shipped", "en", context(expected_delivery=wed)).text
+    assert "Si no va a haber nadie en casa" in r.render("out_for_delivery", "es", context()).text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_carriers_own_words_are_an_extra_clearly_quoted_never_the_sentence(locale):
+    r = Renderer()
+    raw = "Delivery attempted, nobody home"
+    for name in ("failed_attempt", "exception"):
+        out = r.render(name, locale, context(event_text=raw))
+        assert raw not in out.sms and raw not in (out.sms_short or "")
+        quoted = re.search(r'[:] ["«]' + re.escape(raw) + r'["»]\.', out.text)
+        assert quoted, (locale, name, out.text)
+        # the step itself is told in the customer's language, with or without the carrier's words
+        without = r.render(name, locale, context(event_text=""))
+        assert raw not in without.text and without.text.split("\n\n")[0] in out.text.split("\n\n")[0]
 
 
 def test_unknown_locale_falls_back_to_english_and_regional_variants_to_their_language():

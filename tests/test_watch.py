@@ -38,7 +38,7 @@ async def test_silent_carrier_still_on_its_way_once_per_period_and_one_alert(tmp
     [(cause, message)] = await alerts_of(daemon.engine)
     assert cause == "silent" and "ORDER-S" in message and "3 days" in message
     out = capsys.readouterr().out
-    assert out.count("still on its way") == 1 and "we are watching it" in out
+    assert out.count("still on its way") == 1 and "we are keeping an eye on it" in out
 
     await walk(daemon, clock, 71)  # within the repeat period: nothing more
     assert len(sent(await notifications(daemon.engine, ship.id))) == 2
@@ -89,7 +89,7 @@ async def test_late_parcel_gets_one_apology_with_the_new_estimate_and_one_alert(
     await walk(daemon, clock, 1)  # Thursday 00:00: the promised date has passed (hour 58)
     assert sent(await notifications(daemon.engine, ship.id)) == [("shipped", "sms"), ("delayed", "sms")]
     out = capsys.readouterr().out
-    assert "sorry, order ORDER-L is running late. New estimate: Friday, March 6, 2026." in out
+    assert "sorry, order ORDER-L is running late. New estimate: Friday, March 6." in out
     [(cause, message)] = await alerts_of(daemon.engine)
     assert cause == "late" and "expected 2026-03-04" in message and "2026-03-06" in message
 
@@ -129,7 +129,7 @@ async def test_failed_attempt_and_pickup_say_where_and_until_when(tmp_path, star
         ("delivered", "sms")]
     out = capsys.readouterr().out
     # picked up at hour 36 (Wednesday 4 March, 02:00): kept seven days
-    assert ("ready for pickup at ParcelShop, 12 Oak St, Portland, OR until Wednesday, March 11, 2026. Bring ID."
+    assert ("ready for pickup at ParcelShop, 12 Oak St, Portland, OR, until Wednesday, March 11. Bring a photo ID."
             in out)
     assert [c for c, _ in await alerts_of(daemon.engine)] == ["failed_attempt"]
 

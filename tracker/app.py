@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tracker import __version__
 from tracker.alerts import AlertSender
+from tracker.branding import brand, with_sender
 from tracker.carriers import CARRIERS
 from tracker.carriers.catalog import CATALOG
 from tracker.clock import SYSTEM, Clock
@@ -70,8 +71,8 @@ class Daemon:
             self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
                                               headers={"User-Agent": f"tracker/{__version__}"})
             self.carriers = self._build_carriers()
-            self.providers = {name: CHANNELS[name](CHANNELS[name].Settings.model_validate(raw or {}), self.http,
-                                                   self.clock)
+            self.providers = {name: CHANNELS[name](CHANNELS[name].Settings.model_validate(with_sender(name, raw, s)),
+                                                   self.http, self.clock)
                               for name, raw in s.providers.items()}
             for provider in self.providers.values():
                 provider.public_url = s.server.public_url  # for delivery-report callback URLs
@@ -83,7 +84,7 @@ class Daemon:
             await self.poller.load_budgets()
             self.dispatcher = Dispatcher(
                 engine=self.engine, settings=s, channels=self.channels,
-                renderer=Renderer(s.templates.override_dir),
+                renderer=Renderer(s.templates.override_dir, brand=brand(s)),
                 carrier_names=self.carrier_names(),
                 clock=self.clock, owner=self.owner, rng=self.rng)
             self.watcher = Watcher(engine=self.engine, settings=s, clock=self.clock)

@@ -53,10 +53,55 @@ class ServerSettings(_Strict):
     public_url: str = "http://127.0.0.1:8080"
 
 
+HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?")
+
+
+def _empty_or_matching(value: str, pattern: str, problem: str) -> str:
+    value = value.strip()
+    if value and not re.fullmatch(pattern, value):
+        raise ValueError(f"{value!r} {problem}")
+    return value
+
+
+class ShopColors(_Strict):
+    """The shop's colours on the email layout and the tracking page (#rrggbb)."""
+
+    primary: str = "#1f6feb"  # buttons, links, the progress bar
+    on_primary: str = "#ffffff"  # text on buttons
+    background: str = "#f6f7f9"  # behind the cards
+
+    @field_validator("primary", "on_primary", "background")
+    @classmethod
+    def _hex(cls, v: str) -> str:
+        if not HEX_COLOR.fullmatch(str(v).strip()):
+            raise ValueError(f"{v!r} is not a colour; write it as #rrggbb, for example \"#1f6feb\"")
+        return str(v).strip().lower()
+
+
+class SupportContact(_Strict):
+    """How customers of one language reach the shop; what is left empty comes from shop.support_email
+    and shop.support_phone."""
+
+    email: str = ""
+    phone: str = ""
+    hours: str = Field("", description="opening hours as the customer should read them, e.g. Mon-Fri 9-18")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        return _empty_or_matching(v, r"[^@\s]+@[^@\s]+\.[^@\s]+",
+                                  "is not an email address; write it like support@yourshop.example")
+
+
 class ShopSettings(_Strict):
     name: str = "Demo Shop"
     support_email: str = "support@example.com"
     support_phone: str = ""
+    sender_name: str = Field("", description="the From name of emails; empty: shop.name")
+    logo_url: str = Field("", description="https:// address of the logo on emails and the tracking page")
+    colors: ShopColors = ShopColors()
+    support: dict[str, SupportContact] = Field({}, description="support contact per language, e.g. pt-BR")
     timezone: str = "UTC"
     default_locale: str = "en"
     default_channels: list[Literal["sms", "email"]] = ["sms", "email"]
@@ -70,6 +115,27 @@ class ShopSettings(_Strict):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Europe/Lisbon") from None
         return v
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo(cls, v: str) -> str:
+        return _empty_or_matching(v, r"https?://[^\s\"'<>]+",
+                                  "is not a web address; give the logo as https://yourshop.example/logo.png")
+
+    @field_validator("support")
+    @classmethod
+    def _support_tags(cls, v: dict[str, SupportContact]) -> dict[str, SupportContact]:
+        for tag in v:
+            if not LANGUAGE_TAG.fullmatch(str(tag)):
+                raise ValueError(f"{tag!r} is not a language tag; write it like pt-BR, es or el")
+        return {str(tag).replace("_", "-"): c for tag, c in v.items()}
+
+    def contact(self, locale: str | None) -> SupportContact:
+        """The support contact for a customer in `locale` (pt-BR, then pt, then the shop-wide one)."""
+        tag = (locale or "").replace("_", "-")
+        own = self.support.get(tag) or self.support.get(tag.split("-")[0]) or SupportContact()
+        return SupportContact(email=own.email or self.support_email, phone=own.phone or self.support_phone,
+                              hours=own.hours)
 
 
 class Intervals(_Strict):
@@ -168,6 +234,26 @@ class QuietHoursSettings(_Strict):
 
 class SmsSettings(_Strict):
     max_segments: int = Field(2, ge=1, le=10)
+    # Accented Latin and Greek travel as UCS-2 (67 characters a segment), so those locales get more room.
+    max_segments_by_locale: dict[str, int] = {"pt-BR": 3, "es": 3, "el": 3}
+
+    @field_validator("max_segments_by_locale")
+    @classmethod
+    def _budgets(cls, v: dict[str, int]) -> dict[str, int]:
+        out = {}
+        for tag, n in v.items():
+            if not LANGUAGE_TAG.fullmatch(str(tag)):
+                raise ValueError(f"{tag!r} is not a language tag; write it like pt-BR, es or el")
+            if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 10:
+                raise ValueError(f"{tag}: {n!r} segments; give a whole number from 1 to 10")
+            out[str(tag).replace("_", "-")] = n
+        return out
+
+    def budget(self, locale: str | None) -> int:
+        """Segments an SMS in `locale` may take: its own entry, its language's, else max_segments."""
+        tag = (locale or "").replace("_", "-")
+        return self.max_segments_by_locale.get(tag) or self.max_segments_by_locale.get(tag.split("-")[0]) \
+            or self.max_segments
 
 
 class TemplatesSettings(_Strict):

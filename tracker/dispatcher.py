@@ -181,17 +181,19 @@ class Dispatcher:
         note, ship, order = job.note, job.shipment, job.order
         milestone = self.template(job) or note.milestone.split("#", 1)[0].split("@", 1)[0]
         if ship is None:
+            contact = self.settings.shop.contact(order.locale)
             return self._render(note, order, milestone, dict(
-                shop_name=self.settings.shop.name, support_email=self.settings.shop.support_email,
-                support_phone=self.settings.shop.support_phone, order_number=order.number,
-                tracking_url="", locale_tag=order.locale))
+                shop_name=self.settings.shop.name, support_email=contact.email, support_phone=contact.phone,
+                support_hours=contact.hours, order_number=order.number, tracking_url="", locale_tag=order.locale))
         today = self.clock.now().astimezone(ZoneInfo(self.settings.shop.timezone)).date()
         parcel = view_of(self._parcels.get(order.id, []), ship.id)
         window = ship.delivery_window.split("-", 1) if ship.delivery_window else [None]
+        contact = self.settings.shop.contact(order.locale)
         ctx = dict(
             shop_name=self.settings.shop.name,
-            support_email=self.settings.shop.support_email,
-            support_phone=self.settings.shop.support_phone,
+            support_email=contact.email,
+            support_phone=contact.phone,
+            support_hours=contact.hours,
             order_number=order.number,
             carrier_name=self.carrier_names.get(ship.carrier, ship.carrier),
             tracking_number=ship.tracking_number,
@@ -221,7 +223,7 @@ class Dispatcher:
         rendered = self.renderer.render(milestone, order.locale, ctx)
         to = self.address(order, note.channel) or ""
         if note.channel == "sms":
-            text = segments.fit(rendered.sms, self.settings.sms.max_segments, keep=ctx["tracking_url"] or None)
+            text = segments.pick([rendered.sms, rendered.sms_short], self.settings.sms.budget(rendered.locale))
             return Message(note.id, "sms", to, text, locale=rendered.locale, milestone=milestone,
                            order_number=order.number)
         return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,

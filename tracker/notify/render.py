@@ -20,11 +20,26 @@ from jinja2 import (
     FileSystemLoader,
     StrictUndefined,
     TemplateNotFound,
+    pass_context,
     select_autoescape,
 )
 
 TEMPLATES = Path(__file__).with_name("templates")
 FALLBACK = "en"
+
+
+# How a date reads inside a sentence: no year (estimates are days away), the weekday first.
+DATE_PATTERNS = {"en": "EEEE, MMMM d", "pt": "EEEE, d 'de' MMMM", "es": "EEEE d 'de' MMMM", "el": "EEEE d MMMM"}
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    """The shop's look in the HTML email: logo, colours, and the name above every message."""
+
+    logo_url: str = ""
+    primary: str = "#1c1917"  # the button and the links
+    on_primary: str = "#ffffff"  # text on the button
+    background: str = "#f5f5f4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +49,7 @@ class Rendered:
     text: str
     html: str
     locale: str
+    sms_short: str | None = None  # the essentials only, for when `sms` is over the segment budget
 
 
 def locale_chain(locale: str | None) -> list[str]:
@@ -56,11 +72,27 @@ def localized_date(value: date | None, locale: str) -> str | None:
         babel_locale = Locale.parse(locale.replace("-", "_"))
     except (ValueError, UnknownLocaleError):
         babel_locale = Locale.parse(FALLBACK)
-    return format_date(value, format="full", locale=babel_locale)
+    pattern = DATE_PATTERNS.get(babel_locale.language, DATE_PATTERNS[FALLBACK])
+    return format_date(value, format=pattern, locale=babel_locale)
+
+
+@pass_context
+def with_article(ctx, day: str | None) -> str:
+    """'jueves 5 de marzo' -> 'el jueves 5 de marzo'; Greek weekdays are feminine but Saturday:
+    'την Πέμπτη', 'το Σάββατο'. Other languages take the date as it is."""
+    if not day:
+        return ""
+    lang = str(ctx.get("render_locale", FALLBACK)).split("-")[0]
+    if lang == "es":
+        return f"el {day}"
+    if lang == "el":
+        return f"{'το' if day.startswith('Σάββατο') else 'την'} {day}"
+    return day
 
 
 class Renderer:
-    def __init__(self, override_dir: str | None = None) -> None:
+    def __init__(self, override_dir: str | None = None, brand: Brand | None = None) -> None:
+        self.brand = brand or Brand()
         loaders = [FileSystemLoader(str(TEMPLATES))]
         if override_dir:
             loaders.insert(0, FileSystemLoader(override_dir))
@@ -72,6 +104,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["the"] = with_article
 
     def _pick(self, name: str, locale: str | None):
         for candidate in locale_chain(locale):
@@ -87,13 +120,18 @@ class Renderer:
         ctx["expected_date"] = localized_date(context.get("expected_delivery"), used)
         ctx["pickup_until_date"] = localized_date(context.get("pickup_until"), used)
         ctx.setdefault("milestone", milestone)
+        ctx["render_locale"] = used
         tctx = template.new_context(ctx)
         list(template.root_render_func(tctx))  # registers the blocks of a template it extends (parcel_*): super()
         block = lambda name: _squash("".join(tctx.blocks[name][0](tctx)))  # noqa: E731
         subject, sms, text = block("subject").replace("\n", " "), block("sms"), block("text")
+        short = block("sms_short") if "sms_short" in tctx.blocks else None
         layout, _ = self._pick("_email.html.j2", used)
-        html = layout.render(subject=subject, paragraphs=[p for p in text.split("\n\n") if p.strip()], **ctx)
-        return Rendered(subject=subject, sms=sms, text=text, html=html, locale=used)
+        ctx.setdefault("support_phone", "")
+        ctx.setdefault("support_hours", "")
+        html = layout.render(subject=subject, paragraphs=[p for p in text.split("\n\n") if p.strip()],
+                             brand=self.brand, **ctx)
+        return Rendered(subject=subject, sms=sms, text=text, html=html, locale=used, sms_short=short or None)
 
 
 def _squash(text: str) -> str:

@@ -9,7 +9,6 @@ split. Operators bill, and phones reassemble, by segment, so we keep each SMS wi
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 GSM7_BASIC = frozenset(
@@ -52,69 +51,20 @@ def info(text: str) -> SegmentInfo:
     return SegmentInfo(enc, n, segments_for(n, enc))
 
 
-def capacity(max_segments: int, enc: str) -> int:
-    """Most units that fit in `max_segments` segments."""
-    return SINGLE[enc] if max_segments <= 1 else MULTI[enc] * max_segments
-
-
-def fit(text: str, max_segments: int = 2, keep: str | None = None) -> str:
-    """Shorten `text` to at most `max_segments` segments, keeping `keep` (the tracking link) whole.
-
-    Cuts at a word boundary, marks the cut with an ellipsis and puts the link back at the end. A text
-    that already fits is returned unchanged.
+def pick(candidates: list[str | None], max_segments: int) -> str:
+    """The first text that fits in `max_segments` segments, as written: accents are never taken off (they
+    change words: "intentó" is not "intento"), the encoding follows the text. A template offers its
+    full SMS and a short one that still holds the essentials; when even the short one does not fit (a
+    very long pickup address), it goes out whole, a segment longer, rather than losing a word of them.
     """
     if max_segments < 1:
         raise ValueError("max_segments must be at least 1")
-    text = text.strip()
-    enc = encoding(text)
-    if units(text, enc) <= capacity(max_segments, enc):
-        return text
-    plain = to_gsm7(text)
-    if plain is not None:  # Latin text pushed into UCS-2 by a few accents: drop them rather than words
-        text, enc = plain, "GSM-7"
-        if units(text, enc) <= capacity(max_segments, enc):
+    texts = [t.strip() for t in candidates if t and t.strip()]
+    if not texts:
+        raise ValueError("no SMS text to send")
+    for text in texts:
+        if info(text).segments <= max_segments:
             return text
-    link = keep if keep and keep in text else None
-    body = " ".join(text.replace(link, " ").split()) if link else " ".join(text.split())
-    ellipsis = "..." if enc == "GSM-7" else "…"
-    tail = ellipsis + (" " + link if link else "")
-    budget = capacity(max_segments, enc) - units(tail, enc)
-    if budget <= 0:  # only the link fits (or not even that): the link is what matters
-        return link or _cut(text, capacity(max_segments, enc), enc)
-    cut = _cut(body, budget, enc)
-    space = cut.rfind(" ")
-    if space > len(cut) // 2:  # cut at a word boundary unless that throws away too much
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-–") + tail
+    return min(texts, key=lambda t: (info(t).segments, info(t).units))
 
 
-_GSM_FIXES = {"ç": "c", "ª": "a", "º": "o", "“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-",
-              "…": "..."}
-
-
-def to_gsm7(text: str) -> str | None:
-    """`text` with the accents GSM-7 lacks taken off (ã -> a, ó -> o; é, ñ, ü stay), or None when that is
-    not enough (Greek, Cyrillic, emoji...)."""
-    out = []
-    for ch in text:
-        if ch in GSM7_BASIC or ch in GSM7_EXTENSION:
-            out.append(ch)
-            continue
-        ch = _GSM_FIXES.get(ch, ch)
-        if ch not in GSM7_BASIC:
-            ch = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        if not ch or any(c not in GSM7_BASIC and c not in GSM7_EXTENSION for c in ch):
-            return None
-        out.append(ch)
-    return "".join(out)
-
-
-def _cut(text: str, budget: int, enc: str) -> str:
-    out, used = [], 0
-    for ch in text:
-        cost = units(ch, enc)
-        if used + cost > budget:
-            break
-        out.append(ch)
-        used += cost
-    return "".join(out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -28,12 +29,13 @@ TEMPLATES = Environment(loader=PackageLoader("tracker", "web/templates"), autoes
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
-        "title": "Your parcel", "order": "Order", "progress": "Delivery progress",
+        "reach_us": "Questions? Contact us", "email": "Email", "phone": "Phone", "hours": "Hours",
+        "carrier_says": "The carrier's words",
+        "title": "Your package", "order": "Order", "progress": "Delivery progress",
         "expected": "Expected delivery", "delivered_on": "Delivered on", "pickup": "Pickup point",
         "carrier": "Carrier", "tracking_number": "Tracking number", "history": "Tracking history",
         "no_events": "No news from the carrier yet. We check regularly and will let you know.",
-        "stopped": "We are no longer following this parcel.",
-        "questions": "Questions? Reply to our message or contact the shop.",
+        "stopped": "We are no longer tracking this package.",
         "not_found": "This tracking link is not valid. Please check the link in your message.",
         "step_ordered": "Label created", "step_shipped": "Shipped", "step_out": "Out for delivery",
         "step_delivered": "Delivered",
@@ -44,12 +46,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "unknown": "Update from the carrier",
     },
     "pt-BR": {
+        "reach_us": "Dúvidas? Fale com a gente", "email": "E-mail", "phone": "Telefone",
+        "hours": "Horário de atendimento", "carrier_says": "Mensagem original da transportadora",
         "title": "Sua encomenda", "order": "Pedido", "progress": "Andamento da entrega",
         "expected": "Previsão de entrega", "delivered_on": "Entregue em", "pickup": "Ponto de retirada",
-        "carrier": "Transportadora", "tracking_number": "Código de rastreamento", "history": "Histórico de rastreamento",
+        "carrier": "Transportadora", "tracking_number": "Código de rastreio", "history": "Histórico de rastreamento",
         "no_events": "Ainda sem notícias da transportadora. Verificamos com frequência e avisaremos você.",
         "stopped": "Não estamos mais acompanhando esta encomenda.",
-        "questions": "Dúvidas? Responda à nossa mensagem ou fale com a loja.",
         "not_found": "Este link de rastreamento não é válido. Confira o link na sua mensagem.",
         "step_ordered": "Etiqueta criada", "step_shipped": "Enviado", "step_out": "Saiu para entrega",
         "step_delivered": "Entregue",
@@ -60,12 +63,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "unknown": "Atualização da transportadora",
     },
     "es": {
+        "reach_us": "¿Dudas? Escríbenos", "email": "Correo", "phone": "Teléfono", "hours": "Horario",
+        "carrier_says": "Mensaje original del transportista",
         "title": "Tu paquete", "order": "Pedido", "progress": "Progreso de la entrega",
         "expected": "Entrega prevista", "delivered_on": "Entregado el", "pickup": "Punto de recogida",
         "carrier": "Transportista", "tracking_number": "Número de seguimiento", "history": "Historial de seguimiento",
         "no_events": "Todavía no hay noticias del transportista. Lo consultamos a menudo y te avisaremos.",
         "stopped": "Ya no estamos siguiendo este paquete.",
-        "questions": "¿Preguntas? Responde a nuestro mensaje o contacta con la tienda.",
         "not_found": "Este enlace de seguimiento no es válido. Revisa el enlace de tu mensaje.",
         "step_ordered": "Etiqueta creada", "step_shipped": "Enviado", "step_out": "En reparto",
         "step_delivered": "Entregado",
@@ -76,12 +80,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "unknown": "Actualización del transportista",
     },
     "el": {
+        "reach_us": "Ερωτήσεις; Επικοινωνήστε μαζί μας", "email": "Email", "phone": "Τηλέφωνο",
+        "hours": "Ωράριο", "carrier_says": "Το αρχικό μήνυμα της μεταφορικής",
         "title": "Το δέμα σας", "order": "Παραγγελία", "progress": "Πρόοδος παράδοσης",
         "expected": "Αναμενόμενη παράδοση", "delivered_on": "Παραδόθηκε στις", "pickup": "Σημείο παραλαβής",
         "carrier": "Μεταφορική", "tracking_number": "Αριθμός αποστολής", "history": "Ιστορικό αποστολής",
         "no_events": "Δεν υπάρχουν ακόμη νέα από τη μεταφορική. Ελέγχουμε τακτικά και θα σας ενημερώσουμε.",
         "stopped": "Δεν παρακολουθούμε πλέον αυτό το δέμα.",
-        "questions": "Ερωτήσεις; Απαντήστε στο μήνυμά μας ή επικοινωνήστε με το κατάστημα.",
         "not_found": "Αυτός ο σύνδεσμος παρακολούθησης δεν είναι έγκυρος. Ελέγξτε τον σύνδεσμο στο μήνυμά σας.",
         "step_ordered": "Ετικέτα έτοιμη", "step_shipped": "Στάλθηκε", "step_out": "Σε διανομή",
         "step_delivered": "Παραδόθηκε",
@@ -101,6 +106,9 @@ PARCEL_STRINGS: dict[str, dict[str, str]] = {
     "el": {"parcels": "Η παραγγελία σας ταξιδεύει σε {n} δέματα", "parcel": "Δέμα {i} από {n}",
            "this": "αυτή η σελίδα"},
 }
+
+# Events whose carrier text helps the customer (what went wrong, what to do); elsewhere the step says it.
+CARRIER_WORDS_SHOWN = {"exception", "failed_attempt", "unknown"}
 
 # Progress bar position by status (0 label created, 1 shipped, 2 out for delivery / pickup, 3 delivered).
 STEP = {"pending": -1, "info_received": 0, "in_transit": 1, "exception": 1, "failed_attempt": 2, "expired": 1,
@@ -133,9 +141,11 @@ def render_page(template: str, **ctx) -> str:
 async def tracking_page(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
     token = request.match_info["token"]
+    shop = daemon.settings.shop
     headers = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex",
                "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-               "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"}
+               "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+                                          + (f"; img-src {origin(shop.logo_url)}" if shop.logo_url else "")}
     row = None
     if TOKEN.match(token):
         async with sessionmaker(daemon.engine)() as session:
@@ -150,7 +160,8 @@ async def tracking_page(request: web.Request) -> web.Response:
                                            | (Shipment.id == row[0].id)).order_by(Shipment.id))).scalars())
     if row is None:
         lang = pick_locale(request.query.get("lang"))
-        html = render_page("not_found.html.j2", lang=lang, t=STRINGS[lang], shop=daemon.settings.shop.name)
+        html = render_page("not_found.html.j2", lang=lang, t=STRINGS[lang], shop=shop.name, colors=shop.colors,
+                           **reach_the_shop(shop, lang))
         return web.Response(text=html, status=404, content_type="text/html", headers=headers)
     ship, order = row
     lang = pick_locale(request.query.get("lang") or order.locale)
@@ -163,7 +174,8 @@ async def tracking_page(request: web.Request) -> web.Response:
 
     carrier_name = daemon.carrier_names().get(ship.carrier, ship.carrier)
     html = render_page(
-        "customer.html.j2", lang=lang, t=t, shop=daemon.settings.shop.name, order_number=order.number,
+        "customer.html.j2", lang=lang, t=t, shop=shop.name, order_number=order.number,
+        logo_url=shop.logo_url, colors=shop.colors, **reach_the_shop(shop, order.locale),
         status=ship.status, status_label=t.get(ship.status, t["unknown"]), problem=ship.status in PROBLEM,
         stopped=ship.stopped_at is not None,
         steps=[t["step_ordered"], t["step_shipped"], t["step_out"], t["step_delivered"]],
@@ -173,7 +185,8 @@ async def tracking_page(request: web.Request) -> web.Response:
         pickup=ship.pickup_location if ship.status == "available_for_pickup" else None,
         carrier=carrier_name, tracking_number=ship.tracking_number,
         events=[{"iso": e.occurred_at.isoformat(), "when": when(e.occurred_at), "label": t.get(e.status, t["unknown"]),
-                 "text": e.raw_text, "location": e.location} for e in events],
+                 "text": e.raw_text if e.status in CARRIER_WORDS_SHOWN else "", "location": e.location}
+                for e in events],
         **parcels_context(siblings, ship, lang, t, loc, tz),
     )
     return web.Response(text=html, content_type="text/html", headers=headers)
@@ -193,6 +206,18 @@ def parcels_context(siblings: list[Shipment], ship: Shipment, lang: str, t: dict
                      "date": date, "href": None if s.id == ship.id else f"/t/{s.public_token}", "this": p["this"]})
     return {"parcel_title": rows[[s.id for s in siblings].index(ship.id)]["name"], "parcels": rows,
             "parcels_title": p["parcels"].format(n=n)}
+
+
+def reach_the_shop(shop, locale: str | None) -> dict:
+    """The support contact of the customer's language, and its phone as a tel: link takes it."""
+    contact = shop.contact(locale)
+    return {"contact": contact, "contact_tel": re.sub(r"[^\d+]", "", contact.phone)}
+
+
+def origin(url: str) -> str:
+    """'https://cdn.shop.example/img/logo.png' -> 'https://cdn.shop.example': the one image source allowed."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def setup(app: web.Application) -> None:
