@@ -3,6 +3,8 @@ the messaging tests and bench/dispatch.py)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from tests.fakes.sendgrid import API_KEY, FakeSendGrid
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tests.helpers import deep_merge, make_settings
@@ -38,3 +40,28 @@ def point_public_url(daemon) -> str:
     for provider in daemon.providers.values():
         provider.public_url = url
     return url
+
+
+WHATSAPP_FROM = "+14155238886"
+LOCALES = ("en", "pt-BR", "es", "el")
+
+
+def template_sids(milestones, locales=LOCALES) -> dict[str, dict[str, str]]:
+    """A distinct, well-formed Content template SID per milestone and language."""
+    return {m: {loc: f"HX{abs(hash((m, loc))) % 16 ** 32:032x}" for loc in locales} for m in milestones}
+
+
+def whatsapp_sections(tw: FakeTwilio, templates: dict) -> dict:
+    """channels.whatsapp through providers.twilio_whatsapp on the fake Twilio."""
+    return {"channels": {"whatsapp": {"provider": "twilio_whatsapp"}},
+            "providers": {"twilio_whatsapp": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN,
+                                              "from_number": WHATSAPP_FROM, "base_url": tw.url,
+                                              "timeout_seconds": 0.5, "templates": templates}}}
+
+
+@contextlib.asynccontextmanager
+async def fake_providers(clock):
+    """The fake Twilio and SendGrid, both on the test's clock (WhatsApp sessions, signed event times)."""
+    now = lambda: clock.now().timestamp()
+    async with FakeTwilio(now=now) as tw, FakeSendGrid(now=now) as sg:
+        yield tw, sg

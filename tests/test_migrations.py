@@ -27,7 +27,7 @@ async def migrate_and_diff(url: str):
 
 
 EXPECTED = {"orders", "shipments", "tracking_events", "notifications", "suppressions", "alerts", "carrier_states",
-            "source_subscriptions", "source_states",
+            "source_subscriptions", "source_states", "carrier_codes",
             "webhook_events", "alembic_version"}
 
 

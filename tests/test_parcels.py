@@ -40,7 +40,8 @@ WINDOW = {"en": "arrives today between 14:00 and 16:00", "pt-BR": "chega hoje, e
 async def waiting_order(daemon, number: str, *, locale: str = "en", channels: str | None = None):
     """Register an order before it ships: no tracking number."""
     reg = validate(order_number=number, carrier=None, tracking_number=None, email=EMAIL, phone=PHONE, locale=locale,
-                   channels=channels, known_carriers=accepted_carriers(daemon.settings), route=router(daemon.settings))
+                   channels=channels, known_carriers=accepted_carriers(daemon.settings), route=router(daemon.settings),
+                   default_channels=daemon.settings.shop.default_channels)
     async with sessionmaker(daemon.engine)() as session, session.begin():
         order, ship, created = await register(session, reg, daemon.clock.now())
     assert ship is None and created

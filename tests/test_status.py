@@ -128,3 +128,24 @@ def test_event_key_ignores_whitespace_noise_but_not_content():
 def test_announced_from_rows_unsent_only_while_every_channel_is_unsent():
     rows = [("shipped", "queued"), ("shipped", "sent"), ("delivered", "deferred")]
     assert announced_from_rows(rows) == {M.SHIPPED: "sent", M.DELIVERED: "deferred"}
+
+
+def test_a_status_given_without_scans_moves_a_pending_shipment():
+    from tracker.status import Known, TrackingResult, apply
+
+    now = datetime(2026, 3, 7, 12, tzinfo=timezone.utc)
+    shipped = apply(Known(), TrackingResult(number="N", carrier_status=Status.IN_TRANSIT), now)
+    assert shipped.status is Status.IN_TRANSIT and shipped.milestone is Milestone.SHIPPED
+    assert shipped.new_events[0].occurred_at == now and shipped.new_events[0].status is Status.IN_TRANSIT
+    # the same summary again, once the shipment is in transit, adds nothing
+    known = Known(status=Status.IN_TRANSIT, status_at=now, event_keys=frozenset({shipped.new_events[0].key}),
+                  announced={Milestone.SHIPPED: "sent"})
+    assert not apply(known, TrackingResult(number="N", carrier_status=Status.IN_TRANSIT), now).changed
+    # a summary behind what the scans said is no step backwards
+    ahead = Known(status=Status.OUT_FOR_DELIVERY, status_at=now, event_keys=frozenset({"k"}))
+    assert apply(ahead, TrackingResult(number="N", carrier_status=Status.IN_TRANSIT), now).status \
+        is Status.OUT_FOR_DELIVERY
+    held = apply(known, TrackingResult(number="N", carrier_status=Status.EXCEPTION), now)
+    assert held.status is Status.EXCEPTION and held.milestone is Milestone.EXCEPTION
+    delivered = apply(known, TrackingResult(number="N", carrier_status=Status.DELIVERED), now)
+    assert delivered.status is Status.DELIVERED and delivered.milestone is Milestone.DELIVERED

@@ -3,6 +3,7 @@ and a real aiohttp client."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import aiohttp
@@ -59,3 +60,26 @@ class Client:
 
     async def close(self) -> None:
         await self.session.close()
+
+
+# --- the customer's side: plain requests, no session ----------------------------------------------
+
+async def fetch(method: str, url: str, **kw) -> tuple[int, str, dict]:
+    """(status, text, headers) of one request, as a customer's browser or mailbox would make it."""
+    redirects = kw.pop("allow_redirects", True)
+    async with aiohttp.ClientSession() as session, session.request(method, url, allow_redirects=redirects, **kw) as r:
+        return r.status, await r.text(), dict(r.headers)
+
+
+async def preferences_link(daemon, ship) -> str:
+    """The preferences link the customer's tracking page shows (absolute)."""
+    status, page, _ = await fetch("GET", f"{daemon.settings.server.public_url}/t/{ship.public_token}")
+    assert status == 200
+    return daemon.settings.server.public_url + html.unescape(re.search(r'id="preferences-link" href="([^"]+)"',
+                                                                       page).group(1))
+
+
+def hidden(page: str) -> dict:
+    """The hidden fields of a page's form (the signed link's expiry and signature)."""
+    return {m.group(1): html.unescape(m.group(2))
+            for m in re.finditer(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page)}

@@ -76,17 +76,19 @@ class Daemon:
                               for name, raw in s.providers.items()}
             for provider in self.providers.values():
                 provider.public_url = s.server.public_url  # for delivery-report callback URLs
-            self.channels = {kind: self.providers[getattr(s.channels, kind).provider] for kind in ("sms", "email")}
+            self.channels = {kind: self.providers[getattr(s.channels, kind).provider]
+                             for kind in ("sms", "email", "whatsapp") if getattr(s.channels, kind) is not None}
             self.poller = Poller(engine=self.engine, settings=s.poller, carriers=self.carriers, clock=self.clock,
                                  owner=self.owner, rng=self.rng, sources=s.sources)
             self.subscriber = Subscriber(engine=self.engine, settings=s, sources=self.carriers, clock=self.clock,
                                          rng=self.rng)
             await self.poller.load_budgets()
+            self.link_secret = s.preferences.secret or await self._database_secret()
             self.dispatcher = Dispatcher(
                 engine=self.engine, settings=s, channels=self.channels,
                 renderer=Renderer(s.templates.override_dir, brand=brand(s)),
                 carrier_names=self.carrier_names(),
-                clock=self.clock, owner=self.owner, rng=self.rng)
+                clock=self.clock, owner=self.owner, rng=self.rng, link_secret=self.link_secret)
             self.watcher = Watcher(engine=self.engine, settings=s, clock=self.clock)
             self.support = AlertSender(engine=self.engine, settings=s, email=self.channels["email"], http=self.http,
                                        clock=self.clock, rng=self.rng)
@@ -95,6 +97,13 @@ class Daemon:
         except BaseException:
             await self.close()
             raise
+
+    async def _database_secret(self) -> str:
+        from tracker.db import sessionmaker
+        from tracker.preferences import database_secret
+
+        async with sessionmaker(self.engine)() as session, session.begin():
+            return await database_secret(session, self.engine, self.clock.now())
 
     def _build_carriers(self) -> dict[str, CarrierRuntime]:
         runtimes = {}
@@ -216,6 +225,10 @@ class Daemon:
         log.info("tracker %s running: carriers %s; sms via %s, email via %s", __version__,
                  ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
                  self.settings.channels.email.provider)
+        from tracker.components import whatsapp_template_gaps
+
+        for gap in whatsapp_template_gaps(self.settings):
+            log.warning("%s", gap)
         try:
             await stop.wait()
         finally:

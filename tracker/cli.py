@@ -70,8 +70,11 @@ def cmd_init(args) -> int:
 
 def cmd_config_check(args) -> int:
     settings = _settings(args)
+    whatsapp = f", whatsapp via {settings.channels.whatsapp.provider}" if settings.channels.whatsapp else ""
     print(f"{settings.source}: OK (database {settings.database.url}; carriers {', '.join(settings.carriers)}; "
-          f"sms via {settings.channels.sms.provider}, email via {settings.channels.email.provider})")
+          f"sms via {settings.channels.sms.provider}, email via {settings.channels.email.provider}{whatsapp})")
+    for gap in components.whatsapp_template_gaps(settings):
+        print(f"warning: {gap}")
     return 0
 
 
@@ -528,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--phone", help="international form, e.g. +14155550123")
     s.add_argument("--locale", help="customer's language: en, pt-BR, es, el")
     s.add_argument("--timezone", help="customer's IANA time zone, e.g. America/Sao_Paulo")
-    s.add_argument("--channels", help="sms, email or sms,email (default from config)")
+    s.add_argument("--channels", help="sms, email, whatsapp or several, e.g. whatsapp,email (default from config)")
     s.set_defaults(func=cmd_add)
 
     s = sub.add_parser("status", help="an order's story: carrier timeline and every notification")

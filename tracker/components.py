@@ -47,7 +47,9 @@ def check(settings: Settings) -> Settings:
                 f"than twice providers.{name}.timeout_seconds ({timeout:g}), or a slow reply is cut off and the "
                 f"message sent twice. Fix: raise dispatcher.lease_seconds above {2 * timeout:g} or lower "
                 f"providers.{name}.timeout_seconds.")
-    for kind in ("sms", "email"):
+    for kind in ("sms", "email", "whatsapp"):
+        if getattr(settings.channels, kind) is None:
+            continue
         provider = getattr(settings.channels, kind).provider
         loc = ("channels", kind, "provider")
         if provider not in CHANNELS or kind not in CHANNELS[provider].kinds:
@@ -86,3 +88,25 @@ def check_sources(settings: Settings) -> None:
             raise ConfigError(f"{where(loc)}: {dotted(loc)}: {default!r} is not a configured aggregator. "
                               f"Fix: configure 17track, aftership or easypost under carriers: and name it here"
                               f"{' (configured: ' + ', '.join(aggregators) + ')' if aggregators else ''}.")
+
+
+def whatsapp_template_gaps(settings: Settings) -> list[str]:
+    """One line per milestone without an approved WhatsApp template in some language: those messages
+    go out by the order's next channel (SMS, then email) instead. Empty when WhatsApp is not set up."""
+    from tracker.notify.render import TEMPLATES
+    from tracker.notify.whatsapp import missing_templates
+    from tracker.status import Milestone
+
+    route = settings.channels.whatsapp
+    if route is None or route.provider not in CHANNELS:
+        return []
+    cfg = CHANNELS[route.provider].Settings.model_validate(settings.providers.get(route.provider) or {})
+    templates = getattr(cfg, "templates", None)
+    if templates is None:
+        return []
+    locales = sorted(d.name for d in TEMPLATES.iterdir() if d.is_dir() and not d.name.startswith("_"))
+    loc = ("providers", route.provider, "templates")
+    return [f"{settings.where(loc)}: {dotted(loc)}: no WhatsApp template for {milestone} in {', '.join(langs)}; "
+            f"those messages go by SMS or email instead. Fix: add {dotted(loc)}.{milestone}.{langs[0]}: HX... "
+            f"(an approved template's Content SID)"
+            for milestone, langs in missing_templates(templates, [m.value for m in Milestone], locales).items()]

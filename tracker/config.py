@@ -104,7 +104,7 @@ class ShopSettings(_Strict):
     support: dict[str, SupportContact] = Field({}, description="support contact per language, e.g. pt-BR")
     timezone: str = "UTC"
     default_locale: str = "en"
-    default_channels: list[Literal["sms", "email"]] = ["sms", "email"]
+    default_channels: list[Literal["whatsapp", "sms", "email"]] = ["sms", "email"]
     default_region: str = Field("US", description="phone numbers without +country are read in this region")
 
     @field_validator("timezone")
@@ -214,6 +214,7 @@ class ChannelRoute(_Strict):
 class ChannelsSettings(_Strict):
     sms: ChannelRoute = ChannelRoute(provider="console")
     email: ChannelRoute = ChannelRoute(provider="console")
+    whatsapp: ChannelRoute | None = None  # e.g. {provider: twilio_whatsapp}; unset: no WhatsApp
 
 
 class QuietHoursSettings(_Strict):
@@ -328,6 +329,22 @@ class FollowUpSettings(_Strict):
         return self
 
 
+class PreferencesSettings(_Strict):
+    """The customer's preferences page (linked from the tracking page) and one-click email unsubscribe."""
+
+    secret: str = ""  # signs the links; empty: a key made once and kept in the database
+    link_days: float = Field(30, gt=0, le=3650)
+    unsubscribe_days: float = Field(365, gt=0, le=3650)
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, v: str) -> str:
+        v = v.strip()
+        if v and len(v) < 16:
+            raise ValueError("use at least 16 characters (write ${ENV_VAR} and export it), or leave it empty")
+        return v
+
+
 class PrivacySettings(_Strict):
     erase_contact_after_days: float | None = Field(90, gt=0)
 
@@ -407,6 +424,7 @@ class Settings(_Strict):
     watch: WatchSettings = WatchSettings()
     support_alerts: SupportAlertsSettings = SupportAlertsSettings()
     follow_up: FollowUpSettings = FollowUpSettings()
+    preferences: PreferencesSettings = PreferencesSettings()
     privacy: PrivacySettings = PrivacySettings()
     api: ApiSettings = ApiSettings()
     support: SupportSettings = SupportSettings()

@@ -29,20 +29,26 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select, update
 
-from tracker import redact
+from tracker import fallback, preferences, redact
 from tracker.clock import Clock
 from tracker.config import DispatcherSettings, Settings
 from tracker.db import insert_ignore, sessionmaker, write_lock
-from tracker.models import Notification, Order, Shipment, Suppression, TrackingEventRow
-from tracker.notify import quiet, segments
+from tracker.models import (
+    Notification,
+    Order,
+    Shipment,
+    Suppression,
+    TrackingEventRow,
+    WhatsAppSession,
+)
+from tracker.notify import quiet, segments, whatsapp
 from tracker.notify.base import Channel, Message, Permanent, Temporary, body_digest
-from tracker.notify.render import Renderer
+from tracker.notify.render import Renderer, localized_date
 from tracker.parcels import Parcel, template_for, view_of
 from tracker.retry import backoff
 
 log = logging.getLogger("tracker.dispatcher")
 
-OTHER_CHANNEL = {"sms": "email", "email": "sms"}
 # A row re-queued by support on purpose (tracker.web.common.resend) carries this in `error`: it goes out
 # even though newer news exists, because a person asked for it.
 RESEND_MARK = "resend asked by"
@@ -58,17 +64,18 @@ class Job:
 class Dispatcher:
     def __init__(self, *, engine, settings: Settings, channels: dict[str, Channel], renderer: Renderer,
                  carrier_names: dict[str, str], clock: Clock, owner: str,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, link_secret: str = "") -> None:
         self.engine = engine
         self.maker = sessionmaker(engine)
         self.settings = settings
         self.cfg: DispatcherSettings = settings.dispatcher
-        self.channels = channels  # "sms" / "email" -> the provider that sends it
+        self.channels = channels  # "sms" / "email" / "whatsapp" -> the provider that sends it
         self.renderer = renderer
         self.carrier_names = carrier_names
         self.clock = clock
         self.owner = owner
         self.rng = rng or random.Random()
+        self.link_secret = link_secret  # signs each email's one-click unsubscribe link (none when empty)
         self.stopping = False
         self._sem = asyncio.Semaphore(self.cfg.concurrency)
         qh = settings.quiet_hours
@@ -76,6 +83,7 @@ class Dispatcher:
         self._news_at: dict[tuple[int, str], datetime] = {}
         self._newest: dict[int, datetime] = {}
         self._parcels: dict[int, list[Parcel]] = {}  # order id -> its parcels, for "parcel 1 of 2"
+        self._sessions: dict[str, datetime] = {}  # phone -> the customer's last WhatsApp message to us
         self._unwritten: dict[int, dict] = {}  # sends the provider took whose outcome the database refused
         self._in_flight: set[int] = set()  # handed to a provider, no answer yet
         self._writing = write_lock(engine)  # shared with the poller: SQLite has one writer at a time
@@ -163,10 +171,14 @@ class Dispatcher:
                 select(Suppression.channel, Suppression.address).where(or_(
                     Suppression.address.in_([o.email for _, _, o in rows if o.email]),
                     Suppression.address.in_([o.phone for _, _, o in rows if o.phone]))))).all())
+            phones = [o.phone for n, _, o in rows if n.channel == "whatsapp" and o.phone]
+            self._sessions = dict((await session.execute(select(
+                WhatsAppSession.phone, WhatsAppSession.last_inbound_at).where(
+                WhatsAppSession.phone.in_(phones)))).all()) if phones else {}
         return [Job(n, s, o) for n, s, o in rows], latest, suppressed
 
     def address(self, order: Order, channel: str) -> str | None:
-        return order.phone if channel == "sms" else order.email
+        return fallback.address(order, channel)
 
     def template(self, job: Job) -> str | None:
         """The template this row is rendered with; None: it must not go out (tracker/parcels.py)."""
@@ -217,17 +229,46 @@ class Dispatcher:
         if milestone == "follow_up":
             from tracker.follow_up import rating_links
             ctx["rating_links"] = rating_links(self.settings, ship)
-        return self._render(note, order, milestone, ctx)
+        return self._render(note, order, milestone, ctx, ship.public_token)
 
-    def _render(self, note: Notification, order: Order, milestone: str, ctx: dict) -> Message:
+    def _render(self, note: Notification, order: Order, milestone: str, ctx: dict,
+                token: str | None = None) -> Message:
         rendered = self.renderer.render(milestone, order.locale, ctx)
         to = self.address(order, note.channel) or ""
         if note.channel == "sms":
             text = segments.pick([rendered.sms, rendered.sms_short], self.settings.sms.budget(rendered.locale))
             return Message(note.id, "sms", to, text, locale=rendered.locale, milestone=milestone,
                            order_number=order.number)
+        if note.channel == "whatsapp":
+            return self._whatsapp_message(note, milestone, to, rendered, ctx, order)
+        # news before shipping has no parcel page, so no preferences link of its own
+        unsubscribe = preferences.unsubscribe_url(
+            self.settings.server.public_url, self.link_secret, token, "email", self.clock.now(),
+            self.settings.preferences.unsubscribe_days) if self.link_secret and token else None
         return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,
-                       locale=rendered.locale, milestone=milestone, order_number=order.number)
+                       locale=rendered.locale, milestone=milestone, order_number=order.number,
+                       unsubscribe_url=unsubscribe)
+
+    def _whatsapp_message(self, note: Notification, milestone: str, to: str, rendered, ctx: dict,
+                          order: Order) -> Message:
+        """Free text inside the customer's 24-hour session, else the approved template for this milestone
+        and language; without one it cannot go out on WhatsApp (Permanent: the next channel takes it)."""
+        common = dict(locale=rendered.locale, milestone=milestone, order_number=order.number)
+        if whatsapp.in_session(self._sessions.get(to), self.clock.now()):
+            return Message(note.id, "whatsapp", to, rendered.sms, **common)
+        templates = getattr(self.channels["whatsapp"].settings, "templates", None)
+        if templates is None:  # a provider without templates (console) shows the text
+            return Message(note.id, "whatsapp", to, rendered.sms, **common)
+        sid = whatsapp.template_sid(templates, milestone, rendered.locale)
+        if sid is None:
+            raise Permanent(f"no WhatsApp template for {milestone} in {rendered.locale}; "
+                            f"add providers.{self.channels['whatsapp'].name}.templates.{milestone}.{rendered.locale}")
+        variables = whatsapp.template_variables(
+            order_number=order.number, carrier_name=ctx["carrier_name"],
+            expected_date=localized_date(ctx["expected_delivery"], rendered.locale), tracking_url=ctx["tracking_url"],
+            shop_name=ctx["shop_name"], pickup_location=ctx["pickup_location"],
+            pickup_until_date=localized_date(ctx["pickup_until"], rendered.locale))
+        return Message(note.id, "whatsapp", to, rendered.sms, content_sid=sid, content_variables=variables, **common)
 
     async def _handle(self, job: Job, latest: TrackingEventRow | None, suppressed: set[tuple[str, str]]) -> None:
         async with self._sem:
@@ -247,7 +288,12 @@ class Dispatcher:
         if not to:
             await self._finish(note, state="failed", error=f"order has no {note.channel} address")
             return
-        channel = self.channels[note.channel]
+        channel = self.channels.get(note.channel)
+        if channel is None:
+            await self._finish(note, state="failed", error=f"no provider sends {note.channel} "
+                               f"(set channels.{note.channel}.provider)")
+            await self._fallback(job, suppressed)
+            return
         doubt = note.doubt
         if doubt == "in_doubt" and note.handed_at is not None and note.body_digest:
             doubt = await self._settle_doubt(job, channel, to)
@@ -263,7 +309,7 @@ class Dispatcher:
             await self._finish(note, state="suppressed", error="superseded: " + (
                 "the order has shipped" if job.shipment is None else "the order's delivered message covers it"))
             return
-        if note.channel == "sms" and self._quiet:
+        if note.channel in ("sms", "whatsapp") and self._quiet:
             zones = quiet.recipient_zones(job.order.timezone, to, self.settings.shop.timezone)
             until = quiet.quiet_until(self.clock.now(), zones, *self._quiet)
             if until is not None:
@@ -271,6 +317,11 @@ class Dispatcher:
                 return
         try:
             message = self.render_message(job, latest)
+        except Permanent as exc:  # it cannot go on this channel (no WhatsApp template): the next one takes it
+            log.warning("%s for order %s cannot go out: %s", note.channel, job.order.number, exc.reason)
+            await self._finish(note, state="failed", error=exc.reason)
+            await self._fallback(job, suppressed)
+            return
         except Exception as exc:  # a template bug: retry later, never crash
             log.exception("rendering notification %s failed", note.id)
             await self._retry(job, f"{type(exc).__name__}: {exc}", None, suppressed)
@@ -439,10 +490,10 @@ class Dispatcher:
                 .execution_options(synchronize_session=False))
 
     async def _fallback(self, job: Job, suppressed: set[tuple[str, str]]) -> None:
-        """A message that cannot go out on one channel goes out on the order's other one, if it has one."""
-        other = OTHER_CHANNEL[job.note.channel]
-        to = self.address(job.order, other)
-        if not to or (other, to) in suppressed:
+        """A message that cannot go out on its channel takes the next one (tracker/fallback.py), if any."""
+        other = next((c for c, to in fallback.fallbacks(job.order, job.note.channel)
+                      if (c, to) not in suppressed and c in self.channels), None)
+        if other is None:
             return
         now = self.clock.now()
         order_level = job.shipment is None

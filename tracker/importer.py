@@ -5,7 +5,7 @@ may be absent or empty; a row without tracking_number registers the order before
 
     order_number, carrier, tracking_number, email, phone, locale, timezone, channels
 
-`channels` is `sms`, `email` or `sms,email` (quote it in CSV). Every row goes through the same
+`channels` is `sms`, `email`, `whatsapp` or several, e.g. `sms,email` (quote it in CSV). Every row goes through the same
 validation as the API; good rows are committed in batches of 500, bad rows are reported with their row
 number (the header is row 1), field and reason. Importing the same file again changes nothing but
 contact data (idempotent on carrier + tracking number).

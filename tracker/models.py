@@ -192,6 +192,21 @@ class CarrierState(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
 
 
+class CarrierCode(SQLModel, table=True):
+    """A status code a carrier (the source that parsed it) sent that tracker does not know: counted, listed in
+    `tracker status --carriers` and /metrics, one support alert when it first appears."""
+
+    __tablename__ = "carrier_codes"
+    __table_args__ = (sa.UniqueConstraint("carrier", "code", name="uq_carrier_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    carrier: str = Field(max_length=32)
+    code: str = Field(max_length=64)
+    text: str = ""
+    count: int = 0
+    first_seen_at: datetime = Field(sa_column=_ts(nullable=False))
+    last_seen_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
 class SourceSubscription(SQLModel, table=True):
     """A shipment's subscription to its source's pushes, worked like an outbox: registered, renewed before
     it lapses, stopped when the parcel is finished; failures retried with backoff.
@@ -270,3 +285,34 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     last_used_at: datetime | None = Field(default=None, sa_column=_ts())
     revoked_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class WhatsAppSession(SQLModel, table=True):
+    """When a customer last wrote to us on WhatsApp: for 24 hours after it, free-form text may go out;
+    otherwise only approved templates (ContentSid) may open the conversation."""
+
+    __tablename__ = "whatsapp_sessions"
+    phone: str = Field(primary_key=True, max_length=20)
+    last_inbound_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class PreferenceChange(SQLModel, table=True):
+    """A change the customer made to how they hear from us (preferences page, one-click unsubscribe,
+    STOP/START reply), kept for support."""
+
+    __tablename__ = "preference_changes"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    source: str = Field(max_length=32)
+    change: str
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class AppSecret(SQLModel, table=True):
+    """Keys made once per database and shared by every daemon on it (e.g. the one signing preference
+    links when preferences.secret is left empty)."""
+
+    __tablename__ = "app_secrets"
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))

@@ -23,7 +23,7 @@ from tracker.carriers.detect import Undetected, choose
 from tracker.models import Order, Shipment
 
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
-CHANNELS = ("sms", "email")
+CHANNELS = ("whatsapp", "sms", "email")
 
 
 class InputError(ValueError):
@@ -106,10 +106,14 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
     wanted = list(channels) if explicit else list(default_channels or CHANNELS)
     for c in wanted:
         if c not in CHANNELS:
-            raise InputError("channels", f"unknown channel {c!r}", "use sms, email or both (sms,email)")
+            raise InputError("channels", f"unknown channel {c!r}",
+                             "use sms, email, whatsapp or several (sms,email or whatsapp,email)")
     if explicit:
         if "sms" in wanted and not phone_n:
             raise InputError("phone", "the sms channel was asked for but no phone was given", "add --phone or drop sms")
+        if "whatsapp" in wanted and not phone_n:
+            raise InputError("phone", "the whatsapp channel was asked for but no phone was given",
+                             "add --phone or drop whatsapp")
         if "email" in wanted and not email_n:
             raise InputError("email", "the email channel was asked for but no email was given",
                              "add --email or drop email")

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta, timezone
 import aiohttp
 from sqlalchemy import and_, bindparam, case, or_, select, update
 
-from tracker import alerts
+from tracker import alerts, carrier_codes
 from tracker.carriers.base import (
     AuthFailed,
     Carrier,
@@ -493,6 +493,11 @@ class Poller:
         if event_rows:
             await session.execute(insert_ignore_many(self.engine, TrackingEventRow.__table__,
                                                      ["shipment_id", "key"]), event_rows)
+            source_of = {s.id: s.source or s.carrier for s in ships}
+            unknown = [(source_of[r["shipment_id"]], r["raw_code"], r["raw_text"]) for r in event_rows
+                       if r["status"] == Status.UNKNOWN.value]
+            if unknown:
+                await carrier_codes.record(session, unknown, now)
         for sid, milestones in supersede:
             await session.execute(
                 update(Notification).where(
@@ -519,7 +524,7 @@ class Poller:
                       supersede: list[tuple[int, list[str]]], now: datetime) -> int:
         known = Known(status=Status(ship.status), status_at=ship.status_at, event_keys=frozenset(keys),
                       announced=announced_from_rows(notes))
-        outcome = apply(known, result)
+        outcome = apply(known, result, now)
         for code in outcome.unknown_codes:
             log.warning("carrier %s sent an unknown status code %r (shipment %s); recorded as unknown",
                         ship.carrier, code, ship.id)
@@ -604,5 +609,5 @@ class _Ship:
 
 def channels_for(order: Order) -> list[str]:
     """The channels an order wants and has an address for."""
-    have = {"sms": bool(order.phone), "email": bool(order.email)}
+    have = {"sms": bool(order.phone), "whatsapp": bool(order.phone), "email": bool(order.email)}
     return [c for c in order.channel_list if have.get(c)]

@@ -20,4 +20,4 @@ def email(value: str | None) -> str:
 
 
 def address(channel: str, value: str | None) -> str:
-    return phone(value) if channel == "sms" else email(value)
+    return phone(value) if channel in ("sms", "whatsapp") else email(value)

@@ -144,11 +144,33 @@ class Outcome:
         return bool(self.new_events) or self.milestone is not None
 
 
-def apply(known: Known, result: TrackingResult) -> Outcome:
-    """Fold a fresh carrier result into what we know. Pure and deterministic."""
+# How far along the journey each status is, for a status given without a scan (see status_event).
+PROGRESS = {Status.PENDING: 0, Status.EXPIRED: 0, Status.INFO_RECEIVED: 1, Status.IN_TRANSIT: 2,
+             Status.EXCEPTION: 2, Status.OUT_FOR_DELIVERY: 3, Status.FAILED_ATTEMPT: 4,
+             Status.AVAILABLE_FOR_PICKUP: 5, Status.DELIVERED: 6}
+
+
+def status_event(known: Known, result: TrackingResult, now: datetime | None) -> TrackingEvent | None:
+    """A carrier status given without any scan (FedEx latestStatusDetail, UPS currentStatus, USPS
+    statusCategory) as an event seen `now`, when it takes the shipment further than it is."""
+    status = result.carrier_status
+    if result.events or now is None or status is None or status not in PROGRESS:
+        return None
+    if known.status is Status.DELIVERED or status is known.status:
+        return None
+    if PROGRESS[status] <= PROGRESS.get(known.status, 0) and status is not Status.EXCEPTION:
+        return None  # behind what the scans said (an exception may come at any point before delivery)
+    return TrackingEvent(occurred_at=now, status=status, raw_code="-",
+                         raw_text=f"{status.value.replace('_', ' ')} (the carrier's status, given without a scan)")
+
+
+def apply(known: Known, result: TrackingResult, now: datetime | None = None) -> Outcome:
+    """Fold a fresh carrier result into what we know. Pure and deterministic. `now` dates a status the
+    carrier gives without any scan."""
     seen: set[str] = set(known.event_keys)
     new_events: list[TrackingEvent] = []
-    for event in sorted(result.events, key=lambda e: e.occurred_at):
+    bare = status_event(known, result, now)
+    for event in sorted(result.events or ([bare] if bare else []), key=lambda e: e.occurred_at):
         if event.key not in seen:
             seen.add(event.key)
             new_events.append(event)

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 
+from tracker import carrier_codes
 from tracker.config import Settings
 from tracker.db import sessionmaker
 from tracker.models import (
@@ -13,6 +14,7 @@ from tracker.models import (
     CarrierState,
     Notification,
     Order,
+    PreferenceChange,
     Rating,
     Shipment,
     TrackingEventRow,
@@ -41,6 +43,9 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
             select(Alert).where(or_(Alert.shipment_id.in_(ids), Alert.key == f"order:{order.id}:preparing",
                                     Alert.carrier.in_([s.source or s.carrier for s in ships]) & Alert.shipment_id.is_(None)))
             .order_by(Alert.created_at))).scalars().all()
+        changes = (await session.execute(
+            select(PreferenceChange).where(PreferenceChange.order_id == order.id)
+            .order_by(PreferenceChange.created_at, PreferenceChange.id))).scalars().all()
         paused = {c.carrier: c for c in (await session.execute(
             select(CarrierState).where(CarrierState.paused_reason.is_not(None)))).scalars()}
 
@@ -58,6 +63,9 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
     if order_notes:
         out.append("  Notifications about the order:")
         out += [_note_line(n, t) for n in order_notes]
+    if changes:
+        out.append("  Customer's choices:")
+        out += [f"    {t(c.created_at)}  {c.source}: {c.change}" for c in changes]
     for i, ship in enumerate(ships, 1):
         out.append("")
         via = f" via {ship.source}" if ship.source and ship.source != ship.carrier else ""
@@ -151,4 +159,5 @@ async def carriers_story(engine, settings: Settings, now) -> str:
         out += ["", f"{'push source':<12} {'state':<8}  subscriptions, quota, trouble"]
         for h in await source_health(engine, pushing):
             out.append(f"{h.source:<12} {h.state:<8}  {h.summary}")
+    out += carrier_codes.story_lines(await carrier_codes.listing(engine))
     return "\n".join(out)

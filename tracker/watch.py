@@ -34,13 +34,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from tracker import alerts
 from tracker.clock import Clock
 from tracker.config import Settings, WatchSettings
 from tracker.db import insert_ignore, sessionmaker
-from tracker.models import Alert, Notification, Order, Shipment, TrackingEventRow
+from tracker.models import Alert, Notification, Order, Shipment, TrackingEventRow, WhatsAppSession
 from tracker.parcels import Parcel, view_of
 from tracker.status import Milestone, Status
 
@@ -226,6 +226,7 @@ class Watcher:
                 await self._follow_up(now, stats)
             if self.settings.privacy.erase_contact_after_days:
                 await self._erase_contacts(now, stats)
+            await self._forget_whatsapp_sessions(now)
         if stats.total:
             log.info("watchers: %d expired, %d silent, %d late, %d follow-ups, %d still-preparing, %d new-date "
                      "messages queued, %d alerts raised, %d orders' contact details erased", stats.expired,
@@ -459,6 +460,14 @@ class Watcher:
                     continue  # one question per order: asked about the parcel that completed it
                 if follow_up_due(_view(ship), now, days):
                     stats.follow_up += await self._queue(session, ship, order, FOLLOW_UP, now, channels=["email"])
+
+    async def _forget_whatsapp_sessions(self, now: datetime) -> None:
+        """A WhatsApp session is of use for 24 hours; the phone number it holds is not kept longer."""
+        from tracker.notify.whatsapp import SESSION
+
+        async with self.maker() as session, session.begin():
+            await session.execute(delete(WhatsAppSession).where(WhatsAppSession.last_inbound_at < now - SESSION)
+                                  .execution_options(synchronize_session=False))
 
     async def _erase_contacts(self, now: datetime, stats: WatchStats) -> None:
         """Personal data has a lifetime: once every shipment of an order is finished and quiet for the

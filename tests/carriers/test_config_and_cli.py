@@ -94,12 +94,10 @@ async def test_tracker_check_unknown_number_says_pending(tmp_path, live_fake, ca
     assert "pending (the carrier does not know this number yet" in capsys.readouterr().out
 
 
-async def test_tracker_check_ambiguous_number_asks_for_the_carrier(tmp_path, live_fake, capsys):
+async def test_tracker_check_impb_goes_to_usps_even_when_fedex_is_configured(tmp_path, live_fake, capsys):
     path = write_config(tmp_path, live_fake, "usps", "fedex")
-    code = await asyncio.to_thread(main, ["--config", str(path), "check", "9261290100130435082763"])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert "could belong to" in err and "--carrier" in err
-    code = await asyncio.to_thread(main, ["--config", str(path), "check", "9261290100130435082763",
-                                          "--carrier", "usps"])
-    assert code == 0
+    code = await asyncio.to_thread(main, ["--config", str(path), "check", NUMBERS["usps"]])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "could belong to" not in captured.err
+    assert captured.out.startswith("usps ")

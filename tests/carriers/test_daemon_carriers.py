@@ -129,3 +129,23 @@ async def test_a_slow_paced_carrier_defers_instead_of_blocking_the_others(tmp_pa
                for s in waiting)
     assert (await shipment(daemon.engine, fedex.id)).status == "info_received"
 
+
+
+async def test_a_status_without_scans_moves_the_shipment_and_is_announced(tmp_path, start_daemon, clock, fake):
+    """UPS currentStatus, FedEx latestStatusDetail and USPS statusCategory count even when no scan comes."""
+    numbers = {"ups": NUMBERS["ups"], "fedex": NUMBERS["fedex"], "usps": NUMBERS["usps"]}
+    for carrier, number in numbers.items():
+        fake.add(carrier, number, journey("in_transit", "out_for_delivery", "delivered", every_hours=12,
+                                          scans=False))
+    daemon = await start_daemon(make_settings(tmp_path, **config(fake, *numbers)))
+    ships = {c: await add(daemon, f"ORDER-{c}", n, carrier=None, phone=None) for c, n in numbers.items()}
+    await walk(daemon, clock, 2)
+    for carrier, ship in ships.items():
+        assert (await shipment(daemon.engine, ship.id)).status == "in_transit", carrier   # was left pending
+        assert sent(await notifications(daemon.engine, ship.id)) == [("shipped", "email")], carrier
+    await walk(daemon, clock, 30)
+    for carrier, ship in ships.items():
+        after = await shipment(daemon.engine, ship.id)
+        assert after.status == "delivered" and after.delivered_at is not None, carrier
+        assert sent(await notifications(daemon.engine, ship.id)) == [
+            ("shipped", "email"), ("out_for_delivery", "email"), ("delivered", "email")], carrier

@@ -16,7 +16,9 @@ def test_in_transit_with_offsets_and_expected_date():
                                          Status.OUT_FOR_DELIVERY]
     assert events[1].occurred_at == datetime(2026, 3, 4, 9, 5, tzinfo=timezone.utc)
     assert events[1].utc_offset_minutes == 60
-    assert events[0].utc_offset_minutes is None  # DHL sent a local time with no zone
+    # DHL sent a local time with no zone: read at the offset of the nearest scan that states one (Berlin)
+    assert events[0].utc_offset_minutes == 60
+    assert events[0].occurred_at == datetime(2026, 3, 4, 7, 0, tzinfo=timezone.utc)
     assert result.expected_delivery == date(2026, 3, 5)
 
 
@@ -68,3 +70,21 @@ def test_status_vocabulary(code, text, status):
 
 def test_status_word_stands_in_for_a_missing_status_code():
     assert status_of(None, "delivered", "Delivered") is Status.DELIVERED
+
+
+def test_times_without_offset_are_local_to_the_events_country():
+    result = parse(load("dhl", "local_times"), "00340434161094042557")["00340434161094042557"]
+    by_text = {e.location: e for e in result.events}
+    hamburg = by_text["Hamburg, DE"]
+    assert hamburg.occurred_at == datetime(2026, 7, 17, 7, 12, tzinfo=timezone.utc)   # 09:12 in Germany (CEST)
+    assert hamburg.utc_offset_minutes == 120
+    # no country on the scan: the shipment runs inside Germany
+    assert by_text["Obertshausen"].occurred_at == datetime(2026, 7, 16, 18, 5, tzinfo=timezone.utc)
+    assert by_text["Bonn, DE"].occurred_at == datetime(2026, 7, 16, 6, 30, tzinfo=timezone.utc)  # had its offset
+
+
+def test_time_without_offset_in_a_country_of_several_zones_borrows_a_nearby_scans_offset():
+    result = parse(load("dhl", "local_times_multizone"), "1234567806")["1234567806"]
+    latest = result.latest
+    assert latest.occurred_at == datetime(2026, 3, 5, 14, 45, tzinfo=timezone.utc)   # 07:45 in Denver (-07:00)
+    assert latest.utc_offset_minutes == -420

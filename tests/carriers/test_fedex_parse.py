@@ -78,3 +78,17 @@ def test_a_scan_with_an_unreadable_time_is_skipped_not_fatal():
     scans.append(dict(scans[0], date="yesterday-ish", eventType="PU"))
     result = parse(payload)[N]
     assert [e.raw_code for e in result.events] == ["DL"]
+
+
+def test_delivered_status_without_scans_is_a_delivery_at_its_time():
+    result = parse(load("fedex", "status_without_scans"))[N]
+    assert result.latest.status is Status.DELIVERED
+    assert result.latest.occurred_at == datetime(2026, 3, 6, 18, 15, tzinfo=timezone.utc)
+    assert result.latest.utc_offset_minutes == -480 and result.latest.location == "PORTLAND, OR, US"
+
+
+def test_scans_beside_an_error_object_win():
+    result = parse(load("fedex", "scans_with_error"))[N]
+    assert not isinstance(result, Exception)
+    assert [e.raw_code for e in sorted(result.events, key=lambda e: e.occurred_at)] == ["PU", "IT"]
+    assert result.latest.status is Status.IN_TRANSIT

@@ -86,3 +86,17 @@ def test_status_vocabulary(raw, status):
 ])
 def test_access_point_wording(desc, status):
     assert status_of({"type": "D", "code": "A7", "description": desc}) is status
+
+
+def test_current_status_without_activity_is_kept():
+    result = parse(load("ups", "status_without_scans"), "1Z4W8E1Y0369451279")["1Z4W8E1Y0369451279"]
+    assert result.events == [] and result.carrier_status is Status.IN_TRANSIT
+
+
+def test_multi_package_answer_gives_the_number_asked_its_least_advanced_package():
+    asked = "1Z4W8E1Y0369451279"
+    result = parse(load("ups", "multi_package"), asked)
+    assert set(result) == {asked, "1Z4W8E1Y0369451280", "1Z4W8E1Y0369451291"}
+    assert result[asked].number == asked
+    assert result[asked].latest.status is Status.IN_TRANSIT      # one of the two boxes is still on its way
+    assert result["1Z4W8E1Y0369451291"].latest.status is Status.DELIVERED

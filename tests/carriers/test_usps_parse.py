@@ -70,3 +70,8 @@ def test_unknown_code_without_gmt_uses_local_time_and_offset():
 ])
 def test_status_vocabulary(code, text, status):
     assert status_of(code, text) is status
+
+
+def test_delivered_category_without_scans_is_kept():
+    result = parse(load("usps", "status_without_scans"), "9400111899223100001113")["9400111899223100001113"]
+    assert result.events == [] and result.carrier_status is Status.DELIVERED

@@ -57,6 +57,7 @@ class Journey:
     expected_days: float | None = 2.0
     utc_offset_minutes: int = -300          # local time of the scans (Correios is always Brasília)
     pickup_place: str = "Parcel shop, 12 Oak St"
+    scans: bool = True                      # False: only the current status, no scan (UPS, FedEx, USPS)
 
     def advance(self, steps: int = 1) -> None:
         self.revealed = min(len(self.steps), self.revealed + steps)
@@ -287,6 +288,8 @@ class FakeCarriers:
                                "currentStatus": {"type": acts[0]["status"]["type"], "code": acts[0]["status"]["code"],
                                                  "description": acts[0]["status"]["description"],
                                                  "statusCode": acts[0]["status"]["statusCode"]}}
+        if not j.scans:
+            pkg["activity"] = []
         delivered = seen[-1][1].kind == "delivered"
         if delivered:
             pkg["deliveryDate"] = [{"type": "DEL", "date": (seen[-1][0] + off).strftime("%Y%m%d")}]
@@ -369,7 +372,7 @@ class FakeCarriers:
                                        "carrierCode": "FDXG"},
                 "latestStatusDetail": {"code": last_type, "derivedCode": last_derived, "statusByLocale": last_desc,
                                        "description": last_desc},
-                "dateAndTimes": [], "scanEvents": scans,
+                "dateAndTimes": [], "scanEvents": scans if j.scans else [],
             }
             if seen[-1][1].kind == "delivered":
                 res["dateAndTimes"].append({"type": "ACTUAL_DELIVERY",
@@ -442,7 +445,8 @@ class FakeCarriers:
         last = seen[-1][1].kind
         body: dict[str, Any] = {"trackingNumber": number, "mailClass": "USPS Ground Advantage",
                                 "status": self.USPS_CODES[last][1], "statusCategory": self.USPS_CATEGORY[last],
-                                "statusSummary": "Your item is on its way.", "trackingEvents": events}
+                                "statusSummary": "Your item is on its way.",
+                                "trackingEvents": events if j.scans else []}
         if last != "delivered" and j.expected():
             body["expectedDeliveryDate"] = (j.expected() + off).strftime("%Y-%m-%d")
         return web.json_response(body)

@@ -3,6 +3,12 @@
 It records every accepted message, can inject 429 / 5xx / hangs / Twilio error codes, refuse given
 numbers permanently, and play Twilio's side of the webhooks: signed status callbacks and inbound SMS.
 
+It speaks the WhatsApp form too: `From`/`To` both `whatsapp:+E164`; a business-initiated message is a
+`ContentSid` (HX + 32 hex, one of `approved` when that set is given) with `ContentVariables` (a JSON
+object string of at most 100 values, 21654 without a ContentSid); free-form `Body` is accepted but fails
+with 63016 (reported by status callback, as Twilio does) unless the customer wrote within 24 hours
+(`inbound()` to a whatsapp: sender opens that session, on the fake's clock).
+
     async with FakeTwilio(auth_token="...") as tw:
         settings: providers.twilio.base_url = tw.url
         tw.inject(Fault(429, {...}, {"Retry-After": "5"}))     # or tw.fail_next(...)
@@ -13,6 +19,8 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -44,6 +52,9 @@ class FakeTwilio(FakeServer):
         self.refused: dict[str, int] = {}  # number -> Twilio error code, for every send to it
         self.lookups = 0  # GETs of the message list
         self._sids = itertools.count(1)
+        self.sessions: dict[str, float] = {}  # whatsapp:+... -> when the customer last wrote (fake's clock)
+        self.approved: set[str] | None = None  # ContentSids WhatsApp approved; None: any well-formed one
+        self.fates: list[tuple[dict, str, str]] = []  # (message, status, error code) to report by callback
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
@@ -96,7 +107,13 @@ class FakeTwilio(FakeServer):
         if to in self.refused:
             code = self.refused[to]
             return web.json_response({"code": code, "message": f"refused ({code})", "status": 400}, status=400)
-        if not form.get("Body") or not (form.get("From") or form.get("MessagingServiceSid")):
+        if to.startswith("whatsapp:") or form.get("From", "").startswith("whatsapp:"):
+            refusal = self._whatsapp_refusal(form)
+            if refusal is not None:
+                code, message = refusal
+                return web.json_response({"code": code, "message": message, "status": 400,
+                                          "more_info": f"https://www.twilio.com/docs/errors/{code}"}, status=400)
+        elif not form.get("Body") or not (form.get("From") or form.get("MessagingServiceSid")):
             return web.json_response({"code": 21602, "message": "Message body is required", "status": 400},
                                      status=400)
         sid = f"SM{next(self._sids):032x}"
@@ -104,14 +121,52 @@ class FakeTwilio(FakeServer):
         form["_created"] = self.now()
         form["_via"] = request.match_info.get("via", "")
         self.messages.append(form)
+        if to.startswith("whatsapp:") and not form.get("ContentSid") and not self._in_session(to):
+            self.fates.append((form, "failed", "63016"))  # Twilio takes it, then WhatsApp refuses it
         self.accepted(form)
         return web.json_response(self._resource(form), status=201)
+
+    def _in_session(self, to: str) -> bool:
+        last = self.sessions.get(to)
+        return last is not None and self.now() - last < 24 * 3600
+
+    def _whatsapp_refusal(self, form: dict) -> tuple[int, str] | None:
+        to, sender = form.get("To", ""), form.get("From", "")
+        if not to.startswith("whatsapp:") or (sender and not sender.startswith("whatsapp:")):
+            return 63007, "Twilio could not find a Channel with the specified From address"
+        if not sender and not form.get("MessagingServiceSid"):
+            return 21603, "A 'From' phone number is required"
+        if form.get("ContentVariables") and not form.get("ContentSid"):
+            return 21654, "ContentVariables were given without a ContentSid"
+        sid = form.get("ContentSid")
+        if sid:
+            if not re.fullmatch(r"HX[0-9a-fA-F]{32}", sid) or (self.approved is not None and sid not in self.approved):
+                return 21655, f"The ContentSid {sid} is invalid or not approved"
+            if form.get("Body"):
+                return 21619, "Body and ContentSid cannot be combined"
+            try:
+                variables = json.loads(form.get("ContentVariables") or "{}")
+            except ValueError:
+                return 21656, "ContentVariables is not valid JSON"
+            if not isinstance(variables, dict) or len(variables) > 100 or \
+                    not all(isinstance(v, str) for v in variables.values()):
+                return 21656, "ContentVariables must be a JSON object of at most 100 string values"
+        elif not form.get("Body"):
+            return 21602, "Message body is required"
+        return None
+
+    async def report_fates(self) -> None:
+        """Send the status callbacks of messages WhatsApp refused after Twilio took them (63016)."""
+        fates, self.fates = self.fates, []
+        for message, status, code in fates:
+            if message.get("StatusCallback"):
+                await self.status_callback(message, status, code)
 
     def _resource(self, form: dict) -> dict:
         sid = form["sid"]
         return {
             "sid": sid, "account_sid": self.account_sid, "to": form.get("To"), "from": form.get("From"),
-            "messaging_service_sid": form.get("MessagingServiceSid"), "body": form["Body"],
+            "messaging_service_sid": form.get("MessagingServiceSid"), "body": form.get("Body") or f"[template {form.get('ContentSid')}]",
             "status": "accepted" if form.get("MessagingServiceSid") else "queued", "num_segments": "1",
             "error_code": None, "error_message": None, "direction": "outbound-api",
             # RFC 2822, as Twilio writes them; date_sent stays null while the message waits in Twilio's queue
@@ -161,6 +216,9 @@ class FakeTwilio(FakeServer):
 
     async def inbound(self, url: str, sender: str, body: str, to: str = "+15005550006",
                       sid: str | None = None, **kw) -> aiohttp.ClientResponse:
+        if sender.startswith("whatsapp:"):
+            self.sessions[sender] = self.now()
+            to = to if to.startswith("whatsapp:") else f"whatsapp:{to}"
         params = {"MessageSid": sid or f"SM{next(self._sids):032x}", "AccountSid": self.account_sid,
                   "From": sender, "To": to, "Body": body, "NumMedia": "0"}
         return await self.post_signed(url, params, **kw)

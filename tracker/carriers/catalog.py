@@ -31,10 +31,10 @@ class CarrierInfo:
 
 CATALOG: dict[str, CarrierInfo] = {c.name: c for c in (
     # United States (and worldwide express)
-    CarrierInfo("ups", "UPS", "US", 100002, "ups", "UPS", "1Z + 16, check digit"),
-    CarrierInfo("fedex", "FedEx", "US", 100003, "fedex", "FedEx", "12/15/20/22 digits, check digit"),
-    CarrierInfo("usps", "USPS", "US", 21051, "usps", "USPS", "IMpb 20-22 digits, check digit; S10 ..US"),
-    CarrierInfo("dhl", "DHL", "INT", 100001, "dhl", "DHLExpress", "10 digits mod 7; JJD/JVGL/3S pieces"),
+    CarrierInfo("ups", "UPS", "US", 100002, "ups", "UPS", "1Z + 16, waybill, Mail Innovations MI; check digits"),
+    CarrierInfo("fedex", "FedEx", "US", 100003, "fedex", "FedEx", "12/15/18/20/22/32/34 digits, check digits"),
+    CarrierInfo("usps", "USPS", "US", 21051, "usps", "USPS", "IMpb 22/26/30 digits (420+ZIP), legacy 20; S10 ..US"),
+    CarrierInfo("dhl", "DHL", "INT", 100001, "dhl", "DHLExpress", "10/11 digits mod 7; JJD/JVGL pieces; GM; 00340"),
     # Brazil
     CarrierInfo("correios", "Correios", "BR", 2151, "brazil-correios", None, "UPU S10 ..BR, check digit"),
     CarrierInfo("jadlog", "Jadlog", "BR", None, "jadlog"),

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone, tzinfo
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.core import get_global
 
 _OFFSET = re.compile(r"^([+-])(\d{1,2}):?(\d{2})?$")
 
@@ -33,6 +37,25 @@ def from_iso(text: str, *, zone: tzinfo | None = None) -> tuple[datetime, int | 
         when = when.replace(tzinfo=zone)
     off = when.utcoffset()
     return when.astimezone(timezone.utc), int(off.total_seconds() // 60) if off is not None else None
+
+
+@cache
+def _country_zones(country: str) -> tuple[ZoneInfo, ...]:
+    zones = []
+    for name in get_global("territory_zones").get(country.upper(), ()):
+        try:
+            zones.append(ZoneInfo(name))
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return tuple(zones)
+
+
+def country_zone(country: str | None, local: datetime) -> tzinfo | None:
+    """The zone a naive local time in `country` (ISO code) is in, when every zone of that country agrees
+    on the offset at that time (DE, GB, BR's east in winter...); None for a split country (US) or none."""
+    zones = _country_zones(country) if country and len(country) == 2 else ()
+    offsets = {local.replace(tzinfo=z).utcoffset() for z in zones}
+    return zones[0] if len(offsets) == 1 else None
 
 
 def with_offset(local: datetime, minutes: int) -> datetime:

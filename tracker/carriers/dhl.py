@@ -9,6 +9,7 @@ problem document, not an empty list.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from tracker.carriers.base import (
@@ -24,7 +25,14 @@ from tracker.carriers.base import (
     TrackingEvent,
     TrackingResult,
 )
-from tracker.carriers.common import date_of, from_iso, place, text
+from tracker.carriers.common import (
+    country_zone,
+    date_of,
+    from_iso,
+    place,
+    text,
+    with_offset,
+)
 from tracker.carriers.oauth import call
 
 PRODUCTION_URL = "https://api-eu.dhl.com"
@@ -74,6 +82,50 @@ def _location(loc: dict[str, Any] | None) -> str:
     return place(addr.get("addressLocality"), addr.get("postalCode"), addr.get("countryCode"))
 
 
+def _country(loc: dict[str, Any] | None) -> str:
+    return text(((loc or {}).get("address") or {}).get("countryCode")).upper()
+
+
+class _Clock:
+    """Reads DHL timestamps. Business units often send local time without an offset: it is read in the
+    zone of the event's country (or the shipment's, when both ends are in one country); where that
+    country spans zones, the offset of the nearest scan in the same reply that states one is used."""
+
+    def __init__(self, ship: dict[str, Any]) -> None:
+        ends = {c for c in (_country(ship.get("origin")), _country(ship.get("destination"))) if c}
+        self.home = ends.pop() if len(ends) == 1 else ""
+        self.known: list[tuple[datetime, int, str]] = []
+        for ev in [*(ship.get("events") or []), ship.get("status") or {}]:
+            try:
+                when, off = from_iso(ev["timestamp"])
+            except (KeyError, ValueError, TypeError):
+                continue
+            if off is not None and _has_offset(ev["timestamp"]):
+                self.known.append((when, off, _country(ev.get("location")) or self.home))
+
+    def read(self, stamp: str, loc: dict[str, Any] | None) -> tuple[datetime, int | None]:
+        if _has_offset(stamp):
+            return from_iso(stamp)
+        local = datetime.fromisoformat(str(stamp).strip())
+        country = _country(loc) or self.home
+        zone = country_zone(country, local)
+        if zone is not None:
+            return from_iso(stamp, zone=zone)
+        near = [(abs((w.replace(tzinfo=None) - local).total_seconds()), off) for w, off, c in self.known
+                if not country or c == country]
+        if near:
+            off = min(near)[1]
+            return with_offset(local, off), off
+        return from_iso(stamp)  # nothing tells the zone: read as UTC, offset unknown
+
+
+def _has_offset(stamp: Any) -> bool:
+    try:
+        return datetime.fromisoformat(str(stamp).strip()).tzinfo is not None
+    except ValueError:
+        return False
+
+
 def problem(status: int, payload: Any, number: str = "") -> CarrierError | None:
     """DHL's RFC 7807 problem documents -> typed errors."""
     if not isinstance(payload, dict) or "shipments" in payload:
@@ -111,12 +163,13 @@ def parse(payload: dict[str, Any], number: str | None = None, status: int = 200
     # one number can match several services: keep the one with the most history
     ship = max(shipments, key=lambda s: len(s.get("events") or []))
     key = str(ship.get("id") or number or "")
+    clock = _Clock(ship)
     events = []
     for ev in ship.get("events") or []:
         if not ev.get("timestamp"):
             continue
         try:
-            when, off = from_iso(ev["timestamp"])
+            when, off = clock.read(ev["timestamp"], ev.get("location"))
         except (ValueError, TypeError):
             continue  # an unreadable time: keep the readable scans rather than fail the whole number
         desc = text(ev.get("description") or ev.get("status"))
@@ -126,7 +179,7 @@ def parse(payload: dict[str, Any], number: str | None = None, status: int = 200
             utc_offset_minutes=off))
     current = ship.get("status") or {}
     if not events and current.get("timestamp"):
-        when, off = from_iso(current["timestamp"])
+        when, off = clock.read(current["timestamp"], current.get("location"))
         events.append(TrackingEvent(
             occurred_at=when, status=status_of(current.get("statusCode"), current.get("status"),
                                                current.get("description")),

@@ -86,7 +86,7 @@ def _scan_location(loc: dict[str, Any] | None) -> str:
 
 def _one_result(number: str, res: dict[str, Any]) -> TrackingResult | CarrierError:
     err = res.get("error")
-    if err:
+    if err and not res.get("scanEvents"):  # scans beside an error: the scans are what FedEx knows
         code, message = str(err.get("code", "")), text(err.get("message"))
         if code in NOT_FOUND:
             return NotFoundYet(f"{number} is not known to FedEx yet ({code})")
@@ -130,6 +130,13 @@ def _one_result(number: str, res: dict[str, Any]) -> TrackingResult | CarrierErr
         _, found, address = last.raw_text.rpartition("pickup at:")
         pickup = (text(address) if found else "") or text(delivery.get("locationDescription")) or last.location or None
     current = status_of(latest.get("code"), latest.get("derivedCode")) if latest else None
+    if not events and current is Status.DELIVERED and times.get("ACTUAL_DELIVERY"):
+        # a delivery FedEx reports without its scan: the delivery time stands in for it
+        when, off = from_iso(times["ACTUAL_DELIVERY"])
+        events.append(TrackingEvent(
+            occurred_at=when, status=current, raw_code=text(latest.get("code") or latest.get("derivedCode")),
+            raw_text=text(latest.get("description") or latest.get("statusByLocale")),
+            location=_scan_location(latest.get("scanLocation")), utc_offset_minutes=off))
     return TrackingResult(number=number, events=events, expected_delivery=expected, signed_by=signed,
                           pickup_location=pickup, carrier_status=current, delivery_window=day_window)
 

@@ -21,6 +21,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +52,7 @@ from tracker.carriers.common import (
 )
 from tracker.carriers.oauth import TokenCarrier, authorized, bearer_token, call
 from tracker.carriers.pushing import json_object, verify_header
+from tracker.status import PROGRESS
 
 PRODUCTION_URL = "https://onlinetools.ups.com"
 
@@ -200,10 +202,28 @@ def parse(payload: dict[str, Any], number: str | None = None) -> dict[str, Track
             codes = " ".join(f"{w.get('code')} {text(w.get('message'))}" for w in warnings)
             out[key] = NotFoundYet(f"{key} is not known to UPS yet ({codes or 'no package'})")
             continue
+        found = {}
         for pkg in packages:
             key = pkg.get("trackingNumber") or ship.get("inquiryNumber") or number or ""
-            out[key] = _package(key, pkg)
+            found[key] = _package(key, pkg)
+        out.update(found)
+        asked = _compact(number or "")
+        if asked and asked not in {_compact(k) for k in found} and \
+                (_compact(ship.get("inquiryNumber") or "") == asked or len(shipments) == 1):
+            # a multi-package shipment answers by package numbers: the number asked (the shipment's)
+            # stands where its least advanced package stands, so it is delivered when every package is
+            lagging = min(found.values(), key=_progress)
+            out[number] = replace(lagging, number=number)
     return out
+
+
+def _compact(number: str) -> str:
+    return "".join(str(number).split()).upper()
+
+
+def _progress(result: TrackingResult) -> int:
+    latest = result.latest
+    return PROGRESS.get(latest.status, 0) if latest else 0
 
 
 def _package(key: str, pkg: dict[str, Any]) -> TrackingResult:

@@ -28,7 +28,7 @@ from tracker.clock import SYSTEM, Clock
 @dataclass(frozen=True, slots=True)
 class Message:
     notification_id: int
-    channel: str  # "sms" or "email"
+    channel: str  # "sms", "whatsapp" or "email"
     to: str
     text: str
     subject: str | None = None
@@ -36,6 +36,11 @@ class Message:
     locale: str = "en"
     milestone: str = ""
     order_number: str = ""
+    # WhatsApp outside the 24-hour session: an approved template and its numbered variables
+    content_sid: str | None = None
+    content_variables: dict[str, str] | None = None
+    # email: the one-click unsubscribe address (RFC 8058 List-Unsubscribe)
+    unsubscribe_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

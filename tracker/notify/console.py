@@ -17,7 +17,7 @@ class ConsoleSettings(ChannelSettings):
 
 class ConsoleChannel(Channel):
     name = "console"
-    kinds = frozenset({"sms", "email"})
+    kinds = frozenset({"sms", "email", "whatsapp"})
     Settings = ConsoleSettings
     _ids = itertools.count(1)
 

@@ -104,6 +104,7 @@ class SendGridChannel(Channel):
             Category,
             CustomArg,
             GroupId,
+            Header,
             Mail,
             ReplyTo,
             To,
@@ -121,6 +122,9 @@ class SendGridChannel(Channel):
             mail.reply_to = ReplyTo(s.reply_to)
         if s.unsubscribe_group_id:
             mail.asm = Asm(GroupId(s.unsubscribe_group_id))
+        if message.unsubscribe_url:  # RFC 8058: the mailbox offers "unsubscribe" and POSTs to it, no login
+            mail.add_header(Header("List-Unsubscribe", f"<{message.unsubscribe_url}>"))
+            mail.add_header(Header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
         return mail.get()
 
     def _session(self) -> aiohttp.ClientSession:

@@ -171,11 +171,7 @@ class TwilioChannel(Channel):
         from twilio.base.exceptions import TwilioException
 
         s = self.settings
-        kwargs = dict(to=message.to, body=message.text)
-        if s.messaging_service_sid:
-            kwargs["messaging_service_sid"] = s.messaging_service_sid
-        else:
-            kwargs["from_"] = s.from_number
+        kwargs = self.create_kwargs(message)
         callback = self.status_callback(message.notification_id)
         if callback:
             kwargs["status_callback"] = callback
@@ -191,8 +187,28 @@ class TwilioChannel(Channel):
         except aiohttp.ClientError as exc:  # the connection broke after the request may have gone out
             raise Temporary(f"Twilio connection lost: {type(exc).__name__}", ambiguous=True) from None
         except TwilioException as exc:
-            raise classify(exc, message.to) from None
+            raise self.classify(exc, message.to) from None
         return SendResult(provider_id=msg.sid)
+
+    def classify(self, exc, to: str) -> Temporary | Permanent:
+        return classify(exc, to)
+
+    def create_kwargs(self, message: Message) -> dict:
+        """Recipient, sender and content of one message (WhatsApp changes the addresses and content)."""
+        s = self.settings
+        kwargs = dict(to=self.address_of(message.to), body=message.text)
+        if s.messaging_service_sid:
+            kwargs["messaging_service_sid"] = s.messaging_service_sid
+        else:
+            kwargs["from_"] = self.sender()
+        return kwargs
+
+    def address_of(self, to: str) -> str:
+        """The recipient as Twilio writes it."""
+        return to
+
+    def sender(self) -> str | None:
+        return self.settings.from_number
 
     async def find_sent(self, to: str, digest: str, since: datetime) -> str | None:
         from twilio.base.exceptions import TwilioException
@@ -202,11 +218,12 @@ class TwilioChannel(Channel):
 
         async def look() -> str | None:
             seen = 0
-            async for msg in await self._get_client().messages.stream_async(to=to, page_size=self.LOOKUP_PAGE):
+            async for msg in await self._get_client().messages.stream_async(to=self.address_of(to),
+                                                                             page_size=self.LOOKUP_PAGE):
                 if msg.date_created is not None and msg.date_created < oldest:
                     return None  # back past the hand-over: it is not there
                 if (msg.body is not None and body_digest(to, msg.body) == digest
-                        and (s.from_number is None or msg.from_ == s.from_number)):
+                        and (s.from_number is None or msg.from_ == self.sender())):
                     return msg.sid
                 seen += 1
                 if seen >= self.LOOKUP_MAX:

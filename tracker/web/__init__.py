@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy import text
 
-from tracker.web import api, customer, intake, metrics, pushes, support
+from tracker.web import api, customer, intake, metrics, preferences, pushes, support
 from tracker.web.common import DAEMON
 from tracker.web.messaging_hooks import add_messaging_routes
 from tracker.web.rating import add_rating_routes
@@ -35,6 +35,7 @@ def build_app(daemon: "Daemon") -> web.Application:
     add_messaging_routes(app)
     api.setup(app)
     customer.setup(app)
+    preferences.setup(app)
     support.setup(app)
     intake.setup(app)
     pushes.setup(app)

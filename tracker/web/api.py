@@ -330,7 +330,7 @@ def openapi_document(server_url: str) -> dict:
             "phone": nullable("string", description="international form, e.g. +14155550123"),
             "locale": nullable("string", description="en, pt-BR, es or el"),
             "timezone": nullable("string", description="IANA name, e.g. America/Sao_Paulo"),
-            "channels": {"oneOf": [{"type": "array", "items": {"type": "string", "enum": ["sms", "email"]}},
+            "channels": {"oneOf": [{"type": "array", "items": {"type": "string", "enum": ["whatsapp", "sms", "email"]}},
                                    {"type": "string", "example": "sms,email"}, {"type": "null"}]},
         },
     }

@@ -14,7 +14,14 @@ from sqlalchemy import func, or_, select, update
 
 from tracker.db import sessionmaker
 from tracker.dispatcher import RESEND_MARK
-from tracker.models import Alert, Notification, Order, Shipment, TrackingEventRow
+from tracker.models import (
+    Alert,
+    Notification,
+    Order,
+    PreferenceChange,
+    Shipment,
+    TrackingEventRow,
+)
 from tracker.orders import InputError, normalize_phone
 
 if TYPE_CHECKING:
@@ -47,6 +54,7 @@ class OrderView:
     # news about the order itself, before it has a parcel ("still preparing"), and its alerts
     order_notifications: list[Notification] = field(default_factory=list)
     order_alerts: list[Alert] = field(default_factory=list)
+    preference_changes: list[PreferenceChange] = field(default_factory=list)  # the customer's own choices
 
 
 async def load_order(daemon: "Daemon", number: str) -> OrderView | None:
@@ -75,6 +83,9 @@ async def load_order(daemon: "Daemon", number: str) -> OrderView | None:
             .order_by(Notification.created_at, Notification.id))).scalars())
         view.order_alerts = list((await session.execute(select(Alert).where(
             Alert.key == f"order:{order.id}:preparing"))).scalars())
+        view.preference_changes = list((await session.execute(
+            select(PreferenceChange).where(PreferenceChange.order_id == order.id)
+            .order_by(PreferenceChange.created_at, PreferenceChange.id))).scalars())
         return view
 
 

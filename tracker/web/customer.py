@@ -36,6 +36,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "carrier": "Carrier", "tracking_number": "Tracking number", "history": "Tracking history",
         "no_events": "No news from the carrier yet. We check regularly and will let you know.",
         "stopped": "We are no longer tracking this package.",
+        "preferences": "How we keep you informed: channels, language, unsubscribe",
         "not_found": "This tracking link is not valid. Please check the link in your message.",
         "step_ordered": "Label created", "step_shipped": "Shipped", "step_out": "Out for delivery",
         "step_delivered": "Delivered",
@@ -53,6 +54,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "carrier": "Transportadora", "tracking_number": "Código de rastreio", "history": "Histórico de rastreamento",
         "no_events": "Ainda sem notícias da transportadora. Verificamos com frequência e avisaremos você.",
         "stopped": "Não estamos mais acompanhando esta encomenda.",
+        "preferences": "Como avisamos você: canais, idioma, cancelar inscrição",
         "not_found": "Este link de rastreamento não é válido. Confira o link na sua mensagem.",
         "step_ordered": "Etiqueta criada", "step_shipped": "Enviado", "step_out": "Saiu para entrega",
         "step_delivered": "Entregue",
@@ -70,6 +72,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "carrier": "Transportista", "tracking_number": "Número de seguimiento", "history": "Historial de seguimiento",
         "no_events": "Todavía no hay noticias del transportista. Lo consultamos a menudo y te avisaremos.",
         "stopped": "Ya no estamos siguiendo este paquete.",
+        "preferences": "Cómo te avisamos: canales, idioma, darse de baja",
         "not_found": "Este enlace de seguimiento no es válido. Revisa el enlace de tu mensaje.",
         "step_ordered": "Etiqueta creada", "step_shipped": "Enviado", "step_out": "En reparto",
         "step_delivered": "Entregado",
@@ -87,6 +90,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "carrier": "Μεταφορική", "tracking_number": "Αριθμός αποστολής", "history": "Ιστορικό αποστολής",
         "no_events": "Δεν υπάρχουν ακόμη νέα από τη μεταφορική. Ελέγχουμε τακτικά και θα σας ενημερώσουμε.",
         "stopped": "Δεν παρακολουθούμε πλέον αυτό το δέμα.",
+        "preferences": "Πώς σας ενημερώνουμε: κανάλια, γλώσσα, διαγραφή",
         "not_found": "Αυτός ο σύνδεσμος παρακολούθησης δεν είναι έγκυρος. Ελέγξτε τον σύνδεσμο στο μήνυμά σας.",
         "step_ordered": "Ετικέτα έτοιμη", "step_shipped": "Στάλθηκε", "step_out": "Σε διανομή",
         "step_delivered": "Παραδόθηκε",
@@ -173,6 +177,10 @@ async def tracking_page(request: web.Request) -> web.Response:
         return format_datetime(dt.astimezone(tz), "medium", locale=loc)
 
     carrier_name = daemon.carrier_names().get(ship.carrier, ship.carrier)
+    from tracker.preferences import page_query
+
+    prefs = f"/p/{ship.public_token}?" + page_query(daemon.link_secret, ship.public_token, daemon.clock.now(),
+                                                    daemon.settings.preferences.link_days)
     html = render_page(
         "customer.html.j2", lang=lang, t=t, shop=shop.name, order_number=order.number,
         logo_url=shop.logo_url, colors=shop.colors, **reach_the_shop(shop, order.locale),
@@ -183,7 +191,7 @@ async def tracking_page(request: web.Request) -> web.Response:
         expected=format_date(ship.expected_delivery, "full", locale=loc) if ship.expected_delivery else None,
         delivered_on=when(ship.delivered_at) if ship.delivered_at else None,
         pickup=ship.pickup_location if ship.status == "available_for_pickup" else None,
-        carrier=carrier_name, tracking_number=ship.tracking_number,
+        carrier=carrier_name, tracking_number=ship.tracking_number, preferences_url=prefs,
         events=[{"iso": e.occurred_at.isoformat(), "when": when(e.occurred_at), "label": t.get(e.status, t["unknown"]),
                  "text": e.raw_text if e.status in CARRIER_WORDS_SHOWN else "", "location": e.location}
                 for e in events],

@@ -1,7 +1,8 @@
 """Provider webhooks on the daemon's web server.
 
     POST /webhooks/twilio/status     Twilio status callbacks: delivered / undelivered / failed
-    POST /webhooks/twilio/inbound    Twilio inbound SMS: STOP (opt out) and START (opt back in)
+    POST /webhooks/twilio/inbound    Twilio inbound SMS and WhatsApp: STOP (opt out) and START (opt back in);
+                                     a WhatsApp message also opens its 24-hour session
     POST /webhooks/sendgrid/events   SendGrid Event Webhook: delivered, bounce, dropped, spamreport, unsubscribe
 
 Every request is signature-checked first (Twilio: X-Twilio-Signature over the public URL; SendGrid:
@@ -18,6 +19,8 @@ import binascii
 import hashlib
 import json
 import logging
+import unicodedata
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -26,10 +29,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import case, delete, select, update
 
-from tracker import redact
+from tracker import fallback, preferences, redact
 from tracker.db import insert_ignore, sessionmaker
-from tracker.models import Notification, Order, Suppression, WebhookEvent
+from tracker.models import (
+    Notification,
+    Order,
+    Suppression,
+    WebhookEvent,
+    WhatsAppSession,
+)
 from tracker.notify.email import load_sendgrid_key
+from tracker.notify.whatsapp import SESSION
 
 if TYPE_CHECKING:
     from tracker.app import Daemon
@@ -42,14 +52,24 @@ SENDGRID_EVENTS = "/webhooks/sendgrid/events"
 
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
-# Twilio delivery errors that mean the number itself is gone (opted out, unknown, landline).
-TWILIO_DEAD_NUMBER = frozenset({"21610", "30005", "30006"})
+# Twilio answers the SMS keywords itself; on WhatsApp nobody does, so the customer's own words count too.
+WHATSAPP_STOP_WORDS = STOP_WORDS | {"BAJA", "PARAR", "SAIR", "CANCELAR", "ΔΙΑΓΡΑΦΗ", "ΣΤΟΠ", "ΔΙΑΚΟΠΗ"}
+WHATSAPP_START_WORDS = START_WORDS | {"ALTA", "INICIAR", "VOLTAR", "ΕΝΑΡΞΗ"}
+# Twilio delivery errors that mean the number itself is gone (opted out, unknown, landline; WhatsApp:
+# not on WhatsApp, blocked us, invalid recipient).
+TWILIO_DEAD_NUMBER = frozenset({"21610", "30005", "30006", "63003", "63014", "63024"})
+TWILIO_PROVIDERS = ("twilio", "twilio_whatsapp")
 SENDGRID_SUPPRESS = frozenset({"bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe"})
 SIG_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TS_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
 OPEN_STATES = ("sending", "sent")  # what a delivery report may still change
-OTHER_CHANNEL = {"sms": "email", "email": "sms"}
+
+
+def keyword(body: str) -> str:
+    """A reply as a keyword: capitals, accents dropped ("Διαγραφή" and "ΔΙΑΓΡΑΦΗ" are one word)."""
+    bare = "".join(ch for ch in unicodedata.normalize("NFD", body.strip()) if not unicodedata.combining(ch))
+    return bare.upper().rstrip(".!")
 
 
 def _provider(request: web.Request, name: str):
@@ -68,13 +88,15 @@ async def _twilio_form(request: web.Request):
     """(daemon, form) when the request is signed by our Twilio account, else None."""
     from twilio.request_validator import RequestValidator
 
-    daemon, twilio = _provider(request, "twilio")
-    if twilio is None or twilio.settings.auth_token is None:
+    daemon, _ = _provider(request, "twilio")
+    tokens = {p.settings.auth_token.get_secret_value() for name in TWILIO_PROVIDERS
+              if (p := _provider(request, name)[1]) is not None and p.settings.auth_token is not None}
+    if not tokens:
         return daemon, None
     form = await request.post()
-    validator = RequestValidator(twilio.settings.auth_token.get_secret_value())
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not validator.validate(_public_url(daemon, request), form, signature):
+    url = _public_url(daemon, request)
+    if not signature or not any(RequestValidator(t).validate(url, form, signature) for t in sorted(tokens)):
         log.warning("rejected a Twilio webhook with a bad signature on %s", request.path)
         return daemon, None
     return daemon, form
@@ -86,14 +108,14 @@ async def _first_time(session, engine, source: str, event_id: str, now) -> bool:
     return bool(result.rowcount)
 
 
-async def _fallback(session, engine, note: Notification, order: Order, now, why: str) -> None:
-    other = OTHER_CHANNEL[note.channel]
-    to = order.phone if other == "sms" else order.email
-    if not to:
-        return
-    blocked = (await session.execute(select(Suppression.id).where(
-        Suppression.channel == other, Suppression.address == to))).first()
-    if blocked:
+async def _fallback(session, engine, note: Notification, order: Order, now, why: str,
+                    able: Iterable[str] = ("sms", "email")) -> None:
+    for other, to in fallback.fallbacks(order, note.channel):
+        blocked = (await session.execute(select(Suppression.id).where(
+            Suppression.channel == other, Suppression.address == to))).first()
+        if other in able and not blocked:
+            break
+    else:
         return
     await session.execute(insert_ignore(engine, Notification.__table__, [dict(
         shipment_id=note.shipment_id, order_id=note.order_id, milestone=note.milestone, channel=other,
@@ -155,7 +177,7 @@ async def twilio_status(request: web.Request) -> web.Response:
                 note = None  # the id does not belong to this message
         if note is None:
             note = (await session.execute(select(Notification).where(
-                Notification.provider_id == sid, Notification.channel == "sms"))).scalars().first()
+                Notification.provider_id == sid, Notification.channel.in_(("sms", "whatsapp"))))).scalars().first()
         if note is None:
             log.info("Twilio status %s for an unknown message", status)
             return web.Response(status=204)
@@ -166,9 +188,9 @@ async def twilio_status(request: web.Request) -> web.Response:
         if await _conclude(session, note, "failed", now, provider="twilio", provider_id=sid, error=error):
             order = await session.get(Order, note.order_id)
             if error_code in TWILIO_DEAD_NUMBER and order.phone:
-                await _suppress(session, daemon.engine, "sms", order.phone, f"twilio {error_code}", now)
-            await _fallback(session, daemon.engine, note, order, now, status)
-            log.warning("SMS #%s for order %s %s", note.id, order.number, error)
+                await _suppress(session, daemon.engine, note.channel, order.phone, f"twilio {error_code}", now)
+            await _fallback(session, daemon.engine, note, order, now, status, daemon.channels)
+            log.warning("%s #%s for order %s %s", note.channel, note.id, order.number, error)
     return web.Response(status=204)
 
 
@@ -177,7 +199,11 @@ async def twilio_inbound(request: web.Request) -> web.Response:
     if form is None:
         return web.Response(status=403, text="bad signature")
     sender = form.get("From", "")
-    word = (form.get("Body") or "").strip().upper().rstrip(".!")
+    channel, stop_words, start_words = "sms", STOP_WORDS, START_WORDS
+    if sender.startswith("whatsapp:"):
+        channel, stop_words, start_words = "whatsapp", WHATSAPP_STOP_WORDS, WHATSAPP_START_WORDS
+        sender = sender[len("whatsapp:"):]
+    word = keyword(form.get("Body") or "")
     opt = (form.get("OptOutType") or "").upper()
     sid = form.get("MessageSid") or hashlib.sha256(f"{sender}|{word}".encode()).hexdigest()
     now = daemon.clock.now()
@@ -187,14 +213,36 @@ async def twilio_inbound(request: web.Request) -> web.Response:
     async with sessionmaker(daemon.engine)() as session, session.begin():
         if not await _first_time(session, daemon.engine, "twilio-inbound", sid, now):
             return twiml
-        if word in STOP_WORDS or opt == "STOP":
-            await _suppress(session, daemon.engine, "sms", sender, "replied STOP", now)
-            log.info("%s opted out of SMS", redact.phone(sender))
-        elif word in START_WORDS or opt == "START":
-            await session.execute(delete(Suppression).where(Suppression.channel == "sms",
+        if channel == "whatsapp":
+            await _open_session(session, daemon.engine, sender, now)
+        stop, start = word in stop_words or opt == "STOP", word in start_words or opt == "START"
+        if stop or start:
+            orders = (await session.execute(select(Order.id).where(Order.phone == sender)
+                                            .order_by(Order.id.desc()).limit(50))).scalars().all()
+            label = "WhatsApp" if channel == "whatsapp" else "SMS"
+        if stop:
+            await _suppress(session, daemon.engine, channel, sender, "replied STOP", now)
+            await preferences.record(session, orders, f"{channel} reply", f"opted out of {label} (replied {word})", now)
+            log.info("%s opted out of %s", redact.phone(sender), label)
+        elif start:
+            await session.execute(delete(Suppression).where(Suppression.channel == channel,
                                                             Suppression.address == sender))
-            log.info("%s opted back in to SMS", redact.phone(sender))
+            await preferences.record(session, orders, f"{channel} reply", f"opted back in to {label} (replied {word})",
+                                     now)
+            log.info("%s opted back in to %s", redact.phone(sender), label)
     return twiml  # Twilio itself answers the keywords; we add nothing
+
+
+async def _open_session(session, engine, phone: str, now) -> None:
+    """The customer wrote on WhatsApp: free-form messages may reach them for the next 24 hours. Sessions
+    already over are deleted here: a phone number is kept no longer than it is of use."""
+    await session.execute(delete(WhatsAppSession).where(WhatsAppSession.last_inbound_at < now - SESSION)
+                          .execution_options(synchronize_session=False))
+    moved = await session.execute(update(WhatsAppSession).where(WhatsAppSession.phone == phone)
+                                  .values(last_inbound_at=now).execution_options(synchronize_session=False))
+    if not moved.rowcount:
+        await session.execute(insert_ignore(engine, WhatsAppSession.__table__, [dict(
+            phone=phone, last_inbound_at=now)], ["phone"]))
 
 
 def _sendgrid_ok(daemon: "Daemon", sendgrid, raw: bytes, signature: str, timestamp: str) -> bool:
@@ -269,7 +317,7 @@ async def _apply_sendgrid(session, daemon: "Daemon", ev: dict, now) -> None:
     if note is not None and await _conclude(session, note, "failed", now, provider="sendgrid",
                                             provider_id=msg_id, error=reason[:300]):
         if kind in ("bounce", "dropped"):
-            await _fallback(session, daemon.engine, note, order, now, kind)
+            await _fallback(session, daemon.engine, note, order, now, kind, daemon.channels)
 
 
 async def _settle_in_doubt(session, ev: dict, now) -> None:

@@ -1,9 +1,9 @@
 """Operations endpoints: /metrics (Prometheus text format) and /readyz.
 
 /metrics: polls by carrier and outcome (this process, since start), notifications by channel and state,
-queue depths (shipments due for a check, notifications due), and the lag of the oldest due check and
-the oldest due notification. /readyz answers 200 once the database answers and its schema is current,
-503 otherwise (and while the daemon stops).
+queue depths (shipments due for a check, notifications due), the lag of the oldest due check and
+the oldest due notification, and unknown carrier status codes per carrier. /readyz answers 200 once the
+database answers and its schema is current, 503 otherwise (and while the daemon stops).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import func, select
 
+from tracker import carrier_codes
 from tracker.db import current_revision, head_revision, sessionmaker
 from tracker.models import CarrierState, Notification, Shipment
 from tracker.source_health import STATES, source_health
@@ -58,6 +59,7 @@ async def metrics(request: web.Request) -> web.Response:
             select(func.count(), func.min(Shipment.next_check_at)).where(Shipment.next_check_at <= now))).one()
         tracked = (await s.execute(select(func.count()).where(Shipment.next_check_at.is_not(None)))).scalar_one()
         carrier_states = {c.carrier: c for c in (await s.execute(select(CarrierState))).scalars()}
+        unknown_codes = await carrier_codes.totals(s)
         due_notes, oldest_note = (await s.execute(
             select(func.count(), func.min(Notification.next_attempt_at))
             .where(Notification.state.in_(["queued", "deferred"]), Notification.next_attempt_at <= now))).one()
@@ -98,6 +100,13 @@ async def metrics(request: web.Request) -> web.Response:
     out.family("tracker_carrier_paused", "gauge", "1 while a carrier is paused (credentials refused).")
     for name, rt in sorted(runtimes.items()):
         out.sample("tracker_carrier_paused", 1 if rt.paused_reason else 0, carrier=name)
+    out.family("tracker_unknown_carrier_codes_total", "counter",
+               "Scans with a status code tracker does not know, by carrier (every daemon on this database).")
+    for name in sorted(set(runtimes) | set(unknown_codes)):
+        out.sample("tracker_unknown_carrier_codes_total", unknown_codes.get(name, (0, 0))[0], carrier=name)
+    out.family("tracker_unknown_carrier_code_kinds", "gauge", "Distinct unknown status codes seen, by carrier.")
+    for name in sorted(set(runtimes) | set(unknown_codes)):
+        out.sample("tracker_unknown_carrier_code_kinds", unknown_codes.get(name, (0, 0))[1], carrier=name)
     await _sources(request, out)
     return web.Response(text="\n".join(out.lines) + "\n", content_type=CONTENT_TYPE,
                         headers={"Cache-Control": "no-store"})

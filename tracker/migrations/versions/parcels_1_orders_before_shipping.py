@@ -1,7 +1,7 @@
 """orders with several parcels and before shipping: order-level notifications, announced date, window
 
 Revision ID: parcels_1
-Revises: reliable_1
+Revises: detect_1
 """
 
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlmodel
 from alembic import op
 
 revision = "parcels_1"
-down_revision = "reliable_1"
+down_revision = "detect_1"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,136 @@
+"""WhatsApp through Twilio's Messages API (the same endpoint and SDK as SMS, `whatsapp:` addresses).
+
+Limits (Twilio / Meta): a business may write free-form text only within 24 hours of the customer's last
+message to it (the customer-service session); outside it, only an approved Content template
+(ContentSid + ContentVariables, a JSON string of at most 100 numbered values) may open the
+conversation, else Twilio fails the message with 63016. Free-form text is at most 1600 characters here.
+Credentials are the Twilio account's (auth token or API key), the sender a WhatsApp-enabled number.
+
+The dispatcher decides between text and template (it knows the session); this module only sends.
+`templates` maps each milestone and language to the template's HX SID, e.g.
+`templates: {shipped: {en: HX..., pt-BR: HX...}}`; a missing one makes the message fall back to the
+order's next channel, and `tracker config check` names each missing one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import datetime, timedelta
+
+from pydantic import Field, field_validator
+
+from tracker import redact
+from tracker.notify.base import Message, Permanent, Temporary
+from tracker.notify.sms import TwilioChannel, TwilioSettings, classify
+
+log = logging.getLogger("tracker.notify.whatsapp")
+
+SESSION = timedelta(hours=24)
+MAX_TEXT = 1600
+PREFIX = "whatsapp:"
+CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+
+OUTSIDE_SESSION = 63016
+PERMANENT_CODES = {
+    OUTSIDE_SESSION: "free-form WhatsApp text outside the 24-hour session (Twilio 63016); a template is needed",
+    63003: "the number is not on WhatsApp (Twilio 63003)",
+    63024: "invalid WhatsApp recipient (Twilio 63024)",
+    63032: "WhatsApp will not deliver to this user (Twilio 63032)",
+    63014: "the customer blocked us on WhatsApp (Twilio 63014)",
+    63015: "the customer has not joined the WhatsApp sandbox (Twilio 63015)",
+    63021: "WhatsApp rejected the content (Twilio 63021)",
+    21654: "ContentVariables were sent without a ContentSid (Twilio 21654)",
+}
+# Codes after which nothing more must be sent to that number on WhatsApp.
+DEAD_CODES = frozenset({63003, 63014, 63024})
+TEMPORARY_CODES = {63018: "WhatsApp rate limit (Twilio 63018)"}
+
+
+class WhatsAppSettings(TwilioSettings):
+    from_number: str | None = Field(None, description="the WhatsApp sender in E.164 (no whatsapp: prefix)")
+    templates: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="milestone -> language -> approved Content template SID (HX...)")
+
+    @field_validator("from_number", mode="before")
+    @classmethod
+    def _strip_prefix(cls, v):
+        return v[len(PREFIX):] if isinstance(v, str) and v.startswith(PREFIX) else v
+
+    @field_validator("templates")
+    @classmethod
+    def _sids(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for milestone, by_locale in v.items():
+            for locale, sid in by_locale.items():
+                if not CONTENT_SID.fullmatch(str(sid)):
+                    raise ValueError(f"templates.{milestone}.{locale}: {sid!r} is not a Content template SID "
+                                     "(HX followed by 32 hex digits, from Twilio's Content Template Builder)")
+        return v
+
+
+def in_session(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """Free-form text may go out: the customer wrote to us less than 24 hours ago."""
+    return last_inbound_at is not None and now - last_inbound_at < SESSION
+
+
+def template_sid(templates: dict[str, dict[str, str]], milestone: str, locale: str) -> str | None:
+    """The approved template for this milestone in the language the message is written in, if any.
+    Never another language's: a customer who reads Spanish does not get an English template."""
+    return (templates.get(milestone) or {}).get(locale)
+
+
+def template_variables(*, order_number: str, carrier_name: str, expected_date: str | None, tracking_url: str,
+                       shop_name: str, pickup_location: str | None, pickup_until_date: str | None) -> dict[str, str]:
+    """The numbered values every template may use ({{1}} ... {{7}}); an unknown one reads "-"."""
+    values = [order_number, carrier_name, expected_date, tracking_url, shop_name, pickup_location,
+              pickup_until_date]
+    return {str(i): (v or "-") for i, v in enumerate(values, start=1)}
+
+
+def missing_templates(templates: dict[str, dict[str, str]], milestones: list[str],
+                      locales: list[str]) -> dict[str, list[str]]:
+    """milestone -> languages without a template, for `tracker config check`."""
+    out = {}
+    for milestone in milestones:
+        gone = [loc for loc in locales if not template_sid(templates, milestone, loc)]
+        if gone:
+            out[milestone] = gone
+    return out
+
+
+class WhatsAppChannel(TwilioChannel):
+    name = "twilio_whatsapp"
+    kinds = frozenset({"whatsapp"})
+    Settings = WhatsAppSettings
+    settings: WhatsAppSettings
+
+    def address_of(self, to: str) -> str:
+        return PREFIX + to
+
+    def sender(self) -> str | None:
+        return PREFIX + self.settings.from_number if self.settings.from_number else None
+
+    def create_kwargs(self, message: Message) -> dict:
+        s = self.settings
+        kwargs: dict = dict(to=self.address_of(message.to))
+        if message.content_sid:
+            kwargs["content_sid"] = message.content_sid
+            if message.content_variables:
+                kwargs["content_variables"] = json.dumps(message.content_variables, ensure_ascii=False)
+        else:
+            kwargs["body"] = message.text[:MAX_TEXT]
+        if s.messaging_service_sid:
+            kwargs["messaging_service_sid"] = s.messaging_service_sid
+        else:
+            kwargs["from_"] = self.sender()
+        return kwargs
+
+    def classify(self, exc, to: str) -> Temporary | Permanent:
+        code = getattr(exc, "code", None)
+        if code in TEMPORARY_CODES:
+            return Temporary(TEMPORARY_CODES[code])
+        if code in PERMANENT_CODES:
+            log.info("Twilio refused WhatsApp to %s: %s", redact.phone(to), PERMANENT_CODES[code])
+            return Permanent(PERMANENT_CODES[code], suppress=code in DEAD_CODES)
+        return classify(exc, to)
