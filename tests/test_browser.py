@@ -104,6 +104,27 @@ async def test_customer_page_on_a_phone_in_greek_and_portuguese(browser, start_d
     await context.close()
 
 
+async def test_customer_page_of_a_two_parcel_order_lists_both_parcels_on_a_phone(browser, start_daemon, tmp_path,
+                                                                               clock):
+    daemon = await web_daemon(start_daemon, tmp_path)
+    start = int(clock.now().timestamp())
+    first = await add(daemon, "E-MULTI", f"SBX-DELIVER-1-{start}", locale="es")
+    await add(daemon, "E-MULTI", f"SBX-DELIVER-2-{start + 10 * 3600}", locale="es")
+    await walk(daemon, clock, 36)  # the first parcel is delivered, the second is on its way
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                        is_mobile=True, has_touch=True)
+    page = await context.new_page()
+    await page.goto(f"http://127.0.0.1:{daemon.port}/t/{first.public_token}")
+    parcels = await page.inner_text(".parcels")
+    assert "Tu pedido viaja en 2 paquetes" in parcels
+    assert "Paquete 1 de 2 (esta página)" in parcels and "Entregado" in parcels and "En tránsito" in parcels
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await page.screenshot(path=str(ARTIFACTS / "customer-two-parcels.png"), full_page=True)
+    await page.click("a:has-text('Paquete 2 de 2')")  # the other parcel's own page
+    await page.wait_for_selector(".parcel-name:has-text('Paquete 2 de 2')")
+    await context.close()
+
+
 LOGO_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40" viewBox="0 0 160 40">'
             '<rect width="40" height="40" rx="8" fill="#7a1f5c"/><circle cx="20" cy="20" r="9" fill="#f4c542"/>'
             '<text x="50" y="27" font-family="DejaVu Sans, sans-serif" font-size="18" fill="#7a1f5c">Aurora</text></svg>')

@@ -114,3 +114,17 @@ def test_status_carriers_shows_budget_use(tmp_path, monkeypatch, capsys):
     assert main(["status", "--carriers"]) == 0
     out = capsys.readouterr().out
     assert "sandbox" in out and "1/250 0%" in out and " ok " in out
+
+
+def test_add_without_a_tracking_number_registers_the_order_before_it_ships(config, tmp_path, capsys):
+    assert main(["add", "--order", "ORDER-9", "--email", "ana@example.com"]) == 0
+    assert "registered order ORDER-9: waiting to ship, no parcel yet" in capsys.readouterr().out
+    assert main(["status", "ORDER-9"]) == 0
+    assert "WAITING TO SHIP since" in capsys.readouterr().out
+    assert main(["add", "--order", "ORDER-9", "--email", "ana@example.com", "--tracking", "SBX-DELIVER-9"]) == 0
+    assert main(["add", "--order", "ORDER-9", "--email", "ana@example.com", "--tracking", "SBX-DELIVER-10"]) == 0
+    capsys.readouterr()
+    assert main(["status", "ORDER-9"]) == 0
+    out = capsys.readouterr().out
+    assert "Parcel 1 of 2: Shipment sandbox SBX-DELIVER-9" in out and "Parcel 2 of 2: Shipment sandbox SBX-DELIVER-10" in out
+    assert count_orders(tmp_path) == 1

@@ -45,6 +45,8 @@ def write(tmp_path, text: str) -> Path:
     ("shop: [oops\n", ["config.yaml:2", "not valid YAML", "Fix: check the indentation"]),
     ("- a\n- b\n", ["config.yaml:1", "top level must be a mapping"]),
     ("database:\n  url: mysql://x\n", ["config.yaml:2", "database.url", "postgresql://"]),
+    ("watch:\n  handling_hours: 0\n", ["config.yaml:2", "watch.handling_hours", "greater than 0"]),
+    ("watch:\n  date_moved_repeat_hours: soon\n", ["config.yaml:2", "watch.date_moved_repeat_hours"]),
 ])
 def test_bad_config_names_key_line_and_fix(tmp_path, text, expected):
     with pytest.raises(ConfigError) as info:

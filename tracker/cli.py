@@ -114,6 +114,10 @@ def _shown(field: str, value: str | None) -> str:
 def registration_answer(outcome, public_url: str) -> str:
     """What `tracker add` did: registered, or which contact fields changed on a known order."""
     order, ship = outcome.order, outcome.shipment
+    if ship is None:  # registered before shipping
+        verb = "registered" if outcome.new_order else "updated"
+        changed = f"; changed {', '.join(outcome.changed)}" if outcome.changed else ""
+        return f"{verb} order {order.number}: waiting to ship, no parcel yet (channels {order.channels}){changed}"
     page = f"customer page {public_url.rstrip('/')}/t/{ship.public_token}"
     if outcome.new_order:
         return f"registered order {order.number}: {ship.carrier} {ship.tracking_number} (channels {order.channels}; {page})"
@@ -599,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("add", help="register an order's shipment")
     s.add_argument("--order", required=True, help="the shop's order number")
     s.add_argument("--carrier", help="carrier name, e.g. sandbox")
-    s.add_argument("--tracking", required=True, help="tracking number")
+    s.add_argument("--tracking", help="tracking number (left out: the order waits to ship, its parcel comes later)")
     s.add_argument("--email")
     s.add_argument("--phone", help="international form, e.g. +14155550123")
     s.add_argument("--locale", help="customer's language: en, pt-BR, es, el")

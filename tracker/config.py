@@ -307,6 +307,10 @@ class WatchSettings(_Strict):
     silent_repeat_hours: float = Field(72, gt=0)
     late: bool = True
     expire_after_days: float = Field(30, gt=0)
+    handling_hours: float | None = Field(48, gt=0)
+    preparing_repeat_hours: float = Field(48, gt=0)
+    date_moved: bool = True
+    date_moved_repeat_hours: float = Field(12, ge=0)
 
 
 class SupportAlertsSettings(_Strict):

@@ -72,10 +72,11 @@ def write_lock(engine: AsyncEngine):
     return lock
 
 
-def insert_ignore(engine: AsyncEngine, table, rows: Sequence[dict], conflict: Sequence[str]):
-    """INSERT ... ON CONFLICT DO NOTHING for both engines."""
+def insert_ignore(engine: AsyncEngine, table, rows: Sequence[dict], conflict: Sequence[str], where=None):
+    """INSERT ... ON CONFLICT DO NOTHING for both engines (`where`: the predicate of a partial unique index)."""
     dialect = sqlite if is_sqlite(engine) else postgresql
-    return dialect.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=list(conflict))
+    return dialect.insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=list(conflict),
+                                                                           index_where=where)
 
 
 def insert_ignore_many(engine: AsyncEngine, table, conflict: Sequence[str]):

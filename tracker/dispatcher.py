@@ -24,7 +24,7 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select, update
@@ -44,6 +44,7 @@ from tracker.models import (
 from tracker.notify import quiet, segments, whatsapp
 from tracker.notify.base import Channel, Message, Permanent, Temporary, body_digest
 from tracker.notify.render import Renderer, localized_date
+from tracker.parcels import Parcel, template_for, view_of
 from tracker.retry import backoff
 
 log = logging.getLogger("tracker.dispatcher")
@@ -56,7 +57,7 @@ RESEND_MARK = "resend asked by"
 @dataclass
 class Job:
     note: Notification
-    shipment: Shipment
+    shipment: Shipment | None  # None: news about the order before it has a parcel ("still preparing")
     order: Order
 
 
@@ -81,6 +82,7 @@ class Dispatcher:
         self._quiet = (quiet.parse_hhmm(qh.start), quiet.parse_hhmm(qh.end)) if qh.enabled else None
         self._news_at: dict[tuple[int, str], datetime] = {}
         self._newest: dict[int, datetime] = {}
+        self._parcels: dict[int, list[Parcel]] = {}  # order id -> its parcels, for "parcel 1 of 2"
         self._sessions: dict[str, datetime] = {}  # phone -> the customer's last WhatsApp message to us
         self._unwritten: dict[int, dict] = {}  # sends the provider took whose outcome the database refused
         self._in_flight: set[int] = set()  # handed to a provider, no answer yet
@@ -134,17 +136,22 @@ class Dispatcher:
         if not ids:
             return 0
         jobs, latest, suppressed = await self._load(ids)
-        await asyncio.gather(*(self._handle(job, latest.get(job.shipment.id), suppressed) for job in jobs))
+        await asyncio.gather(*(self._handle(job, latest.get(job.note.shipment_id), suppressed) for job in jobs))
         return len(ids)
 
     async def _load(self, ids: Sequence[int]) -> tuple[list[Job], dict[int, TrackingEventRow], set[tuple[str, str]]]:
         async with self.maker() as session:
             rows = (await session.execute(
                 select(Notification, Shipment, Order)
-                .join(Shipment, Shipment.id == Notification.shipment_id)
+                .join(Shipment, Shipment.id == Notification.shipment_id, isouter=True)
                 .join(Order, Order.id == Notification.order_id)
                 .where(Notification.id.in_(list(ids))))).all()
-            ship_ids = {s.id for _, s, _ in rows}
+            ship_ids = {s.id for _, s, _ in rows if s is not None}
+            self._parcels = {}
+            for sid, oid, status, delivered_at, stopped_at in await session.execute(
+                    select(Shipment.id, Shipment.order_id, Shipment.status, Shipment.delivered_at, Shipment.stopped_at)
+                    .where(Shipment.order_id.in_({o.id for _, _, o in rows}))):
+                self._parcels.setdefault(oid, []).append(Parcel(sid, status, delivered_at, stopped_at is not None))
             latest: dict[int, TrackingEventRow] = {}
             for ev in (await session.execute(
                     select(TrackingEventRow).where(TrackingEventRow.shipment_id.in_(ship_ids))
@@ -173,10 +180,26 @@ class Dispatcher:
     def address(self, order: Order, channel: str) -> str | None:
         return fallback.address(order, channel)
 
+    def template(self, job: Job) -> str | None:
+        """The template this row is rendered with; None: it must not go out (tracker/parcels.py)."""
+        # repeats ("silent#2") and dated news ("date_moved@2026-01-15") use the milestone's template
+        milestone = job.note.milestone.split("#", 1)[0].split("@", 1)[0]
+        if job.shipment is None:  # "still preparing": not once the order has a parcel
+            return None if self._parcels.get(job.order.id) else milestone
+        name = template_for(milestone, view_of(self._parcels.get(job.order.id, []), job.shipment.id))
+        return "arriving_today" if name == "out_for_delivery" and job.shipment.delivery_window else name
+
     def render_message(self, job: Job, latest: TrackingEventRow | None) -> Message:
         note, ship, order = job.note, job.shipment, job.order
-        milestone = note.milestone.split("#", 1)[0]  # repeats ("silent#2") use the milestone's template
+        milestone = self.template(job) or note.milestone.split("#", 1)[0].split("@", 1)[0]
+        if ship is None:
+            contact = self.settings.shop.contact(order.locale)
+            return self._render(note, order, milestone, dict(
+                shop_name=self.settings.shop.name, support_email=contact.email, support_phone=contact.phone,
+                support_hours=contact.hours, order_number=order.number, tracking_url="", locale_tag=order.locale))
         today = self.clock.now().astimezone(ZoneInfo(self.settings.shop.timezone)).date()
+        parcel = view_of(self._parcels.get(order.id, []), ship.id)
+        window = ship.delivery_window.split("-", 1) if ship.delivery_window else [None]
         contact = self.settings.shop.contact(order.locale)
         ctx = dict(
             shop_name=self.settings.shop.name,
@@ -196,10 +219,20 @@ class Dispatcher:
             event_text=latest.raw_text if latest else "",
             location=latest.location if latest else "",
             locale_tag=order.locale,
+            parcel_index=parcel.index, parcel_count=parcel.count, parcels_delivered=parcel.delivered,
+            parcels_remaining=parcel.remaining, window_from=window[0], window_to=window[-1],
         )
+        if "@" in note.milestone:  # the date this news is about, even if the carrier moved it again since
+            ctx["expected_delivery"] = date.fromisoformat(note.milestone.split("@", 1)[1])
+            ctx["later_than_promised"] = bool(ship.first_expected_delivery and
+                                              ctx["expected_delivery"] > ship.first_expected_delivery)
         if milestone == "follow_up":
             from tracker.follow_up import rating_links
             ctx["rating_links"] = rating_links(self.settings, ship)
+        return self._render(note, order, milestone, ctx, ship.public_token)
+
+    def _render(self, note: Notification, order: Order, milestone: str, ctx: dict,
+                token: str | None = None) -> Message:
         rendered = self.renderer.render(milestone, order.locale, ctx)
         to = self.address(order, note.channel) or ""
         if note.channel == "sms":
@@ -208,9 +241,10 @@ class Dispatcher:
                            order_number=order.number)
         if note.channel == "whatsapp":
             return self._whatsapp_message(note, milestone, to, rendered, ctx, order)
+        # news before shipping has no parcel page, so no preferences link of its own
         unsubscribe = preferences.unsubscribe_url(
-            self.settings.server.public_url, self.link_secret, ship.public_token, "email", self.clock.now(),
-            self.settings.preferences.unsubscribe_days) if self.link_secret else None
+            self.settings.server.public_url, self.link_secret, token, "email", self.clock.now(),
+            self.settings.preferences.unsubscribe_days) if self.link_secret and token else None
         return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,
                        locale=rendered.locale, milestone=milestone, order_number=order.number,
                        unsubscribe_url=unsubscribe)
@@ -270,6 +304,10 @@ class Dispatcher:
             return
         if self._stale(note):
             await self._finish(note, state="suppressed", error="superseded by newer news")
+            return
+        if self.template(job) is None:
+            await self._finish(note, state="suppressed", error="superseded: " + (
+                "the order has shipped" if job.shipment is None else "the order's delivered message covers it"))
             return
         if note.channel in ("sms", "whatsapp") and self._quiet:
             zones = quiet.recipient_zones(job.order.timezone, to, self.settings.shop.timezone)
@@ -458,10 +496,13 @@ class Dispatcher:
         if other is None:
             return
         now = self.clock.now()
+        order_level = job.shipment is None
         async with self._writing, self.maker() as session, session.begin():
             result = await session.execute(insert_ignore(self.engine, Notification.__table__, [dict(
-                shipment_id=job.shipment.id, order_id=job.order.id, milestone=job.note.milestone, channel=other,
+                shipment_id=job.note.shipment_id, order_id=job.order.id, milestone=job.note.milestone, channel=other,
                 state="queued", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
-                error=f"fallback: {job.note.channel} failed")], ["shipment_id", "milestone", "channel"]))
+                error=f"fallback: {job.note.channel} failed")],
+                ["order_id" if order_level else "shipment_id", "milestone", "channel"],
+                where=Notification.shipment_id.is_(None) if order_level else None))
         if result.rowcount:
             log.info("falling back to %s for %s of order %s", other, job.note.milestone, job.order.number)

@@ -1,7 +1,7 @@
 """`tracker import orders.csv`: register shipments from a CSV file.
 
-Columns (header row required, any order, names as below; only order_number and tracking_number are
-required, the others may be absent or empty):
+Columns (header row required, any order, names as below; only order_number is required, the others
+may be absent or empty; a row without tracking_number registers the order before it ships):
 
     order_number, carrier, tracking_number, email, phone, locale, timezone, channels
 
@@ -32,7 +32,7 @@ from tracker.config import Settings
 from tracker.db import sessionmaker
 from tracker.orders import InputError
 
-REQUIRED = ("order_number", "tracking_number")
+REQUIRED = ("order_number",)
 CLEAR = "(clear)"
 BATCH = 2000  # rows per transaction: SQLite's one writer (a running daemon's too) waits for at most one
 PG_BATCH = 5000  # PostgreSQL lets the daemons write meanwhile; fewer, larger round trips
@@ -56,6 +56,7 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     changed: int = 0  # known orders whose contact data this file changed
+    waiting: int = 0  # orders registered before shipping (no tracking number yet)
     rejected: list[Rejected] = field(default_factory=list)
 
 
@@ -157,7 +158,7 @@ def _undecodable(text: str) -> bool:
 
 
 def progress_bar(stream=None) -> Callable[[int, int], None]:
-    stream = stream or sys.stderr
+    stream = stream or sys.stderr  # the stderr of the moment, not the one at import time
 
     def show(done: int, total: int) -> None:
         width = 30
@@ -214,12 +215,17 @@ async def import_rows(engine: AsyncEngine, settings: Settings, rows: Iterable[tu
             except IntegrityError:  # the API or a webhook registered one of these orders meanwhile: again
                 if attempt == 2:
                     raise
+        by_index = dict(regs)
         for o in outcomes:
             if o.error:
                 report.rejected.append(Rejected(o.index, o.error.field, f"{o.error.problem}. Fix: {o.error.fix}"))
                 continue
-            report.created += o.created
-            report.updated += not o.created
+            elif not by_index[o.index].tracking_number:
+                report.waiting += o.created
+                report.updated += not o.created
+            else:
+                report.created += o.created
+                report.updated += not o.created
             report.changed += bool(o.changed)
         if progress:  # the count is a guess (quoted line breaks, blank lines): the end is shown below
             progress(report.rows, max(total, report.rows + 1))
@@ -239,6 +245,7 @@ async def import_rows(engine: AsyncEngine, settings: Settings, rows: Iterable[tu
 
 def format_report(report: ImportReport) -> str:
     lines = [f"row {r.row}: {r.field}: {r.reason}" for r in report.rejected]
-    lines.append(f"{report.rows} rows: {report.created} shipments registered, {report.updated} already known "
+    waiting = f"{report.waiting} orders waiting to ship, " if report.waiting else ""
+    lines.append(f"{report.rows} rows: {report.created} shipments registered, {waiting}{report.updated} already known "
                  f"({report.changed} with contact data changed), {len(report.rejected)} rejected")
     return "\n".join(lines)

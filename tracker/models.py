@@ -65,6 +65,10 @@ class Shipment(SQLModel, table=True):
     signed_by: str | None = Field(default=None, max_length=128)
     pickup_location: str | None = Field(default=None, max_length=256)
     pickup_until: date | None = None
+    # The expected date the customer was last told of a change (watch.date_moved); None: not told of one.
+    announced_delivery: date | None = None
+    # Local delivery time window the carrier gives with out for delivery, "HH:MM-HH:MM".
+    delivery_window: str | None = Field(default=None, max_length=16)
     delivered_at: datetime | None = Field(default=None, sa_column=_ts())
     next_check_at: datetime | None = Field(default=None, sa_column=_ts(index=True))
     leased_until: datetime | None = Field(default=None, sa_column=_ts())
@@ -99,6 +103,8 @@ class TrackingEventRow(SQLModel, table=True):
 
 class Notification(SQLModel, table=True):
     """The outbox. One row per (shipment, milestone, channel), written with the event that causes it.
+    News about an order before it has any parcel ("we are still preparing it") has no shipment: one row
+    per (order, milestone, channel) then.
 
     queued -> sending -> sent -> delivered | failed | suppressed | deferred
 
@@ -112,10 +118,12 @@ class Notification(SQLModel, table=True):
     __tablename__ = "notifications"
     __table_args__ = (
         sa.UniqueConstraint("shipment_id", "milestone", "channel", name="uq_notification_once"),
+        sa.Index("uq_notification_order_once", "order_id", "milestone", "channel", unique=True,
+                 sqlite_where=sa.text("shipment_id IS NULL"), postgresql_where=sa.text("shipment_id IS NULL")),
         sa.Index("ix_notifications_due", "state", "next_attempt_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    shipment_id: int = Field(foreign_key="shipments.id", index=True)
+    shipment_id: int | None = Field(default=None, foreign_key="shipments.id", index=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
     milestone: str = Field(max_length=32)
     channel: str = Field(max_length=16)

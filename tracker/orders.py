@@ -142,29 +142,16 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
     if len(number) > 64:
         raise InputError("order_number", "is longer than 64 characters", "shorten it")
     tracking = _SPACES.sub("", tracking_number or "").upper()
-    if not tracking:
-        raise InputError("tracking_number", "is empty", "give the carrier's tracking number")
-    if len(tracking) > 64 or not _TRACKING.fullmatch(tracking):
+    if not tracking:  # registered before shipping: the first parcel comes later
+        if (carrier or "").strip():
+            raise InputError("tracking_number", f"is empty but carrier {carrier.strip()[:32]!r} is given",
+                             "give the parcel's tracking number, or leave both out until the order ships")
+        carrier, source, first_check = "", "", None
+    elif len(tracking) > 64 or not _TRACKING.fullmatch(tracking):
         raise InputError("tracking_number", f"{tracking_number!r} is not a tracking number",
                          "use the letters and digits printed on the label")
-    carrier = (carrier or "").strip().lower()
-    if not carrier:
-        try:
-            carrier = choose(tracking, known_carriers)
-        except Undetected as exc:
-            if exc.candidates or AUTO not in known_carriers:
-                raise InputError("carrier", exc.problem, exc.fix) from None
-            carrier = AUTO  # the default source (an aggregator) detects it
-    if route is not None:
-        carrier = canonical(carrier)  # "ACS Courier", "correos" -> acs, correos-es
-    if carrier not in known_carriers:
-        raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
-    source, first_check = carrier, None
-    if route is not None:
-        source, first_check = route(carrier) or ("", None)
-        if not source:
-            raise InputError("carrier", f"no tracking source serves {carrier!r}",
-                             "configure its module under carriers:, or route it (sources.routes / sources.default)")
+    else:
+        carrier, source, first_check = _carrier_and_source(tracking, carrier, known_carriers, route)
     email_n = normalize_email(email.strip()) if email and email.strip() else None
     phone_n = normalize_phone(phone.strip(), default_region) if phone and phone.strip() else None
     loc = (locale.strip() if "locale" in given else default_locale).replace("_", "-")
@@ -226,8 +213,8 @@ class Outcome:
     index: int
     error: InputError | None = None
     order: Order | None = None        # loaded only when asked for (register_batch(load=True))
-    shipment: Shipment | None = None
-    created: bool = False              # a new shipment
+    shipment: Shipment | None = None   # None: registered before shipping, waiting for its first parcel
+    created: bool = False              # a new shipment (without a tracking number: a new order)
     changed: tuple[str, ...] = ()      # contact fields of a known order that this registration changed
     new_order: bool = False
 
@@ -242,9 +229,10 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
     """Upsert many orders and shipments in the caller's transaction, a few statements per batch.
 
     Idempotent on (carrier, tracking number); a known order takes only the contact fields each
-    registration gives (`merge`). An item that cannot be registered (its tracking number belongs to
-    another order, in the database or earlier in the batch; it would leave the order unreachable) comes
-    back with an error and writes nothing. `load`: put the Order and Shipment rows in each outcome.
+    registration gives (`merge`). Without a tracking number only the order is upserted (it waits to ship).
+    An item that cannot be registered (its tracking number belongs to another order, in the database or
+    earlier in the batch; a new parcel on an order already delivered; it would leave the order
+    unreachable) comes back with an error and writes nothing. `load`: put the rows in each outcome.
     """
     orders_t, ships_t = Order.__table__, Shipment.__table__
     cols = [orders_t.c[f] for f in CONTACT]
@@ -257,7 +245,7 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
     known: dict[str, dict[str, Any]] = {}  # order number -> {"id", CONTACT...}
     owner: dict[tuple[str, str], tuple[str, int | None]] = {}  # (carrier, number) -> (order number, shipment id)
     numbers = sorted({reg.order_number for _, reg in items})
-    trackings = sorted({reg.tracking_number for _, reg in items})
+    trackings = sorted({reg.tracking_number for _, reg in items if reg.tracking_number})
     for row in await _where_in(session, pg, select(orders_t.c.id, orders_t.c.number, *cols), orders_t.c.number,
                                numbers):
         known[row.number] = dict(row._mapping)
@@ -270,15 +258,26 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
                                           others)))
     for carrier, tracking, sid, oid in found:
         owner[(carrier, tracking)] = (number_of[oid], sid)
+    # known orders whose every parcel is delivered take no new parcel
+    statuses: dict[int, set[str]] = {}
+    for oid, status in await _where_in(session, pg, select(ships_t.c.order_id, ships_t.c.status), ships_t.c.order_id,
+                                       sorted(v["id"] for v in known.values())):
+        statuses.setdefault(oid, set()).add(status)
+    delivered = {n for n, v in known.items() if statuses.get(v["id"]) == {"delivered"}}
     out: list[Outcome] = []
     fresh: dict[str, dict[str, Any]] = {}        # new orders by number: their values
     dirty: dict[str, dict[str, Any]] = {}        # known orders whose contact data changes
     new_ships: list[tuple[Outcome, Registration]] = []
     for index, reg in items:
         key = (reg.carrier, reg.tracking_number)
-        holder = owner.get(key)
+        holder = owner.get(key) if reg.tracking_number else None
         if holder is not None and holder[0] != reg.order_number:
             out.append(Outcome(index, _owned_error(reg.tracking_number, holder[0])))
+            continue
+        if reg.tracking_number and holder is None and reg.order_number in delivered:
+            out.append(Outcome(index, InputError(
+                "tracking_number", f"order {reg.order_number} is already delivered, so no parcel can be added to it",
+                "register the parcel on a new order number (a replacement or return)")))
             continue
         state = known.get(reg.order_number) or fresh.get(reg.order_number)
         try:
@@ -290,11 +289,12 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
         if state is None:
             fresh[reg.order_number] = values
             outcome.new_order = True
+            outcome.created = not reg.tracking_number
         else:
             state.update(values)
             if changed and reg.order_number in known:
                 dirty[reg.order_number] = state
-        if holder is None:
+        if holder is None and reg.tracking_number:
             owner[key] = (reg.order_number, None)
             outcome.created = True
             new_ships.append((outcome, reg))
@@ -386,12 +386,36 @@ async def _load(session: AsyncSession, out: list[Outcome], regs: dict[int, Regis
     for o in good:
         reg = regs[o.index]
         o.order = orders[known[reg.order_number]["id"]]
-        o.shipment = ships[(o.order.id, reg.carrier, reg.tracking_number)]
+        o.shipment = ships[(o.order.id, reg.carrier, reg.tracking_number)] if reg.tracking_number else None
+
+
+def _carrier_and_source(tracking: str, carrier: str | None, known_carriers: list[str],
+                        route: Callable[[str], tuple[str, float | None] | None] | None) -> tuple[str, str, float | None]:
+    carrier = (carrier or "").strip().lower()
+    if not carrier:
+        try:
+            carrier = choose(tracking, known_carriers)
+        except Undetected as exc:
+            if exc.candidates or AUTO not in known_carriers:
+                raise InputError("carrier", exc.problem, exc.fix) from None
+            carrier = AUTO  # the default source (an aggregator) detects it
+    if route is not None:
+        carrier = canonical(carrier)  # "ACS Courier", "correos" -> acs, correos-es
+    if carrier not in known_carriers:
+        raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
+    source, first_check = carrier, None
+    if route is not None:
+        source, first_check = route(carrier) or ("", None)
+        if not source:
+            raise InputError("carrier", f"no tracking source serves {carrier!r}",
+                             "configure its module under carriers:, or route it (sources.routes / sources.default)")
+    return carrier, source, first_check
 
 
 async def register(session: AsyncSession, reg: Registration, now: datetime, *,
-                   first_check_seconds: float = 0) -> tuple[Order, Shipment, bool]:
-    """One registration (register_batch of one). Returns (order, shipment, created); raises InputError."""
+                   first_check_seconds: float = 0) -> tuple[Order, Shipment | None, bool]:
+    """One registration (register_batch of one). Returns (order, shipment, created); raises InputError.
+    Without a tracking number shipment is None and created says whether the order is new."""
     (outcome,) = await register_batch(session, [(0, reg)], now, first_check_seconds=first_check_seconds)
     if outcome.error:
         raise outcome.error

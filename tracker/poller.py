@@ -613,6 +613,8 @@ class Poller:
         ship.signed_by = result.signed_by or ship.signed_by
         ship.pickup_location = result.pickup_location or ship.pickup_location
         ship.pickup_until = result.pickup_until or ship.pickup_until
+        # a window is about today's round: it goes with out for delivery and stops meaning anything after it
+        ship.delivery_window = result.delivery_window if outcome.status is Status.OUT_FOR_DELIVERY else None
         ship.failures, ship.last_error = 0, None
         ship.next_check_at = next_check(outcome.status, now, self.settings, self.rng,
                                         expected_delivery=ship.expected_delivery,
@@ -656,7 +658,7 @@ class Poller:
 SHIPMENTS = Shipment.__table__
 WRITTEN = ("leased_until", "lease_owner", "last_checked_at", "updated_at", "status", "status_at", "last_event_at",
            "delivered_at", "expected_delivery", "first_expected_delivery", "signed_by", "pickup_location",
-           "pickup_until", "failures", "last_error", "next_check_at", "push_heard_at")
+           "pickup_until", "failures", "last_error", "next_check_at", "push_heard_at", "delivery_window")
 FINISHED = {Status.DELIVERED.value, Status.EXPIRED.value}
 SAVE_SHIPMENT = (update(SHIPMENTS).where(SHIPMENTS.c.id == bindparam("b_id"))
                  .values({c: bindparam(f"v_{c}") for c in WRITTEN}))

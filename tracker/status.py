@@ -106,6 +106,8 @@ class TrackingResult:
     pickup_location: str | None = None
     pickup_until: date | None = None
     carrier_status: Status | None = None
+    # Local time window of today's delivery, "HH:MM-HH:MM", where the carrier gives one (out for delivery).
+    delivery_window: str | None = None
 
     @property
     def latest(self) -> TrackingEvent | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from tracker import carrier_codes
 from tracker.config import Settings
@@ -34,12 +34,13 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
             select(TrackingEventRow).where(TrackingEventRow.shipment_id.in_(ids))
             .order_by(TrackingEventRow.occurred_at, TrackingEventRow.id))).scalars().all()
         notes = (await session.execute(
-            select(Notification).where(Notification.shipment_id.in_(ids))
+            select(Notification).where(or_(Notification.shipment_id.in_(ids), and_(
+                Notification.order_id == order.id, Notification.shipment_id.is_(None))))
             .order_by(Notification.created_at, Notification.id))).scalars().all()
         ratings = {r.shipment_id: r for r in (await session.execute(
             select(Rating).where(Rating.shipment_id.in_(ids)))).scalars()}
         alerts = (await session.execute(
-            select(Alert).where(or_(Alert.shipment_id.in_(ids),
+            select(Alert).where(or_(Alert.shipment_id.in_(ids), Alert.key == f"order:{order.id}:preparing",
                                     Alert.carrier.in_([s.source or s.carrier for s in ships]) & Alert.shipment_id.is_(None)))
             .order_by(Alert.created_at))).scalars().all()
         changes = (await session.execute(
@@ -56,13 +57,20 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
             if order.erased_at else f"  customer: email {order.email or '-'}, phone {order.phone or '-'}; ")
            + f"language {order.locale}; channels {order.channels}",
            f"  times in {settings.shop.timezone}"]
+    order_notes = [n for n in notes if n.shipment_id is None]
+    if not ships:
+        out += ["", f"WAITING TO SHIP since {t(order.created_at)}: no parcel yet (add its tracking number once it ships)"]
+    if order_notes:
+        out.append("  Notifications about the order:")
+        out += [_note_line(n, t) for n in order_notes]
     if changes:
         out.append("  Customer's choices:")
         out += [f"    {t(c.created_at)}  {c.source}: {c.change}" for c in changes]
-    for ship in ships:
+    for i, ship in enumerate(ships, 1):
         out.append("")
         via = f" via {ship.source}" if ship.source and ship.source != ship.carrier else ""
-        line = f"Shipment {ship.carrier}{via} {ship.tracking_number}: {ship.status.upper()}"
+        parcel = f"Parcel {i} of {len(ships)}: " if len(ships) > 1 else ""
+        line = f"{parcel}Shipment {ship.carrier}{via} {ship.tracking_number}: {ship.status.upper()}"
         if ship.status_at:
             line += f" since {t(ship.status_at)}"
         out.append(line)
@@ -97,11 +105,7 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
         sent = [n for n in notes if n.shipment_id == ship.id]
         if not sent:
             out.append("    (none)")
-        for n in sent:
-            when = t(n.sent_at or n.updated_at)
-            extra = f"  {n.error}" if n.error else ""
-            out.append(f"    #{n.id:<5} {n.milestone:<21} {n.channel:<6} {n.state:<10} attempts {n.attempts}  "
-                       f"{when}{extra}")
+        out += [_note_line(n, t) for n in sent]
     out.append("")
     out.append("Alerts:" if alerts else "Alerts: none")
     from tracker.alerts import delivery_state
@@ -111,6 +115,12 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
         state = delivery_state(a, settings)
         out.append(f"  #{a.id} {t(a.created_at)} [{a.cause}] {a.message}{ack}{f'; {state}' if state else ''}")
     return "\n".join(out)
+
+
+def _note_line(n: Notification, t) -> str:
+    extra = f"  {n.error}" if n.error else ""
+    return (f"    #{n.id:<5} {n.milestone:<21} {n.channel:<6} {n.state:<10} attempts {n.attempts}  "
+            f"{t(n.sent_at or n.updated_at)}{extra}")
 
 
 async def carriers_story(engine, settings: Settings, now) -> str:

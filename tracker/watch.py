@@ -7,6 +7,12 @@
               new estimate when it gives one (milestone `delayed`, once per shipment) and a support alert.
     problems  exception and failed attempt: a support alert (the customer message comes from the milestone).
     expired   no carrier event for `watch.expire_after_days`: status `expired`, polling stops, support alerted.
+    preparing an order registered before shipping with no parcel after `watch.handling_hours`: "we are still
+              preparing your order" (milestone `preparing`, order-level, at most once per
+              `watch.preparing_repeat_hours`, until `watch.expire_after_days`) and a support alert (once per
+              order). Its first parcel ends it.
+    date moved the carrier moved the expected date by a day or more: the new date (milestone
+              `date_moved@<date>`, once per date), at most once per `watch.date_moved_repeat_hours`.
     follow-up (follow_up.enabled) N days after delivery: the rating email (milestone `follow_up`, email only).
 
 The decisions are pure functions over a `View` of a shipment; `Watcher.tick()` is the thin database
@@ -35,6 +41,7 @@ from tracker.clock import Clock
 from tracker.config import Settings, WatchSettings
 from tracker.db import insert_ignore, sessionmaker
 from tracker.models import Alert, Notification, Order, Shipment, TrackingEventRow, WhatsAppSession
+from tracker.parcels import Parcel, view_of
 from tracker.status import Milestone, Status
 
 log = logging.getLogger("tracker.watch")
@@ -45,6 +52,10 @@ PROBLEMS = (Status.EXCEPTION.value, Status.FAILED_ATTEMPT.value)
 # a pickup point is there: no "late" on top of either.
 LATE_CANDIDATES = tuple(s for s in IN_FLIGHT if s not in (Status.EXCEPTION.value, Status.AVAILABLE_FOR_PICKUP.value))
 FOLLOW_UP = "follow_up"
+PREPARING = "preparing"
+DATE_MOVED = "date_moved"
+# A new date is news while the parcel travels; a failed attempt, a pickup point or an exception say their own.
+MOVED_CANDIDATES = (Status.INFO_RECEIVED.value, Status.IN_TRANSIT.value)
 # How far back the follow-up looks: turning it on does not email every customer of the past.
 FOLLOW_UP_WINDOW = timedelta(days=14)
 
@@ -69,6 +80,7 @@ class View:
     expected_delivery: date | None = None
     first_expected_delivery: date | None = None
     delivered_at: datetime | None = None
+    announced_delivery: date | None = None
 
     @property
     def quiet_since(self) -> datetime:
@@ -100,6 +112,12 @@ def is_late(view: View, today: date, cfg: WatchSettings) -> bool:
             and today > view.first_expected_delivery)
 
 
+def apology_due(view: View, today: date) -> bool:
+    """Late, and the customer was not already told a new date still to come (date moved): the apology
+    waits until that one has passed too."""
+    return view.announced_delivery is None or today > view.announced_delivery
+
+
 def new_estimate(view: View, today: date) -> date | None:
     """The carrier's current estimate, when it is one (not a date already gone)."""
     if view.expected_delivery is not None and view.expected_delivery >= today:
@@ -116,10 +134,38 @@ def follow_up_due(view: View, now: datetime, days: float) -> bool:
             and now - FOLLOW_UP_WINDOW - timedelta(days=days) <= view.delivered_at <= now - timedelta(days=days))
 
 
+def preparing_due(created_at: datetime, now: datetime, cfg: WatchSettings, last_sent: datetime | None) -> bool:
+    """An order still without a parcel past the promised handling time, not told so in the last period."""
+    if not cfg.handling_hours or now - created_at < timedelta(hours=cfg.handling_hours):
+        return False
+    if now - created_at >= timedelta(days=cfg.expire_after_days):
+        return False  # an order that never ships is support's to settle (the alert); the customer is not nagged
+    return last_sent is None or now - last_sent >= timedelta(hours=cfg.preparing_repeat_hours)
+
+
+def moved_date(view: View, today: date) -> date | None:
+    """The new expected date to tell the customer, if the carrier moved it from the one they know."""
+    told = view.announced_delivery or view.first_expected_delivery
+    new = view.expected_delivery
+    if view.status not in MOVED_CANDIDATES or told is None or new is None or new < today:
+        return None
+    return new if abs((new - told).days) >= 1 else None
+
+
+def date_moved_due(view: View, today: date, now: datetime, cfg: WatchSettings, last_sent: datetime | None) -> bool:
+    if not cfg.date_moved or moved_date(view, today) is None:
+        return False
+    return last_sent is None or now - last_sent >= timedelta(hours=cfg.date_moved_repeat_hours)
+
+
+def date_moved_key(new: date) -> str:
+    return f"{DATE_MOVED}@{new.isoformat()}"
+
+
 def _view(s: Shipment) -> View:
     return View(id=s.id, status=s.status, created_at=s.created_at, last_event_at=s.last_event_at,
                 expected_delivery=s.expected_delivery, first_expected_delivery=s.first_expected_delivery,
-                delivered_at=s.delivered_at)
+                delivered_at=s.delivered_at, announced_delivery=s.announced_delivery)
 
 
 def _hours(delta: timedelta) -> str:
@@ -135,13 +181,15 @@ class WatchStats:
     silent: int = 0
     late: int = 0
     follow_up: int = 0
+    preparing: int = 0
+    date_moved: int = 0
     alerts: int = 0
     superseded: int = 0
     erased: int = 0
 
     @property
     def queued(self) -> int:
-        return self.silent + self.late + self.follow_up
+        return self.silent + self.late + self.follow_up + self.preparing + self.date_moved
 
     @property
     def total(self) -> int:
@@ -170,15 +218,20 @@ class Watcher:
             await self._silence(now, stats)
             await self._late(now, stats)
             await self._problems(now, stats)
+            if self.cfg.handling_hours:
+                await self._preparing(now, stats)
+            if self.cfg.date_moved:
+                await self._date_moved(now, stats)
             if self.settings.follow_up.enabled:
                 await self._follow_up(now, stats)
             if self.settings.privacy.erase_contact_after_days:
                 await self._erase_contacts(now, stats)
             await self._forget_whatsapp_sessions(now)
         if stats.total:
-            log.info("watchers: %d expired, %d silent, %d late, %d follow-ups queued, %d alerts raised, "
-                     "%d orders' contact details erased", stats.expired, stats.silent, stats.late, stats.follow_up,
-                     stats.alerts, stats.erased)
+            log.info("watchers: %d expired, %d silent, %d late, %d follow-ups, %d still-preparing, %d new-date "
+                     "messages queued, %d alerts raised, %d orders' contact details erased", stats.expired,
+                     stats.silent, stats.late, stats.follow_up, stats.preparing, stats.date_moved, stats.alerts,
+                     stats.erased)
         return stats
 
     # --- helpers ---
@@ -286,13 +339,16 @@ class Watcher:
                 view = _view(ship)
                 if not is_late(view, today, self.cfg):
                     continue
-                stats.late += await self._queue(session, ship, order, Milestone.DELAYED.value, now)
+                told = apology_due(view, today)
+                if told:
+                    stats.late += await self._queue(session, ship, order, Milestone.DELAYED.value, now)
                 estimate = new_estimate(view, today)
                 est = f"the carrier now says {estimate.isoformat()}" if estimate else "no new date from the carrier"
                 stats.alerts += await self._alert(
                     session, ship, order, "late",
                     f"expected {view.first_expected_delivery.isoformat()}, not delivered yet ({est}). "
-                    f"The customer got an apology.", now)
+                    + ("The customer got an apology." if told else
+                       f"The customer was told the new date {view.announced_delivery.isoformat()}."), now)
 
     async def _problems(self, now: datetime, stats: WatchStats) -> None:
         async with self.maker() as session, session.begin():
@@ -316,6 +372,74 @@ class Watcher:
                     session, ship, order, ship.status,
                     f"{what}{where}: {said}{extra}. The customer was told what happens next.", now)
 
+    async def _preparing(self, now: datetime, stats: WatchStats) -> None:
+        from tracker.poller import channels_for
+
+        N = Notification
+        cutoff = now - timedelta(hours=self.cfg.handling_hours)
+        async with self.maker() as session, session.begin():
+            orders = (await session.execute(select(Order).where(
+                Order.erased_at.is_(None), Order.created_at <= cutoff,
+                ~select(Shipment.id).where(Shipment.order_id == Order.id).exists()).order_by(Order.id))).scalars().all()
+            if not orders:
+                return
+            keys: dict[int, set[str]] = defaultdict(set)
+            last: dict[int, datetime] = {}
+            for oid, milestone, created in await session.execute(
+                    select(N.order_id, N.milestone, N.created_at).where(
+                        N.order_id.in_([o.id for o in orders]), N.shipment_id.is_(None),
+                        or_(N.milestone == PREPARING, N.milestone.like(f"{PREPARING}#%")))):
+                keys[oid].add(milestone)
+                last[oid] = max(last.get(oid, created), created)
+            for order in orders:
+                if not preparing_due(order.created_at, now, self.cfg, last.get(order.id)):
+                    continue
+                key = repeat_key(PREPARING, len(keys[order.id]) + 1)
+                wanted = channels_for(order)
+                if wanted:
+                    result = await session.execute(insert_ignore(self.engine, N.__table__, [dict(
+                        shipment_id=None, order_id=order.id, milestone=key, channel=c, state="queued", attempts=0,
+                        next_attempt_at=now, created_at=now, updated_at=now) for c in wanted],
+                        ["order_id", "milestone", "channel"], where=N.shipment_id.is_(None)))
+                    queued = max(result.rowcount or 0, 0)
+                    stats.preparing += queued
+                    if queued:
+                        log.info("order %s: no parcel after %s; customer told it is still being prepared (%s)",
+                                 order.number, _hours(now - order.created_at), key)
+                stats.alerts += int(await alerts.raise_alert(
+                    session, key=f"order:{order.id}:preparing", cause="preparing", now=now,
+                    message=f"order {order.number}: not shipped {_hours(now - order.created_at)} after it was "
+                            f"registered (promised handling time {self.cfg.handling_hours:g} hours). The customer "
+                            f"was told it is still being prepared; add its tracking number once it ships."))
+
+    async def _date_moved(self, now: datetime, stats: WatchStats) -> None:
+        N = Notification
+        today = now.astimezone(self.tz).date()
+        async with self.maker() as session, session.begin():
+            told = func.coalesce(Shipment.announced_delivery, Shipment.first_expected_delivery)
+            candidates = await self._load(session, Shipment.status.in_(MOVED_CANDIDATES),
+                                          Shipment.expected_delivery.is_not(None), told.is_not(None),
+                                          Shipment.expected_delivery != told, Shipment.expected_delivery >= today)
+            if not candidates:
+                return
+            last: dict[int, datetime] = {}
+            for sid, created in await session.execute(
+                    select(N.shipment_id, func.max(N.created_at)).where(
+                        N.shipment_id.in_([s.id for s, _ in candidates]), N.milestone.like(f"{DATE_MOVED}@%"))
+                    .group_by(N.shipment_id)):
+                last[sid] = created
+            for ship, order in candidates:
+                view = _view(ship)
+                if not date_moved_due(view, today, now, self.cfg, last.get(ship.id)):
+                    continue
+                new = moved_date(view, today)
+                was = view.announced_delivery or view.first_expected_delivery
+                ship.announced_delivery, ship.updated_at = new, now
+                queued = await self._queue(session, ship, order, date_moved_key(new), now)
+                stats.date_moved += queued
+                log.info("order %s: %s %s expected date moved from %s to %s; customer told (%d messages)",
+                         order.number, ship.carrier, ship.tracking_number, was.isoformat(), new.isoformat(), queued)
+
     async def _follow_up(self, now: datetime, stats: WatchStats) -> None:
         days = self.settings.follow_up.days_after_delivery
         latest = now - timedelta(days=days)
@@ -325,7 +449,15 @@ class Watcher:
                 Shipment.delivered_at >= latest - FOLLOW_UP_WINDOW,
                 ~select(Notification.id).where(Notification.shipment_id == Shipment.id,
                                                Notification.milestone == FOLLOW_UP).exists())
+            parcels: dict[int, list[Parcel]] = defaultdict(list)
+            for sid, oid, status, delivered_at, stopped_at in await session.execute(
+                    select(Shipment.id, Shipment.order_id, Shipment.status, Shipment.delivered_at, Shipment.stopped_at)
+                    .where(Shipment.order_id.in_({o.id for _, o in candidates}))):
+                parcels[oid].append(Parcel(sid, status, delivered_at, stopped_at is not None))
             for ship, order in candidates:
+                parcel = view_of(parcels[order.id], ship.id)
+                if parcel.several and not parcel.completes_order:
+                    continue  # one question per order: asked about the parcel that completed it
                 if follow_up_due(_view(ship), now, days):
                     stats.follow_up += await self._queue(session, ship, order, FOLLOW_UP, now, channels=["email"])
 
@@ -345,10 +477,13 @@ class Watcher:
             Shipment.order_id == Order.id, or_(Shipment.next_check_at.is_not(None), Shipment.updated_at > cutoff))
         waiting = select(Notification.id).where(
             Notification.order_id == Order.id, Notification.state.in_(["queued", "sending", "deferred"]))
+        # an order that never shipped is finished once its wait is no longer watched (watch.expire_after_days)
+        never_shipped = Order.created_at <= cutoff - timedelta(days=self.cfg.expire_after_days)
         async with self.maker() as session, session.begin():
             ids = [oid for (oid,) in await session.execute(
                 select(Order.id).where(Order.erased_at.is_(None), Order.created_at <= cutoff,
-                                       select(Shipment.id).where(Shipment.order_id == Order.id).exists(),
+                                       or_(select(Shipment.id).where(Shipment.order_id == Order.id).exists(),
+                                           never_shipped),
                                        ~busy_shipment.exists(), ~waiting.exists()).limit(1000))]
             if not ids:
                 return

@@ -77,6 +77,21 @@ def date_of(text: str | None) -> date | None:
         return None
 
 
+def time_window(start: str | None, end: str | None) -> str | None:
+    """A delivery window from two local times ('120000' / '12:00' / '2021-10-01T12:00:00') -> '12:00-16:00'.
+    None unless both are readable and the start comes first."""
+    def hhmm(value: str | None) -> str | None:
+        raw = str(value or "").strip()
+        if "T" in raw:
+            raw = raw.split("T", 1)[1]
+        m = re.fullmatch(r"(\d{2}):?(\d{2})(?::?\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?", raw)
+        if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+            return None
+        return f"{m.group(1)}:{m.group(2)}"
+    a, b = hhmm(start), hhmm(end)
+    return f"{a}-{b}" if a and b and a < b else None
+
+
 def place(*parts: Any) -> str:
     """Join the non-empty parts of an address: 'PARAMUS, NJ, US'."""
     seen: list[str] = []

@@ -25,7 +25,7 @@ from tracker.carriers.base import (
     TrackingEvent,
     TrackingResult,
 )
-from tracker.carriers.common import date_of, from_iso, place, text
+from tracker.carriers.common import date_of, from_iso, place, text, time_window
 from tracker.carriers.oauth import TokenCarrier, authorized, bearer_token, call
 
 PRODUCTION_URL = "https://apis.fedex.com"
@@ -115,6 +115,10 @@ def _one_result(number: str, res: dict[str, Any]) -> TrackingResult | CarrierErr
     if expected is None:
         window = (res.get("standardTransitTimeWindow") or {}).get("window") or {}
         expected = date_of(window.get("ends"))
+    timed = (res.get("estimatedDeliveryTimeWindow") or {}).get("window") or {}
+    day_window = None
+    if timed.get("begins") and date_of(timed.get("begins")) == date_of(timed.get("ends")):  # a window within one day
+        day_window = time_window(timed.get("begins"), timed.get("ends"))
     delivery = res.get("deliveryDetails") or {}
     signed = text(delivery.get("signedByName") or delivery.get("receivedByName")) or None
     latest = res.get("latestStatusDetail") or {}
@@ -134,7 +138,7 @@ def _one_result(number: str, res: dict[str, Any]) -> TrackingResult | CarrierErr
             raw_text=text(latest.get("description") or latest.get("statusByLocale")),
             location=_scan_location(latest.get("scanLocation")), utc_offset_minutes=off))
     return TrackingResult(number=number, events=events, expected_delivery=expected, signed_by=signed,
-                          pickup_location=pickup, carrier_status=current)
+                          pickup_location=pickup, carrier_status=current, delivery_window=day_window)
 
 
 def request_error(payload: Any) -> CarrierError | None:

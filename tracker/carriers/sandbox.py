@@ -7,6 +7,7 @@ The journey is chosen by the tracking number, `SBX-<JOURNEY>-<suffix>`:
     EXCEPTION ... picked up, held at customs (exception)
     PICKUP    ... failed attempt, available for pickup at a parcel shop, delivered (collected)
     LATE      like DELIVER but two days behind its first expected date
+    WINDOW    like DELIVER, and out for delivery comes with a time window (14:00-16:00)
     SILENT    label and pickup, then nothing: the carrier goes quiet
     NOTFOUND  the carrier never learns the number
 
@@ -95,6 +96,7 @@ JOURNEYS: dict[str, dict[str, Any]] = {
                           (84, "DL", "Delivered, front door", "Portland, OR, US")],
         "eta_hours": 36, "late_eta_hours": 84, "signed_by": "J. DOE",
     },
+    "WINDOW": {"steps": _HEAD + _TAIL_DELIVER, "eta_hours": 48, "signed_by": "J. DOE", "window": "14:00-16:00"},
     "SILENT": {"steps": _HEAD[:2], "eta_hours": 72},
     "NOTFOUND": {"steps": None},
 }
@@ -139,6 +141,8 @@ def simulate(number: str, start: datetime, now: datetime, time_scale: float) -> 
                                "eta": at(eta_hours).date().isoformat() if eta_hours else None}
     if events and events[-1]["code"] == "DL":
         payload["signed_by"] = journey.get("signed_by")
+    if events and events[-1]["code"] == "OD" and journey.get("window"):
+        payload["window"] = journey["window"]
     if journey.get("pickup") and any(e["code"] == "PK" for e in events):
         payload["pickup"] = journey["pickup"]
         ready = next(h for h, code, *_ in journey["steps"] if code == "PK")
@@ -170,6 +174,7 @@ def parse(payload: dict[str, Any]) -> dict[str, TrackingResult | CarrierError]:
             expected_delivery=datetime.fromisoformat(eta).date() if eta else None,
             signed_by=item.get("signed_by"), pickup_location=item.get("pickup"),
             pickup_until=datetime.fromisoformat(item["pickup_until"]).date() if item.get("pickup_until") else None,
+            delivery_window=item.get("window"),
         )
     return out
 

@@ -47,6 +47,7 @@ from tracker.carriers.common import (
     offset_minutes,
     place,
     text,
+    time_window,
     with_offset,
 )
 from tracker.carriers.oauth import TokenCarrier, authorized, bearer_token, call
@@ -248,12 +249,16 @@ def _package(key: str, pkg: dict[str, Any]) -> TrackingResult:
             expected = date_of(d.get("date")) or expected
     info = pkg.get("deliveryInformation") or {}
     signed = text(info.get("receivedBy")) or None
+    window = None
+    times = pkg.get("deliveryTime") if isinstance(pkg.get("deliveryTime"), dict) else {}
+    if times.get("type") in ("EDW", "CDW", "IDW"):  # estimated / confirmed / imminent delivery window
+        window = time_window(text(times.get("startTime")), text(times.get("endTime")))
     pickup = None
     ap = [e for e in events if e.status is Status.AVAILABLE_FOR_PICKUP]
     if ap:
         pickup = max(ap, key=lambda e: e.occurred_at).location or None
     return TrackingResult(number=key, events=events, expected_delivery=expected, signed_by=signed,
-                          pickup_location=pickup,
+                          pickup_location=pickup, delivery_window=window,
                           carrier_status=status_of(pkg["currentStatus"]) if pkg.get("currentStatus") else None)
 
 

@@ -122,9 +122,10 @@ class Renderer:
         ctx.setdefault("milestone", milestone)
         ctx["render_locale"] = used
         tctx = template.new_context(ctx)
-        block = lambda name: _squash("".join(template.blocks[name](tctx)))  # noqa: E731
+        list(template.root_render_func(tctx))  # registers the blocks of a template it extends (parcel_*): super()
+        block = lambda name: _squash("".join(tctx.blocks[name][0](tctx)))  # noqa: E731
         subject, sms, text = block("subject").replace("\n", " "), block("sms"), block("text")
-        short = block("sms_short") if "sms_short" in template.blocks else None
+        short = block("sms_short") if "sms_short" in tctx.blocks else None
         layout, _ = self._pick("_email.html.j2", used)
         ctx.setdefault("support_phone", "")
         ctx.setdefault("support_hours", "")

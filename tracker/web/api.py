@@ -201,7 +201,9 @@ async def create_shipments(request: web.Request) -> web.Response:
             created += o.created
             updated += not o.created
             results[o.index] = {"index": o.index, "created": o.created, "changed": list(o.changed),
-                                "shipment": shipment_json(daemon, o.shipment, o.order)}
+                                "shipment": shipment_json(daemon, o.shipment, o.order) if o.shipment else None}
+            if o.shipment is None:  # registered before shipping: the order waits for its first parcel
+                results[o.index]["order_number"] = o.order.number
     if created:
         common.wake_poller(daemon)
     log.info("%s registered %d, updated %d, rejected %d shipments", request.get(API_USER), created, updated,
@@ -210,7 +212,7 @@ async def create_shipments(request: web.Request) -> web.Response:
         r = results[0]
         if "error" in r:
             return web.json_response({"error": r["error"]}, status=422)
-        return web.json_response({"created": r["created"], "changed": r["changed"], "shipment": r["shipment"]},
+        return web.json_response({k: v for k, v in r.items() if k != "index"},
                                  status=201 if r["created"] else 200)
     return web.json_response({"created": created, "updated": updated, "rejected": len(items) - created - updated,
                               "results": [results[i] for i in range(len(items))]})
@@ -229,7 +231,9 @@ async def get_order(request: web.Request) -> web.Response:
                        "notifications": [notification_json(n) for n in view.notifications[s.id]],
                        "alerts": [{"cause": a.cause, "message": a.message, "created_at": _ts(a.created_at)}
                                   for a in view.alerts[s.id]]}
-                      for s in view.shipments]})
+                      for s in view.shipments],
+        # news about the order itself, before it has a parcel ("still preparing")
+        "notifications": [notification_json(n) for n in view.order_notifications]})
 
 
 async def search(request: web.Request) -> web.Response:
@@ -315,12 +319,14 @@ def openapi_document(server_url: str) -> dict:
     id_param = lambda name, what: {"name": name, "in": "path", "required": True,  # noqa: E731
                                    "description": what, "schema": s("integer", minimum=1)}
     registration = {
-        "type": "object", "additionalProperties": False, "required": ["order_number", "tracking_number"],
+        "type": "object", "additionalProperties": False, "required": ["order_number"],
         "properties": {
             "order_number": s("string", maxLength=64, example="ORDER-1001"),
             "carrier": nullable("string", description="carrier name (may be omitted where it can be detected)",
                                 example="sandbox"),
-            "tracking_number": s("string", maxLength=64, example="SBX-DELIVER-1"),
+            "tracking_number": nullable("string", maxLength=64, example="SBX-DELIVER-1",
+                                        description="left out: the order is registered before shipping and "
+                                                    "waits for its first parcel"),
             "email": nullable("string", format="email", description="null clears it on a known order"),
             "phone": nullable("string", description="international form, e.g. +14155550123"),
             "locale": nullable("string", description="en, pt-BR, es or el"),
@@ -353,16 +359,19 @@ def openapi_document(server_url: str) -> dict:
                                                   "items": ref("Registration")}}}]}}}},
                 "responses": {
                     "201": _ok("Registered", {"type": "object", "properties": {
-                        "created": s("boolean"), "changed": changed, "shipment": ref("Shipment")}}),
+                        "created": s("boolean"), "changed": changed,
+                        "shipment": {"oneOf": [ref("Shipment"), {"type": "null"}]},
+                        "order_number": s("string", description="given when the order waits for its first parcel")}}),
                     "200": _ok("Already known (contact data updated), or the bulk report", {"oneOf": [
                         {"type": "object", "properties": {"created": s("boolean"), "changed": changed,
-                                                          "shipment": ref("Shipment")}},
+                                                          "shipment": {"oneOf": [ref("Shipment"), {"type": "null"}]},
+                                                          "order_number": s("string")}},
                         {"type": "object", "properties": {
                             "created": s("integer"), "updated": s("integer"), "rejected": s("integer"),
                             "results": {"type": "array", "items": {"type": "object", "properties": {
                                 "index": s("integer"), "created": s("boolean"), "changed": changed,
-                                "shipment": ref("Shipment"),
-                                "error": ref("ErrorDetail")}}}}}]}),
+                                "shipment": {"oneOf": [ref("Shipment"), {"type": "null"}]},
+                                "order_number": s("string"), "error": ref("ErrorDetail")}}}}}]}),
                     "400": _err("Body is not JSON"), "413": _err("Body too large"), **common_errors}}},
             "/orders/{number}": {"get": {
                 "operationId": "getOrder", "summary": "An order with its shipments, carrier events and notifications",
@@ -416,7 +425,9 @@ def openapi_document(server_url: str) -> dict:
                     "order": {"type": "object"},
                     "shipments": {"type": "array", "items": {"allOf": [ref("Shipment"), {"type": "object", "properties": {
                         "events": {"type": "array", "items": {"type": "object"}},
-                        "notifications": {"type": "array", "items": ref("Notification")}}}]}}}},
+                        "notifications": {"type": "array", "items": ref("Notification")}}}]}},
+                    "notifications": {"type": "array", "items": ref("Notification"),
+                                      "description": "news about the order before it has a parcel"}}},
             },
         },
     }

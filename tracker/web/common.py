@@ -51,6 +51,9 @@ class OrderView:
     events: dict[int, list[TrackingEventRow]]
     notifications: dict[int, list[Notification]]
     alerts: dict[int, list[Alert]]
+    # news about the order itself, before it has a parcel ("still preparing"), and its alerts
+    order_notifications: list[Notification] = field(default_factory=list)
+    order_alerts: list[Alert] = field(default_factory=list)
     preference_changes: list[PreferenceChange] = field(default_factory=list)  # the customer's own choices
 
 
@@ -75,6 +78,11 @@ async def load_order(daemon: "Daemon", number: str) -> OrderView | None:
             view.notifications[n.shipment_id].append(n)
         for a in alerts:
             view.alerts[a.shipment_id].append(a)
+        view.order_notifications = list((await session.execute(select(Notification).where(
+            Notification.order_id == order.id, Notification.shipment_id.is_(None))
+            .order_by(Notification.created_at, Notification.id))).scalars())
+        view.order_alerts = list((await session.execute(select(Alert).where(
+            Alert.key == f"order:{order.id}:preparing"))).scalars())
         view.preference_changes = list((await session.execute(
             select(PreferenceChange).where(PreferenceChange.order_id == order.id)
             .order_by(PreferenceChange.created_at, PreferenceChange.id))).scalars())

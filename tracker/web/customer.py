@@ -102,6 +102,15 @@ STRINGS: dict[str, dict[str, str]] = {
     },
 }
 
+# Orders with several parcels: the page names this parcel and lists the others (tracker/parcels.py).
+PARCEL_STRINGS: dict[str, dict[str, str]] = {
+    "en": {"parcels": "Your order travels in {n} parcels", "parcel": "Parcel {i} of {n}", "this": "this page"},
+    "pt-BR": {"parcels": "Seu pedido vai em {n} pacotes", "parcel": "Pacote {i} de {n}", "this": "esta página"},
+    "es": {"parcels": "Tu pedido viaja en {n} paquetes", "parcel": "Paquete {i} de {n}", "this": "esta página"},
+    "el": {"parcels": "Η παραγγελία σας ταξιδεύει σε {n} δέματα", "parcel": "Δέμα {i} από {n}",
+           "this": "αυτή η σελίδα"},
+}
+
 # Events whose carrier text helps the customer (what went wrong, what to do); elsewhere the step says it.
 CARRIER_WORDS_SHOWN = {"exception", "failed_attempt", "unknown"}
 
@@ -150,6 +159,9 @@ async def tracking_page(request: web.Request) -> web.Response:
                 events = list((await session.execute(
                     select(TrackingEventRow).where(TrackingEventRow.shipment_id == row[0].id)
                     .order_by(TrackingEventRow.occurred_at.desc(), TrackingEventRow.id.desc()))).scalars())
+                siblings = list((await session.execute(
+                    select(Shipment).where(Shipment.order_id == row[1].id, Shipment.stopped_at.is_(None)
+                                           | (Shipment.id == row[0].id)).order_by(Shipment.id))).scalars())
     if row is None:
         lang = pick_locale(request.query.get("lang"))
         html = render_page("not_found.html.j2", lang=lang, t=STRINGS[lang], shop=shop.name, colors=shop.colors,
@@ -183,8 +195,25 @@ async def tracking_page(request: web.Request) -> web.Response:
         events=[{"iso": e.occurred_at.isoformat(), "when": when(e.occurred_at), "label": t.get(e.status, t["unknown"]),
                  "text": e.raw_text if e.status in CARRIER_WORDS_SHOWN else "", "location": e.location}
                 for e in events],
+        **parcels_context(siblings, ship, lang, t, loc, tz),
     )
     return web.Response(text=html, content_type="text/html", headers=headers)
+
+
+def parcels_context(siblings: list[Shipment], ship: Shipment, lang: str, t: dict, loc: Locale, tz: ZoneInfo) -> dict:
+    """This parcel's name ("Parcel 1 of 2") and every parcel of the order, for an order with several."""
+    if len(siblings) < 2:
+        return {"parcel_title": None, "parcels": [], "parcels_title": None}
+    p, n = PARCEL_STRINGS[lang], len(siblings)
+    rows = []
+    for i, s in enumerate(siblings, 1):
+        date = (format_date(s.delivered_at.astimezone(tz).date(), "long", locale=loc) if s.delivered_at else
+                f'{t["expected"]}: {format_date(s.expected_delivery, "full", locale=loc)}' if s.expected_delivery
+                else "")
+        rows.append({"name": p["parcel"].format(i=i, n=n), "status": s.status, "label": t.get(s.status, t["unknown"]),
+                     "date": date, "href": None if s.id == ship.id else f"/t/{s.public_token}", "this": p["this"]})
+    return {"parcel_title": rows[[s.id for s in siblings].index(ship.id)]["name"], "parcels": rows,
+            "parcels_title": p["parcels"].format(n=n)}
 
 
 def reach_the_shop(shop, locale: str | None) -> dict:

@@ -1,9 +1,11 @@
 """Shop webhooks: Shopify fulfillments and WooCommerce orders carrying tracking data.
 
-- POST /webhooks/shopify      topics fulfillments/create and fulfillments/update;
+- POST /webhooks/shopify      topics fulfillments/create and fulfillments/update (every fulfillment of one
+  order lands in that order, one parcel each), and orders/paid (the order waits to ship);
   header X-Shopify-Hmac-Sha256 = base64(HMAC-SHA256(intake.shopify_secret, raw body)).
 - POST /webhooks/woocommerce  order.created / order.updated with tracking data (the Shipment Tracking
-  extension's `_wc_shipment_tracking_items`, or `_tracking_number` + `_tracking_provider` meta);
+  extension's `_wc_shipment_tracking_items`, or `_tracking_number` + `_tracking_provider` meta); an
+  order.created without tracking data registers the order before shipping;
   header X-WC-Webhook-Signature, same scheme with intake.woocommerce_secret.
 
 A bad or missing signature gets 401 and nothing is stored. Deliveries are deduplicated on what is signed,
@@ -40,6 +42,8 @@ from tracker.web.common import DAEMON
 log = logging.getLogger("tracker.intake")
 
 SHOPIFY_TOPICS = {"fulfillments/create", "fulfillments/update"}
+# Paid but not shipped yet: the order is registered and its wait before shipping is watched.
+SHOPIFY_PAID = "orders/paid"
 
 
 def _json(status: int, **body) -> web.Response:
@@ -178,8 +182,9 @@ async def _apply(request: web.Request, source: str, version: Version, items: lis
             rejected.append({"tracking_number": dict(regs)[o.index].tracking_number,
                              "field": o.error.field, "problem": o.error.problem})
         else:
-            registered.append({"order_number": o.order.number, "carrier": o.shipment.carrier,
-                               "tracking_number": o.shipment.tracking_number, "created": o.created})
+            registered.append({"order_number": o.order.number, "carrier": o.shipment.carrier if o.shipment else None,
+                               "tracking_number": o.shipment.tracking_number if o.shipment else None,
+                               "created": o.created})
     for r in rejected:
         # the problem may quote the customer's email or phone: never in a log line
         log.warning("%s webhook %s: could not register a shipment: %s: %s", source,
@@ -230,16 +235,14 @@ async def shopify(request: web.Request) -> web.Response:
     if isinstance(body, web.Response):
         return body
     topic = request.headers.get("X-Shopify-Topic", "")
+    if topic == SHOPIFY_PAID:
+        return await _shopify_paid(request, body)
     if topic not in SHOPIFY_TOPICS:
         return _json(200, ignored=f"topic {topic[:64]!r} is not handled")
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return _error(400, "(body)", "not valid JSON")
-    if not isinstance(data, dict):
-        return _error(400, "(body)", "not a fulfillment object")
-    version = Version("shopify", body, _text(data.get("id")) and f"fulfillment:{_text(data.get('id'))}",
-                      data.get("updated_at"))
+    parsed = _shopify_object(body, "a fulfillment object", "fulfillment")
+    if isinstance(parsed, web.Response):
+        return parsed
+    data, version = parsed
     name = _text(data.get("name"))
     order_number = name.rsplit(".", 1)[0].lstrip("#") if name else _text(data.get("order_id"))
     numbers = data.get("tracking_numbers") or ([data.get("tracking_number")] if data.get("tracking_number") else [])
@@ -256,6 +259,37 @@ async def shopify(request: web.Request) -> web.Response:
     if not items:
         return _json(200, ignored="no tracking number in this fulfillment")
     return await _apply(request, "shopify", version, items)
+
+
+def _shopify_object(body: bytes, what: str, kind: str) -> tuple[dict, Version] | web.Response:
+    """The JSON object of a Shopify delivery and its signed version (resource id, updated time), or the
+    error to answer."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return _error(400, "(body)", "not valid JSON")
+    if not isinstance(data, dict):
+        return _error(400, "(body)", f"not {what}")
+    return data, Version("shopify", body, _text(data.get("id")) and f"{kind}:{_text(data.get('id'))}",
+                         data.get("updated_at"))
+
+
+async def _shopify_paid(request: web.Request, body: bytes) -> web.Response:
+    parsed = _shopify_object(body, "an order object", "order")
+    if isinstance(parsed, web.Response):
+        return parsed
+    data, version = parsed
+    name = _text(data.get("name"))
+    customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
+    address = data.get("shipping_address") if isinstance(data.get("shipping_address"), dict) else {}
+    item = {"order_number": name.lstrip("#") if name else _text(data.get("order_number")) or _text(data.get("id")),
+            "email": _text(data.get("email")) or _text(customer.get("email")),
+            "phone": _text(data.get("phone")) or _text(address.get("phone")) or _text(customer.get("phone"))}
+    locale = _text(data.get("customer_locale"))
+    if locale and re.fullmatch(r"[a-zA-Z]{2,3}([-_][a-zA-Z]{2})?", locale):
+        lang, _, region = locale.replace("_", "-").partition("-")
+        item["locale"] = lang.lower() + (f"-{region.upper()}" if region else "")
+    return await _apply(request, "shopify", version, [item])
 
 
 def _woo_tracking(order: dict) -> list[tuple[str | None, str]]:
@@ -288,7 +322,8 @@ async def woocommerce(request: web.Request) -> web.Response:
     if not isinstance(data, dict):
         return _error(400, "(body)", "not an order object")
     tracking = _woo_tracking(data)
-    if not tracking:
+    topic = request.headers.get("X-WC-Webhook-Topic", "")
+    if not tracking and topic != "order.created":
         return _json(200, ignored="no tracking data on this order")
     billing = data.get("billing") if isinstance(data.get("billing"), dict) else {}
     order_number = _text(data.get("number")) or _text(data.get("id"))
@@ -296,7 +331,8 @@ async def woocommerce(request: web.Request) -> web.Response:
                       data.get("date_modified_gmt") or data.get("date_modified"))
     items = [{"order_number": order_number, "carrier": _carrier(settings, provider), "tracking_number": number,
               "email": _text(billing.get("email")), "phone": _text(billing.get("phone"))}
-             for provider, number in tracking]
+             for provider, number in tracking] or [  # created, not shipped yet: it waits for its parcel
+        {"order_number": order_number, "email": _text(billing.get("email")), "phone": _text(billing.get("phone"))}]
     return await _apply(request, "woocommerce", version, items)
 
 

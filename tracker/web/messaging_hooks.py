@@ -122,7 +122,10 @@ async def _fallback(session, engine, note: Notification, order: Order, now, why:
     await session.execute(insert_ignore(engine, Notification.__table__, [dict(
         shipment_id=note.shipment_id, order_id=note.order_id, milestone=note.milestone, channel=other,
         state="queued", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
-        error=f"fallback: {note.channel} {why}")], ["shipment_id", "milestone", "channel"]))
+        error=f"fallback: {note.channel} {why}")],
+        # news about an order before it has a parcel is unique per order (tracker/models.py)
+        ["shipment_id" if note.shipment_id is not None else "order_id", "milestone", "channel"],
+        where=Notification.shipment_id.is_(None) if note.shipment_id is None else None))
 
 
 async def _suppress(session, engine, channel: str, address: str, reason: str, now) -> None:
