@@ -13,7 +13,7 @@ from tests.helpers import add, walk
 from tests.test_intake_webhooks import FULFILLMENT, SHOPIFY_SECRET, WOO_SECRET, post_shopify, sign
 from tests.web_helpers import SUPPORT, Client, api_key, support_login, web_daemon
 from tracker.db import sessionmaker
-from tracker.importer import format_report, import_rows, read_rows
+from tracker.importer import CsvFile, format_report, import_rows
 from tracker.models import Order, Shipment
 from tracker.story import order_story
 
@@ -41,7 +41,7 @@ async def orders_and_parcels(daemon) -> list[tuple[str, int]]:
 async def test_api_registers_an_order_before_it_ships_then_its_parcels(site):
     daemon, c = site
     status, body, _ = await c.request("POST", "/api/v1/shipments", json={"order_number": "W-1", "email": "a@example.com"})
-    assert status == 201 and body == {"created": True, "shipment": None, "order_number": "W-1"}
+    assert status == 201 and body == {"created": True, "changed": [], "shipment": None, "order_number": "W-1"}
     assert await orders_and_parcels(daemon) == [("W-1", 0)]
     for n in ("SBX-DELIVER-1", "SBX-DELIVER-2"):
         status, body, _ = await c.request("POST", "/api/v1/shipments", json={
@@ -115,7 +115,7 @@ async def test_csv_rows_without_a_tracking_number_register_orders_waiting_to_shi
     path = tmp_path / "orders.csv"
     path.write_text("order_number,tracking_number,email\nC-1,,a@example.com\nC-1,SBX-DELIVER-31,a@example.com\n"
                     "C-2,,b@example.com\n")
-    report = await import_rows(daemon.engine, daemon.settings, read_rows(path), clock=daemon.clock)
+    report = await import_rows(daemon.engine, daemon.settings, CsvFile(path).rows(), clock=daemon.clock)
     assert (report.created, report.waiting, report.rejected) == (1, 2, [])
     assert "2 orders waiting to ship" in format_report(report)
     assert await orders_and_parcels(daemon) == [("C-1", 1), ("C-2", 0)]
