@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
 from tracker import fallback, preferences, redact
 from tracker.clock import Clock
@@ -86,6 +86,8 @@ class Dispatcher:
         self._sessions: dict[str, datetime] = {}  # phone -> the customer's last WhatsApp message to us
         self._unwritten: dict[int, dict] = {}  # sends the provider took whose outcome the database refused
         self._in_flight: set[int] = set()  # handed to a provider, no answer yet
+        self._handing: list[tuple[dict, asyncio.Future]] = []  # hand-overs waiting for their shared commit
+        self._hand_task: asyncio.Task | None = None
         self._writing = write_lock(engine)  # shared with the poller: SQLite has one writer at a time
 
     async def claim(self, now: datetime, limit: int) -> list[int]:
@@ -326,7 +328,7 @@ class Dispatcher:
             log.exception("rendering notification %s failed", note.id)
             await self._retry(job, f"{type(exc).__name__}: {exc}", None, suppressed)
             return
-        if not await self._hand_over(note.id, body_digest(to, message.text), doubt):
+        if not await self._hand_over(note, body_digest(to, message.text), doubt):
             log.info("notification %s was taken over by another daemon; not sending it here", note.id)
             return
         self._in_flight.add(note.id)
@@ -380,19 +382,53 @@ class Dispatcher:
                     "(counted as resent in doubt)", note.id, note.channel, channel.name)
         return "resent"
 
-    async def _hand_over(self, note_id: int, digest: str, doubt: str | None) -> bool:
+    async def _hand_over(self, note: Notification, digest: str, doubt: str | None) -> bool:
         """Commit, just before the provider call, that this message is being handed over (and renew the
-        lease). False when another daemon owns the row now."""
+        lease). False when another daemon owns the row now.
+
+        While the lease this daemon took at claim time is far from its end no other daemon can own the row,
+        so hand-overs made at the same moment share one commit (each send still starts only once its own
+        row is committed); near the end of the lease the row is checked and renewed alone."""
         now = self.clock.now()
-        N = Notification
-        async with self._writing, self.maker() as session, session.begin():
-            row = (await session.execute(
-                update(N).where(N.id == note_id, N.lease_owner == self.owner, N.state == "sending")
-                .values(handed_at=now, body_digest=digest, doubt=doubt,
-                        resent_in_doubt=N.resent_in_doubt + (1 if doubt == "resent" else 0),
-                        leased_until=now + timedelta(seconds=self.cfg.lease_seconds))
-                .returning(N.id).execution_options(synchronize_session=False))).first()
-        return row is not None
+        values = dict(b_id=note.id, b_now=now, b_digest=digest, b_doubt=doubt,
+                      b_resent=1 if doubt == "resent" else 0,
+                      b_lease=now + timedelta(seconds=self.cfg.lease_seconds))
+        margin = timedelta(seconds=self.cfg.lease_seconds / 4)
+        if note.leased_until is None or now >= note.leased_until - margin:
+            N = Notification
+            async with self._writing, self.engine.begin() as conn:
+                row = (await conn.execute(
+                    update(N).where(N.id == note.id, N.lease_owner == self.owner, N.state == "sending")
+                    .values(handed_at=now, body_digest=digest, doubt=doubt,
+                            resent_in_doubt=N.resent_in_doubt + values["b_resent"], leased_until=values["b_lease"])
+                    .returning(N.id))).first()
+            return row is not None
+        future = asyncio.get_running_loop().create_future()
+        self._handing.append((values, future))
+        if self._hand_task is None or self._hand_task.done():
+            self._hand_task = asyncio.ensure_future(self._flush_hand_overs())
+        await future
+        return True
+
+    async def _flush_hand_overs(self) -> None:
+        T = Notification.__table__
+        stmt = (update(T).where(T.c.id == bindparam("b_id"), T.c.lease_owner == self.owner, T.c.state == "sending")
+                .values(handed_at=bindparam("b_now"), body_digest=bindparam("b_digest"), doubt=bindparam("b_doubt"),
+                        resent_in_doubt=T.c.resent_in_doubt + bindparam("b_resent"),
+                        leased_until=bindparam("b_lease")))
+        while self._handing:
+            batch, self._handing = self._handing, []
+            try:
+                async with self._writing, self.engine.begin() as conn:
+                    await conn.execute(stmt, [values for values, _ in batch])
+            except Exception as exc:  # each waiting send sees the failure and does not start
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
 
     async def _record_sent(self, note_id: int, provider: str, provider_id: str, doubt: str | None = None) -> None:
         """Commit one send's outcome, alone, right away. If the database refuses it, keep it and write it
@@ -412,11 +448,10 @@ class Dispatcher:
     async def _write_sent(self, note_id: int, values: dict) -> None:
         N = Notification
         values = {**values, "updated_at": self.clock.now()}
-        async with self._writing, self.maker() as session, session.begin():
+        async with self._writing, self.engine.begin() as conn:
             # whoever holds the row now: the provider has the message, that is the truth to record
-            await session.execute(
-                update(N).where(N.id == note_id, N.state.in_(["queued", "deferred", "sending"]))
-                .values(**values).execution_options(synchronize_session=False))
+            await conn.execute(update(N).where(N.id == note_id, N.state.in_(["queued", "deferred", "sending"]))
+                               .values(**values))
 
     async def flush_unwritten(self) -> bool:
         """Write the outcomes the database refused earlier. True when none is left."""
