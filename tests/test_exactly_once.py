@@ -243,3 +243,20 @@ providers:
     message = str(err.value)
     assert "dispatcher.lease_seconds" in message and "providers.twilio.timeout_seconds" in message
     assert "Fix:" in message
+
+
+async def test_near_the_end_of_its_lease_a_row_is_handed_over_only_by_its_owner(env, clock):
+    from tracker.db import sessionmaker
+    from tracker.models import Notification
+
+    daemon = await env()
+    ship = await queue(daemon, "O-8")
+    [note_id] = await daemon.dispatcher.claim(clock.now(), 10)
+    clock.advance(daemon.settings.dispatcher.lease_seconds - 5)  # the shared commit is not safe any more
+    async with sessionmaker(daemon.engine)() as session:
+        note = await session.get(Notification, note_id)
+    assert not await other_daemon(daemon, "second")._hand_over(note, "d" * 64, None)
+    assert await daemon.dispatcher._hand_over(note, "d" * 64, None)
+    [note] = await notifications(daemon.engine, ship.id)
+    assert note.handed_at == clock.now() and note.body_digest == "d" * 64
+    assert note.leased_until == clock.now() + timedelta(seconds=daemon.settings.dispatcher.lease_seconds)

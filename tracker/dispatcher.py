@@ -298,7 +298,7 @@ class Dispatcher:
             return
         doubt = note.doubt
         if doubt == "in_doubt" and note.handed_at is not None and note.body_digest:
-            doubt = await self._settle_doubt(job, channel, to)
+            doubt = await self._settle_doubt(job, channel, to, suppressed)
             if doubt is None:
                 return  # settled (found at the provider) or waiting
         if (note.channel, to) in suppressed:
@@ -358,7 +358,8 @@ class Dispatcher:
             await self._record_sent(note.id, channel.name, result.provider_id)
             self._in_flight.discard(note.id)
 
-    async def _settle_doubt(self, job: Job, channel: Channel, to: str) -> str | None:
+    async def _settle_doubt(self, job: Job, channel: Channel, to: str,
+                            suppressed: set[tuple[str, str]]) -> str | None:
         """An earlier attempt may have reached the provider. Returns the doubt to send with ("absent" or
         "resent"), or None when the row is settled (found: recorded as sent) or must wait."""
         note = job.note
@@ -366,7 +367,7 @@ class Dispatcher:
             try:
                 found = await channel.find_sent(to, note.body_digest, note.handed_at)
             except Temporary as exc:
-                await self._retry(job, str(exc), exc.retry_after, set(), ambiguous=True)
+                await self._retry(job, str(exc), exc.retry_after, suppressed, ambiguous=True)
                 return None
             if found is not None:
                 log.info("notification %s had reached %s on an earlier attempt; recorded, not sent again",
@@ -395,13 +396,8 @@ class Dispatcher:
                       b_lease=now + timedelta(seconds=self.cfg.lease_seconds))
         margin = timedelta(seconds=self.cfg.lease_seconds / 4)
         if note.leased_until is None or now >= note.leased_until - margin:
-            N = Notification
             async with self._writing, self.engine.begin() as conn:
-                row = (await conn.execute(
-                    update(N).where(N.id == note.id, N.lease_owner == self.owner, N.state == "sending")
-                    .values(handed_at=now, body_digest=digest, doubt=doubt,
-                            resent_in_doubt=N.resent_in_doubt + values["b_resent"], leased_until=values["b_lease"])
-                    .returning(N.id))).first()
+                row = (await conn.execute(self._hand_over_stmt().returning(Notification.id), values)).first()
             return row is not None
         future = asyncio.get_running_loop().create_future()
         self._handing.append((values, future))
@@ -410,12 +406,15 @@ class Dispatcher:
         await future
         return True
 
-    async def _flush_hand_overs(self) -> None:
+    def _hand_over_stmt(self):
         T = Notification.__table__
-        stmt = (update(T).where(T.c.id == bindparam("b_id"), T.c.lease_owner == self.owner, T.c.state == "sending")
+        return (update(T).where(T.c.id == bindparam("b_id"), T.c.lease_owner == self.owner, T.c.state == "sending")
                 .values(handed_at=bindparam("b_now"), body_digest=bindparam("b_digest"), doubt=bindparam("b_doubt"),
                         resent_in_doubt=T.c.resent_in_doubt + bindparam("b_resent"),
                         leased_until=bindparam("b_lease")))
+
+    async def _flush_hand_overs(self) -> None:
+        stmt = self._hand_over_stmt()
         while self._handing:
             batch, self._handing = self._handing, []
             try:
