@@ -185,3 +185,9 @@ async def test_concurrent_registrations_of_one_order_never_fail(api):
     assert sorted(status for status, _, _ in answers) == [201] * 12
     status, order, _ = await c.request("GET", "/api/v1/orders/ORDER-1001")
     assert len(order["shipments"]) == 12
+
+
+async def test_a_digit_that_is_not_ascii_is_refused_naming_the_field(api):
+    daemon, c = api
+    status, body, _ = await c.request("POST", "/api/v1/notifications/\u00b9/resend")
+    assert status == 422 and body["error"]["field"] == "notification_id"

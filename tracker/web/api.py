@@ -102,7 +102,7 @@ async def read_json(request: web.Request) -> Any:
 
 def _int_param(request: web.Request, name: str) -> int:
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ApiError(422, name, f"{raw!r} is not a positive whole number", f"use the {name} from a lookup")
     return int(raw)
 

@@ -173,7 +173,7 @@ async def twilio_status(request: web.Request) -> web.Response:
             return web.Response(status=204)
         note = None
         nid = request.query.get("n", "")
-        if nid.isdigit():
+        if nid.isascii() and nid.isdigit():
             note = await session.get(Notification, int(nid))
             if note is not None and note.provider_id not in (None, sid):
                 note = None  # the id does not belong to this message
@@ -298,7 +298,7 @@ async def _apply_sendgrid(session, daemon: "Daemon", ev: dict, now) -> None:
         return
     note = None
     nid = str(ev.get("notification_id", ""))
-    if nid.isdigit():
+    if nid.isascii() and nid.isdigit():
         note = await session.get(Notification, int(nid))
         if note is not None and note.channel != "email":
             note = None
@@ -326,7 +326,7 @@ async def _settle_in_doubt(session, ev: dict, now) -> None:
     """SendGrid took this mail: an email handed over and not yet recorded (its daemon may be dead, or the
     row already in doubt) is sent, not to be sent again."""
     nid = str(ev.get("notification_id", ""))
-    if not nid.isdigit():
+    if not (nid.isascii() and nid.isdigit()):
         return
     msg_id = str(ev.get("sg_message_id", "")).split(".")[0] or None
     result = await session.execute(

@@ -230,7 +230,7 @@ async def _action(request: web.Request, kind: str) -> web.Response:
     who = f"support:{request[USER]['u']}"
     done = kind
     try:
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise common.NotFound("id", "bad id")
         ident = int(raw)
         if kind == "recheck":
