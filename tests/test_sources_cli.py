@@ -65,3 +65,22 @@ def test_shops_may_name_the_carrier_as_they_know_it(tmp_path):
     reg = validate(order_number="O-2", carrier=None, tracking_number="XY123", email="a@example.com",
                    known_carriers=accepted_carriers(settings), route=router(settings))
     assert (reg.carrier, reg.source) == ("auto", "17track")  # nobody can place it: 17TRACK detects it
+
+
+def test_docs_aggregator_codes_are_the_catalog():
+    """docs/carriers.md tells shops which code tracker sends each aggregator: it is the catalog itself."""
+    from pathlib import Path
+
+    from tracker.carriers.catalog import CATALOG
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "carriers.md"
+    rows = ["| carrier | market | 17TRACK key | AfterShip slug | EasyPost carrier |", "|---|---|---|---|---|"]
+    rows += [f"| {c.name} | {c.market} | {c.seventeen or '—'} | {c.aftership or '—'} | {c.easypost or '—'} |"
+             for c in CATALOG.values() if c.name != "sandbox"]
+    head, start, end = "<!-- generated from tracker/carriers/catalog.py -->\n", None, "\n<!-- end -->"
+    text = doc.read_text(encoding="utf-8")
+    start = text.index(head) + len(head)
+    table = "\n".join(rows)
+    if text[start:text.index(end, start)] != table:
+        doc.write_text(text[:start] + table + text[text.index(end, start):], encoding="utf-8")
+        pytest.fail("docs/carriers.md's aggregator codes were out of date; rewritten: review and commit it")

@@ -78,7 +78,8 @@ async def test_spain_greece_brazil_through_17track_pushes(tmp_path, start_daemon
         await daemon.run_once()  # registration at 17TRACK: one request for the three numbers
         assert fake.requests.count(("register", 3)) == 1
         assert {fake.parcels[n].carrier for n in ("RR123456785ES",)} == {"19181"}  # Correos' 17TRACK key
-        assert fake.parcels["7200123456"].carrier == "190271"  # ACS: no confirmed key, 17TRACK detected it
+        # each carrier's key in 17TRACK's carrier list: ACS 100070, Jadlog 101052
+        assert (fake.parcels["7200123456"].carrier, fake.parcels["10082700123456"].carrier) == ("100070", "101052")
         await journey(daemon, clock, fake, [m[1] for m in MARKETS])
 
         for order, number, carrier, locale, phone, email, name in MARKETS:
@@ -91,6 +92,24 @@ async def test_spain_greece_brazil_through_17track_pushes(tmp_path, start_daemon
         assert sorted(fake.stopped) == sorted(m[1] for m in MARKETS)  # /stoptrack once delivered
         page = await (await _get(daemon, f"/t/{ships['GR-2001'].public_token}")).text()
         assert "ACS Courier" in page and "17TRACK" not in page
+
+
+async def test_17track_names_the_carrier_of_a_number_nobody_recognised(tmp_path, start_daemon, clock, messaging):
+    from tracker.carriers.detect import candidates
+
+    tw, _ = messaging
+    number = "BN4ZK7Q2W9X"
+    assert candidates(number) == []
+    async with FakeSeventeenTrack(now=clock.now) as fake:
+        fake.detects[number] = "101008"  # BOX NOW, in 17TRACK's carrier list
+        daemon = await start(tmp_path, start_daemon, fake, messaging)
+        ship = await add(daemon, "GR-2002", number, carrier=None, locale="el", phone="+306912345679", email=None)
+        assert ship.carrier == "auto"
+        await daemon.run_once()
+        assert "carrier" not in fake.registered[number]  # sent without a key: 17TRACK detects it
+        assert (await shipment(daemon.engine, ship.id)).carrier == "boxnow"
+        await journey(daemon, clock, fake, [number], kinds=("transit",))
+        assert [m["Body"] for m in tw.to("+306912345679")][0].count("BOX NOW") == 1
 
 
 async def _get(daemon, path):

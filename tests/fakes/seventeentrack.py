@@ -29,6 +29,8 @@ class FakeSeventeenTrack(PushFake):
         self.quota_used = 0
         self.stopped: list[str] = []
         self.too_many_in_request = 0
+        self.detects: dict[str, str] = {}  # number -> the carrier key 17TRACK's auto-detection finds
+        self.registered: dict[str, dict] = {}  # number -> the last /register item sent for it
 
     def routes(self, app: web.Application) -> None:
         for endpoint in ("register", "gettrackinfo", "stoptrack", "getquota"):
@@ -62,6 +64,7 @@ class FakeSeventeenTrack(PushFake):
         accepted, rejected = [], []
         for item in items:
             number = str(item.get("number", "")).upper()
+            self.registered[number] = item
             if number in self.parcels and self.parcels[number].id:
                 rejected.append({"number": number, "error": {"code": -18019901, "message":
                                  f"The tracking number '{number}' has been registered, don't need to repeat registration."}})
@@ -70,7 +73,8 @@ class FakeSeventeenTrack(PushFake):
                 rejected.append({"number": number, "error": {"code": -18019908, "message": "Quota is insufficient."}})
                 continue
             parcel = self.parcels.setdefault(number, Parcel(number))
-            parcel.carrier = str(item["carrier"]) if item.get("carrier") is not None else parcel.carrier or "190271"
+            parcel.carrier = str(item["carrier"]) if item.get("carrier") is not None else (parcel.carrier or
+                                                                                 self.detects.get(number, "190271"))
             parcel.id = hashlib.sha1(number.encode()).hexdigest()[:12]
             self.quota_used += 1
             accepted.append({"origin": 1, "number": number, "carrier": int(parcel.carrier)})

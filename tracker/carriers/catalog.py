@@ -4,10 +4,11 @@ A shipment's `carrier` is always the company that carries the parcel (its displa
 customer reads); the *source* that tells us about it (a direct module, an aggregator, a carrier's own
 push) is chosen by config (tracker/routing.py). Aggregators need the carrier in their own vocabulary:
 
-- 17TRACK: numeric carrier keys. Keys marked `None` were not confirmed in a public 17TRACK carrier list;
-  for those 17TRACK auto-detects the carrier, or a shop sets `carriers.17track.carrier_codes`.
-  Confirmed keys: 17TRACK's carrier list (postal keys 2151 Correios, 19181 Correos, 7071 ELTA, 21051 USPS;
-  express keys 100001 DHL, 100002 UPS, 100003 FedEx, 100005 GLS).
+- 17TRACK: numeric carrier keys, each checked against 17TRACK's carrier list
+  (res.17track.net/asset/carrier/info/apicarrier.all.json: name, country and web address all match the
+  company). Total Express is not in that list (`None`): 17TRACK auto-detects it, or a shop sets
+  `carriers.17track.carrier_codes`. ELTA (Hellenic Post, the `RR…GR` numbers) and ELTA Courier (its
+  courier arm, own numbers) are two companies there and here.
 - AfterShip: courier slugs (`POST /trackings` takes none: AfterShip detects the courier).
 - EasyPost: carrier strings (`POST /trackers` without one: EasyPost detects).
 """
@@ -37,26 +38,29 @@ CATALOG: dict[str, CarrierInfo] = {c.name: c for c in (
     CarrierInfo("dhl", "DHL", "INT", 100001, "dhl", "DHLExpress", "10/11 digits mod 7; JJD/JVGL pieces; GM; 00340"),
     # Brazil
     CarrierInfo("correios", "Correios", "BR", 2151, "brazil-correios", None, "UPU S10 ..BR, check digit"),
-    CarrierInfo("jadlog", "Jadlog", "BR", None, "jadlog"),
-    CarrierInfo("loggi", "Loggi", "BR", None, "loggi"),
+    CarrierInfo("jadlog", "Jadlog", "BR", 101052, "jadlog"),
+    CarrierInfo("loggi", "Loggi", "BR", 100457, "loggi"),
     CarrierInfo("total-express", "Total Express", "BR", None, "total-express"),
     # Spain
     CarrierInfo("correos-es", "Correos", "ES", 19181, "spain-correos-es", None, "UPU S10 ..ES, check digit"),
-    CarrierInfo("seur", "SEUR", "ES", None, "spanish-seur"),
-    CarrierInfo("mrw", "MRW", "ES", None, "mrw-spain"),
-    CarrierInfo("gls-es", "GLS Spain", "ES", 100005, "gls-spain"),
+    CarrierInfo("correos-express", "Correos Express", "ES", 100048),
+    CarrierInfo("seur", "SEUR", "ES", 100438, "spanish-seur"),
+    CarrierInfo("mrw", "MRW", "ES", 100175, "mrw-spain"),
+    CarrierInfo("gls-es", "GLS Spain", "ES", 100189, "gls-spain"),
     # Greece
-    CarrierInfo("elta", "ELTA Courier", "GR", 7071, "elta-courier", None, "UPU S10 ..GR, check digit"),
-    CarrierInfo("acs", "ACS Courier", "GR", None, "acscourier"),
-    CarrierInfo("geniki", "Geniki Taxydromiki", "GR", None, "taxydromiki"),
-    CarrierInfo("speedex", "Speedex", "GR", None, "speedexcourier"),
-    CarrierInfo("boxnow", "BOX NOW", "GR", None, "boxnow"),
+    CarrierInfo("elta", "ELTA Hellenic Post", "GR", 7071, None, None, "UPU S10 ..GR, check digit"),
+    CarrierInfo("elta-courier", "ELTA Courier", "GR", 100179, "elta-courier"),
+    CarrierInfo("acs", "ACS Courier", "GR", 100070, "acscourier"),
+    CarrierInfo("geniki", "Geniki Taxydromiki", "GR", 100224, "taxydromiki"),
+    CarrierInfo("speedex", "Speedex", "GR", 100315, "speedexcourier"),
+    CarrierInfo("boxnow", "BOX NOW", "GR", 101008, "boxnow"),
     CarrierInfo("sandbox", "Sandbox", "INT", detection="SBX-..."),
 )}
 
 # Other spellings of catalog names (shops, older detection rules): name -> catalog name.
 ALIASES: dict[str, str] = {
-    "correos": "correos-es", "correos-spain": "correos-es", "elta-courier": "elta", "acs-courier": "acs",
+    "correos": "correos-es", "correos-spain": "correos-es", "hellenic-post": "elta", "acs-courier": "acs",
+    "correosexpress": "correos-express", "elta-hellenic-post": "elta",
     "acscourier": "acs", "box-now": "boxnow", "total": "total-express", "totalexpress": "total-express",
     "geniki-taxydromiki": "geniki", "taxydromiki": "geniki", "gls": "gls-es", "gls-spain": "gls-es",
 }
