@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tracker"
 LAYERS: list[tuple[str, set[str]]] = [
     ("leaf", {"tracker", "tracker.clock", "tracker.retry", "tracker.redact", "tracker.logs", "tracker.stopping"}),
     ("core", set()),  # everything not named elsewhere
-    ("daemon loops", {"tracker.poller", "tracker.dispatcher", "tracker.watch", "tracker.subscriber"}),
+    ("daemon loops", {"tracker.poller", "tracker.dispatcher", "tracker.watch", "tracker.subscriber",
+                      "tracker.reroute"}),
     ("web", {"tracker.web"}),  # and its submodules
     ("app", {"tracker.app"}),
     ("cli", {"tracker.cli", "tracker.__main__"}),

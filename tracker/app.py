@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from tracker import __version__
+from tracker import __version__, reroute
 from tracker.alerts import AlertSender
 from tracker.branding import brand, with_sender
 from tracker.carriers import CARRIERS
@@ -83,6 +83,8 @@ class Daemon:
             self.subscriber = Subscriber(engine=self.engine, settings=s, sources=self.carriers, clock=self.clock,
                                          rng=self.rng)
             await self.poller.load_budgets()
+            await reroute.apply(self.engine, s, set(self.carriers),
+                                {n for n, rt in self.carriers.items() if rt.carrier.pushes}, self.clock.now())
             self.link_secret = s.preferences.secret or await self._database_secret()
             self.dispatcher = Dispatcher(
                 engine=self.engine, settings=s, channels=self.channels,
