@@ -85,6 +85,7 @@ class Dispatcher:
         self._parcels: dict[int, list[Parcel]] = {}  # order id -> its parcels, for "parcel 1 of 2"
         self._sessions: dict[str, datetime] = {}  # phone -> the customer's last WhatsApp message to us
         self._unwritten: dict[int, dict] = {}  # sends the provider took whose outcome the database refused
+        self._sent_stmts: dict[frozenset, object] = {}
         self._in_flight: set[int] = set()  # handed to a provider, no answer yet
         self._handing: list[tuple[dict, asyncio.Future]] = []  # hand-overs waiting for their shared commit
         self._hand_task: asyncio.Task | None = None
@@ -445,12 +446,16 @@ class Dispatcher:
             self._unwritten[note_id] = values
 
     async def _write_sent(self, note_id: int, values: dict) -> None:
-        N = Notification
         values = {**values, "updated_at": self.clock.now()}
-        async with self._writing, self.engine.begin() as conn:
+        stmt = self._sent_stmts.get(frozenset(values))
+        if stmt is None:  # built once per shape: the hot path of every send
+            T = Notification.__table__
             # whoever holds the row now: the provider has the message, that is the truth to record
-            await conn.execute(update(N).where(N.id == note_id, N.state.in_(["queued", "deferred", "sending"]))
-                               .values(**values))
+            stmt = self._sent_stmts[frozenset(values)] = (
+                update(T).where(T.c.id == bindparam("b_id"), T.c.state.in_(["queued", "deferred", "sending"]))
+                .values({k: bindparam(f"b_{k}") for k in values}))
+        async with self._writing, self.engine.begin() as conn:
+            await conn.execute(stmt, {"b_id": note_id, **{f"b_{k}": v for k, v in values.items()}})
 
     async def flush_unwritten(self) -> bool:
         """Write the outcomes the database refused earlier. True when none is left."""
