@@ -46,7 +46,11 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=10, pool_pre_ping=False)
+    # no ping at checkout (a round trip more on every commit, and a send is two commits): a connection the
+    # server dropped fails one statement, SQLAlchemy then invalidates the whole pool and the caller's retry
+    # reconnects; connections idle past a firewall's patience are replaced after 30 minutes
+    return create_async_engine(url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=10,
+                               pool_recycle=1800)
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
