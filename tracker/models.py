@@ -342,8 +342,8 @@ class PreferenceChange(SQLModel, table=True):
 
 
 class AppSecret(SQLModel, table=True):
-    """Keys made once per database and shared by every daemon on it (e.g. the one signing preference
-    links when preferences.secret is left empty)."""
+    """Values made once per database and shared by every daemon on it (e.g. the key signing preference
+    links when preferences.secret is left empty; the fingerprint of the routes last applied, reroute.py)."""
 
     __tablename__ = "app_secrets"
     name: str = Field(primary_key=True, max_length=32)

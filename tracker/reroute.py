@@ -6,11 +6,15 @@ unfinished shipments still on the old source are moved at start-up: to the sourc
 checked at once there (so the customer's next news comes from the new source without a gap), their
 pushes at the old source stopped (the subscriber unsubscribes them there when that source is still
 configured). Shipments whose carrier no running source serves are left where they are and one support
-alert says how many and what to configure. `plan()` is pure; `apply()` does one short transaction per move.
+alert says how many and what to configure. `plan()` is pure; `apply()` does one short transaction per move,
+and scans the shipments only when the routes differ from the ones it last applied (their fingerprint is kept
+in `app_secrets`): shipments registered since were routed by the same config, so nothing else can be due.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,12 +24,14 @@ from sqlalchemy import func, select, update
 
 from tracker import alerts
 from tracker.config import Settings
-from tracker.db import sessionmaker, write_lock
-from tracker.models import Shipment, SourceSubscription
+from tracker.db import insert_ignore, sessionmaker, write_lock
+from tracker.models import AppSecret, Shipment, SourceSubscription
 from tracker.poller import FINISHED
 from tracker.routing import source_for
 
 log = logging.getLogger("tracker.reroute")
+
+MARK = "routes_applied"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +42,19 @@ class Move:
     count: int
 
 
+def fingerprint(settings: Settings, running: set[str]) -> str:
+    """What routing depends on (tracker/routing.py): routes, default, configured and running modules."""
+    src = settings.sources
+    return hashlib.sha256(json.dumps([src.routes, src.default, sorted(settings.carriers), sorted(running)],
+                                     sort_keys=True).encode()).hexdigest()
+
+
 def plan(pairs: dict[tuple[str, str], int], settings: Settings, running: set[str]) -> list[Move]:
     """Pure: (carrier, stored source) -> shipment count, the config, and the sources this daemon runs ->
     the moves to make. A shipment stays where it is while its source still runs and the config names no
     other; it is never moved to a source that does not run (disabled), only reported."""
     moves = []
     for (carrier, old), count in sorted(pairs.items()):
-        old = old or carrier
         new = source_for(settings, carrier)
         if new == old and old in running:
             continue
@@ -58,7 +70,10 @@ async def apply(engine, settings: Settings, running: set[str], pushing: set[str]
     S, Sub = Shipment, SourceSubscription
     active = sa.and_(S.status.not_in(list(FINISHED)), S.stopped_at.is_(None))
     maker = sessionmaker(engine)
+    mark = fingerprint(settings, running)
     async with maker() as session:
+        if (await session.execute(select(AppSecret.value).where(AppSecret.name == MARK))).scalar() == mark:
+            return []
         pairs = {(c, s): n for c, s, n in await session.execute(
             select(S.carrier, S.source, func.count()).where(active).group_by(S.carrier, S.source))}
     moves = plan(pairs, settings, running)
@@ -74,10 +89,7 @@ async def apply(engine, settings: Settings, running: set[str], pushing: set[str]
                             f"they are not tracked. Configure carriers.{m.old} again, or route the carrier (sources.routes or "
                             f"sources.default); they move at the next start.")
             continue
-        if m.old == m.carrier:  # "" is how early rows said "the carrier's own module"
-            ids = select(S.id).where(active, S.carrier == m.carrier, S.source.in_([m.old, ""]))
-        else:
-            ids = select(S.id).where(active, S.carrier == m.carrier, S.source == m.old)
+        ids = select(S.id).where(active, S.carrier == m.carrier, S.source == m.old)
         async with write_lock(engine), maker() as session, session.begin():
             moved = list((await session.execute(ids)).scalars())
             if not moved:
@@ -102,4 +114,8 @@ async def apply(engine, settings: Settings, running: set[str], pushing: set[str]
                     .execution_options(synchronize_session=False))
         log.info("%d unfinished %s shipment(s) moved from source %s to %s (config sources:); checked there now",
                  len(moved), m.carrier, m.old, m.new)
+    async with write_lock(engine), maker() as session, session.begin():
+        await session.execute(insert_ignore(engine, AppSecret.__table__, [dict(
+            name=MARK, value=mark, created_at=now)], ["name"]))
+        await session.execute(update(AppSecret).where(AppSecret.name == MARK).values(value=mark, created_at=now))
     return moves
