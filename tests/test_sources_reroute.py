@@ -10,22 +10,14 @@ from sqlalchemy import select
 
 from tests.fakes.aftership import FakeAfterShip
 from tests.fakes.seventeentrack import FakeSeventeenTrack
-from tests.helpers import add, deep_merge, make_settings, shipment
+from tests.helpers import add, make_settings, shipment
 from tests.messaging_env import messaging_sections, point_public_url
-from tests.sources_env import point_webhooks, source_sections
+from tests.sources_env import point_webhooks, source_sections, sources_settings
 from tests.test_sources_push import messaging  # noqa: F401 - fixture
 from tracker.config import Settings
 from tracker.db import sessionmaker
 from tracker.models import Alert, SourceSubscription
-from tracker.reroute import Move, plan
-
-
-def settings_for(tmp_path, tw, sg, *fakes, default: str | None = None, routes: dict | None = None):
-    sections = messaging_sections(tw, sg)
-    for fake in fakes:
-        sections = deep_merge(sections, source_sections(fake))
-    sections["sources"] = {"default": default, "routes": routes or {}}
-    return make_settings(tmp_path, **sections)
+from tracker.reroute import Move, fingerprint, plan
 
 
 async def subscriptions(engine) -> list[tuple[str, str]]:
@@ -36,7 +28,7 @@ async def subscriptions(engine) -> list[tuple[str, str]]:
 async def test_a_new_default_source_takes_over_unfinished_shipments(tmp_path, start_daemon, clock, messaging):  # noqa: F811
     tw, sg = messaging
     async with FakeSeventeenTrack(now=clock.now) as old, FakeAfterShip(now=clock.now) as new:
-        first = await start_daemon(settings_for(tmp_path, tw, sg, old, default="17track"), web_server=True)
+        first = await start_daemon(sources_settings(tmp_path, old, tw, sg), web_server=True)
         point_public_url(first)
         point_webhooks(first, old)
         ship = await add(first, "GR-1", "7200123456", carrier="acs", locale="el", phone="+306912345678",
@@ -49,7 +41,9 @@ async def test_a_new_default_source_takes_over_unfinished_shipments(tmp_path, st
 
         # the shop moves to AfterShip (17TRACK still configured, e.g. for the last weeks of its plan)
         clock.advance(timedelta(hours=1))
-        second = await start_daemon(settings_for(tmp_path, tw, sg, old, new, default="aftership"), web_server=True)
+        moved = sources_settings(tmp_path, old, tw, sg, carriers=source_sections(new)["carriers"],
+                                 sources={"default": "aftership"})
+        second = await start_daemon(moved, web_server=True)
         point_public_url(second)
         point_webhooks(second, new)
         point_webhooks(second, old)
@@ -75,11 +69,11 @@ async def test_a_new_default_source_takes_over_unfinished_shipments(tmp_path, st
 async def test_shipments_no_source_serves_stay_and_raise_one_alert(tmp_path, start_daemon, clock, messaging):  # noqa: F811
     tw, sg = messaging
     async with FakeSeventeenTrack(now=clock.now) as old:
-        first = await start_daemon(settings_for(tmp_path, tw, sg, old, default="17track"))
+        first = await start_daemon(sources_settings(tmp_path, old, tw, sg))
         ship = await add(first, "ES-1", "RR123456785ES", carrier=None, locale="es", phone="+34612345678", email=None)
         await first.close()
         for i in range(2):  # restarted twice without any source for Correos: one alert
-            daemon = await start_daemon(settings_for(tmp_path, tw, sg))
+            daemon = await start_daemon(make_settings(tmp_path, **messaging_sections(tw, sg)))
             await daemon.run_once()
             if i == 0:
                 await daemon.close()
@@ -100,3 +94,14 @@ def test_plan_moves_only_to_a_running_source():
     # the aggregator is disabled: shipments stay on a source that still runs, and are reported otherwise
     assert plan(pairs, s, {"ups"}) == [Move("acs", "aftership", None, 5), Move("correios", "correios", None, 2),
                                        Move("jadlog", "17track", None, 1)]
+
+
+def test_the_routes_fingerprint_changes_with_what_routing_reads():
+    def settings(**sources):
+        return Settings.model_validate({"carriers": {"17track": {"api_key": "k"}}, "sources": sources})
+
+    base = fingerprint(settings(default="17track"), {"17track"})
+    assert fingerprint(settings(default="17track"), {"17track"}) == base  # a restart: nothing to scan
+    assert fingerprint(settings(default=None), {"17track"}) != base
+    assert fingerprint(settings(default="17track", routes={"acs": "17track"}), {"17track"}) != base
+    assert fingerprint(settings(default="17track"), set()) != base  # the source was disabled
