@@ -24,6 +24,15 @@ def settings(tmp_path):
 
 
 @pytest.fixture
+async def fakes(clock):
+    """The fake Twilio and SendGrid on the test's clock: (twilio, sendgrid)."""
+    from tests.messaging_env import fake_providers
+
+    async with fake_providers(clock) as both:
+        yield both
+
+
+@pytest.fixture
 async def start_daemon(clock):
     """Start daemons on a fake clock (no web server unless asked); all are closed at the end."""
     from tracker.app import Daemon

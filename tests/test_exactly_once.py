@@ -16,9 +16,7 @@ from datetime import timedelta
 import pytest
 
 from tests.fakes._base import Fault
-from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.fakes.twilio import FakeTwilio
 from tests.helpers import add, notifications
 from tests.messaging_env import messaging_settings, point_public_url
 from tracker.components import load as load_config
@@ -26,13 +24,6 @@ from tracker.config import ConfigError
 from tracker.dispatcher import Dispatcher
 
 PHONE, EMAIL = "+14155550101", "ana@example.com"
-
-
-@pytest.fixture
-async def fakes(clock):
-    now = lambda: clock.now().timestamp()  # noqa: E731 - the providers' clocks agree with the daemons'
-    async with FakeTwilio(now=now) as tw, FakeSendGrid(now=now) as sg:
-        yield tw, sg
 
 
 async def queue(daemon, order: str, milestone: str = "shipped", channel: str = "sms"):

@@ -6,18 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.twilio import FakeTwilio
 from tests.helpers import add, notifications, sent, walk
 from tests.messaging_env import messaging_settings, point_public_url
 
 PHONE, EMAIL = "+14155550101", "ana@example.com"
-
-
-@pytest.fixture
-async def fakes(clock):
-    async with FakeTwilio() as tw, FakeSendGrid(now=lambda: clock.now().timestamp()) as sg:
-        yield tw, sg
 
 
 @pytest.fixture

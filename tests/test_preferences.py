@@ -14,7 +14,6 @@ import pytest
 from tests.helpers import add, notifications, walk
 from tests.messaging_env import (
     LOCALES,
-    fake_providers,
     messaging_settings,
     point_public_url,
 )
@@ -23,12 +22,6 @@ from tracker.db import sessionmaker
 from tracker.models import Order, PreferenceChange, Suppression
 
 PHONE, EMAIL = "+14155550101", "ana@example.com"
-
-
-@pytest.fixture
-async def fakes(clock):
-    async with fake_providers(clock) as both:
-        yield both
 
 
 @pytest.fixture

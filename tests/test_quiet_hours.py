@@ -6,8 +6,6 @@ from datetime import datetime, time, timezone
 
 import pytest
 
-from tests.fakes.sendgrid import FakeSendGrid
-from tests.fakes.twilio import FakeTwilio
 from tests.helpers import add, notifications
 from tests.messaging_env import messaging_settings, point_public_url
 from tests.test_messaging import walk
@@ -15,12 +13,6 @@ from tracker.notify import quiet
 
 QUIET = {"quiet_hours": {"enabled": True, "start": "21:00", "end": "08:00"}}
 GREEK_MOBILE = "+306912345678"
-
-
-@pytest.fixture
-async def fakes(clock):
-    async with FakeTwilio() as tw, FakeSendGrid(now=lambda: clock.now().timestamp()) as sg:
-        yield tw, sg
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from tests.fakes.aftership import FakeAfterShip
 from tests.fakes.easypost import FakeEasyPost
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.fakes.seventeentrack import FakeSeventeenTrack
-from tests.fakes.twilio import FakeTwilio
 from tests.fakes.ups_trackalert import FakeUPSTrackAlert
 from tests.helpers import add, notifications, shipment
 from tests.messaging_env import point_public_url
@@ -34,14 +33,8 @@ MARKETS = [
 ]
 
 
-@pytest.fixture
-async def messaging(clock):
-    async with FakeTwilio() as tw, FakeSendGrid(now=lambda: clock.now().timestamp()) as sg:
-        yield tw, sg
-
-
-async def start(tmp_path, start_daemon, fake, messaging, **extra):
-    tw, sg = messaging
+async def start(tmp_path, start_daemon, fake, fakes, **extra):
+    tw, sg = fakes
     daemon = await start_daemon(sources_settings(tmp_path, fake, tw, sg, **extra), web_server=True)
     point_public_url(daemon)
     point_webhooks(daemon, fake)
@@ -68,10 +61,10 @@ def assert_heard(tw, sg, phone, email, locale, carrier_name, order):
     assert all(name not in m["Body"] for m in sms for name in ("17TRACK", "AfterShip", "EasyPost"))
 
 
-async def test_spain_greece_brazil_through_17track_pushes(tmp_path, start_daemon, clock, messaging):
-    tw, sg = messaging
+async def test_spain_greece_brazil_through_17track_pushes(tmp_path, start_daemon, clock, fakes):
+    tw, sg = fakes
     async with FakeSeventeenTrack(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging)
+        daemon = await start(tmp_path, start_daemon, fake, fakes)
         ships = {}
         for order, number, carrier, locale, phone, email, _ in MARKETS:
             ships[order] = await add(daemon, order, number, carrier=carrier, locale=locale, phone=phone, email=email)
@@ -94,15 +87,15 @@ async def test_spain_greece_brazil_through_17track_pushes(tmp_path, start_daemon
         assert "ACS Courier" in page and "17TRACK" not in page
 
 
-async def test_17track_names_the_carrier_of_a_number_nobody_recognised(tmp_path, start_daemon, clock, messaging):
+async def test_17track_names_the_carrier_of_a_number_nobody_recognised(tmp_path, start_daemon, clock, fakes):
     from tracker.carriers.detect import candidates
 
-    tw, _ = messaging
+    tw, _ = fakes
     number = "BN4ZK7Q2W9X"
     assert candidates(number) == []
     async with FakeSeventeenTrack(now=clock.now) as fake:
         fake.detects[number] = "101008"  # BOX NOW, in 17TRACK's carrier list
-        daemon = await start(tmp_path, start_daemon, fake, messaging)
+        daemon = await start(tmp_path, start_daemon, fake, fakes)
         ship = await add(daemon, "GR-2002", number, carrier=None, locale="el", phone="+306912345679", email=None)
         assert ship.carrier == "auto"
         await daemon.run_once()
@@ -122,10 +115,10 @@ async def _get(daemon, path):
 
 
 @pytest.mark.parametrize("fake_cls", [FakeAfterShip, FakeEasyPost], ids=["aftership", "easypost"])
-async def test_the_same_journey_through_aftership_and_easypost(tmp_path, start_daemon, clock, messaging, fake_cls):
-    tw, sg = messaging
+async def test_the_same_journey_through_aftership_and_easypost(tmp_path, start_daemon, clock, fakes, fake_cls):
+    tw, sg = fakes
     async with fake_cls(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging)
+        daemon = await start(tmp_path, start_daemon, fake, fakes)
         ships = {}
         for order, number, carrier, locale, phone, email, _ in MARKETS:
             ships[order] = await add(daemon, order, number, carrier=carrier, locale=locale, phone=phone, email=email)
@@ -138,10 +131,10 @@ async def test_the_same_journey_through_aftership_and_easypost(tmp_path, start_d
         assert fake.numbers_in("list") == 0
 
 
-async def test_ups_through_track_alert(tmp_path, start_daemon, clock, messaging):
-    tw, sg = messaging
+async def test_ups_through_track_alert(tmp_path, start_daemon, clock, fakes):
+    tw, sg = fakes
     async with FakeUPSTrackAlert(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging)
+        daemon = await start(tmp_path, start_daemon, fake, fakes)
         ship = await add(daemon, "US-4001", "1Z999AA10123456784", carrier=None, locale="en",
                          phone="+14155550101", email="ana@example.com")
         await daemon.run_once()
@@ -154,10 +147,10 @@ async def test_ups_through_track_alert(tmp_path, start_daemon, clock, messaging)
         assert row.status == "delivered" and row.signed_by == "JOHN"
 
 
-async def test_tampered_unsigned_and_replayed_pushes_change_nothing(tmp_path, start_daemon, clock, messaging, caplog):
-    tw, sg = messaging
+async def test_tampered_unsigned_and_replayed_pushes_change_nothing(tmp_path, start_daemon, clock, fakes, caplog):
+    tw, sg = fakes
     async with FakeSeventeenTrack(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging)
+        daemon = await start(tmp_path, start_daemon, fake, fakes)
         ship = await add(daemon, "ES-1", "RR123456785ES", carrier=None, locale="es", phone="+34612345678",
                          email="l@example.es")
         await daemon.run_once()
@@ -181,9 +174,9 @@ async def test_tampered_unsigned_and_replayed_pushes_change_nothing(tmp_path, st
         assert len(tw.messages) == 0  # registered already delivered: nothing to tell (and no duplicate)
 
 
-async def test_aftership_replay_outside_the_window_is_refused(tmp_path, start_daemon, clock, messaging):
+async def test_aftership_replay_outside_the_window_is_refused(tmp_path, start_daemon, clock, fakes):
     async with FakeAfterShip(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging)
+        daemon = await start(tmp_path, start_daemon, fake, fakes)
         await add(daemon, "GR-1", "7200123456", carrier="acs", locale="el", phone=None, email="e@example.gr")
         await daemon.run_once()
         parcel = fake.scan_of("7200123456", "transit")

@@ -13,7 +13,6 @@ from tests.fakes.seventeentrack import FakeSeventeenTrack
 from tests.helpers import add, make_settings, shipment
 from tests.messaging_env import messaging_sections, point_public_url
 from tests.sources_env import point_webhooks, source_sections, sources_settings
-from tests.test_sources_push import messaging  # noqa: F401 - fixture
 from tracker.config import Settings
 from tracker.db import sessionmaker
 from tracker.models import Alert, SourceSubscription
@@ -25,8 +24,8 @@ async def subscriptions(engine) -> list[tuple[str, str]]:
         return sorted((s.source, s.state) for s in (await session.execute(select(SourceSubscription))).scalars())
 
 
-async def test_a_new_default_source_takes_over_unfinished_shipments(tmp_path, start_daemon, clock, messaging):  # noqa: F811
-    tw, sg = messaging
+async def test_a_new_default_source_takes_over_unfinished_shipments(tmp_path, start_daemon, clock, fakes):
+    tw, sg = fakes
     async with FakeSeventeenTrack(now=clock.now) as old, FakeAfterShip(now=clock.now) as new:
         first = await start_daemon(sources_settings(tmp_path, old, tw, sg), web_server=True)
         point_public_url(first)
@@ -66,8 +65,8 @@ async def test_a_new_default_source_takes_over_unfinished_shipments(tmp_path, st
         assert (await shipment(second.engine, ship.id)).status == "delivered"
 
 
-async def test_shipments_no_source_serves_stay_and_raise_one_alert(tmp_path, start_daemon, clock, messaging):  # noqa: F811
-    tw, sg = messaging
+async def test_shipments_no_source_serves_stay_and_raise_one_alert(tmp_path, start_daemon, clock, fakes):
+    tw, sg = fakes
     async with FakeSeventeenTrack(now=clock.now) as old:
         first = await start_daemon(sources_settings(tmp_path, old, tw, sg))
         ship = await add(first, "ES-1", "RR123456785ES", carrier=None, locale="es", phone="+34612345678", email=None)

@@ -14,7 +14,6 @@ from tests.messaging_env import (
     FROM_NUMBER,
     LOCALES,
     WHATSAPP_FROM,
-    fake_providers,
     messaging_settings,
     point_public_url,
     template_sids,
@@ -25,12 +24,6 @@ from tracker.status import Milestone
 PHONE, EMAIL = "+14155550101", "ana@example.com"
 WA = f"whatsapp:{PHONE}"
 ALL = [m.value for m in Milestone]
-
-
-@pytest.fixture
-async def fakes(clock):
-    async with fake_providers(clock) as both:
-        yield both
 
 
 @pytest.fixture
