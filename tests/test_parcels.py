@@ -19,7 +19,7 @@ from tracker.routing import accepted_carriers, router
 
 PHONE, EMAIL = "+14155550101", "ana@example.com"
 # the daemon on the fake Twilio and SendGrid servers, as the messaging tests start it
-fakes, env = test_messaging.fakes, test_messaging.env
+env = test_messaging.env
 LOCALES = ["en", "pt-BR", "es", "el"]
 
 # How each language says "parcel 1 of 2", "your whole order has arrived" and "still preparing".

@@ -10,7 +10,7 @@ import pytest
 
 from tests.fakes.seventeentrack import FakeSeventeenTrack
 from tests.helpers import add, notifications, shipment
-from tests.test_sources_push import messaging, start  # noqa: F401 - fixtures
+from tests.test_sources_push import start
 from tracker.db import sessionmaker
 from tracker.models import TrackingEventRow, WebhookEvent
 
@@ -28,9 +28,9 @@ async def metrics(daemon) -> str:
 
 
 @pytest.fixture
-async def env(tmp_path, start_daemon, clock, messaging):  # noqa: F811
+async def env(tmp_path, start_daemon, clock, fakes):
     async with FakeSeventeenTrack(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging, api={"max_body_bytes": 4096})
+        daemon = await start(tmp_path, start_daemon, fake, fakes, api={"max_body_bytes": 4096})
         ship = await add(daemon, "GR-1", "7200123456", carrier="acs", locale="el", phone=None, email="e@example.gr")
         await daemon.run_once()
         yield daemon, fake, ship

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from tests.fakes.seventeentrack import FakeSeventeenTrack
 from tests.helpers import add, notifications, sent, shipment
-from tests.test_sources_push import messaging, start  # noqa: F401 - fixtures
+from tests.test_sources_push import start
 from tracker.config import PushQuietHours
 from tracker.schedule import next_check_pushed
 
@@ -32,10 +32,10 @@ def test_polling_takes_over_when_pushes_are_overdue_or_never_came():
     assert next_check_pushed("in_transit", NOW, NOW, PushQuietHours(in_transit=None), POLLED) == POLLED
 
 
-async def test_quiet_pushes_hand_the_shipment_back_to_polling(tmp_path, start_daemon, clock, messaging):  # noqa: F811
-    tw, _ = messaging
+async def test_quiet_pushes_hand_the_shipment_back_to_polling(tmp_path, start_daemon, clock, fakes):
+    tw, _ = fakes
     async with FakeSeventeenTrack(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging, sources={"quota_check_hours": 1000})
+        daemon = await start(tmp_path, start_daemon, fake, fakes, sources={"quota_check_hours": 1000})
         ship = await add(daemon, "ES-1", "RR123456785ES", carrier=None, locale="es", phone="+34612345678", email=None)
         await daemon.run_once()
         assert await fake.scan("RR123456785ES", "transit") == 200
@@ -59,9 +59,9 @@ async def test_quiet_pushes_hand_the_shipment_back_to_polling(tmp_path, start_da
         assert len(tw.to("+34612345678")) == 3
 
 
-async def test_the_silence_watcher_still_works_for_pushed_shipments(tmp_path, start_daemon, clock, messaging):  # noqa: F811
+async def test_the_silence_watcher_still_works_for_pushed_shipments(tmp_path, start_daemon, clock, fakes):
     async with FakeSeventeenTrack(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging, sources={"quota_check_hours": 1000})
+        daemon = await start(tmp_path, start_daemon, fake, fakes, sources={"quota_check_hours": 1000})
         ship = await add(daemon, "GR-1", "7200123456", carrier="acs", locale="el", phone=None, email="e@example.gr")
         await daemon.run_once()
         assert await fake.scan("7200123456", "transit") == 200

@@ -12,7 +12,7 @@ from tests.fakes.seventeentrack import FakeSeventeenTrack
 from tests.fakes.ups_trackalert import FakeUPSTrackAlert
 from tests.helpers import add, seed_shipments, shipment
 from tests.test_sources_bad_input import metrics
-from tests.test_sources_push import messaging, start  # noqa: F401 - fixtures
+from tests.test_sources_push import start
 from tracker.db import sessionmaker
 from tracker.models import Alert, Shipment, SourceSubscription
 from tracker.story import carriers_story
@@ -34,9 +34,9 @@ async def seed(daemon, count: int, clock) -> None:
         await session.execute(Shipment.__table__.update().values(source="17track"))
 
 
-async def test_registration_batches_40_a_request_at_3_a_second(tmp_path, start_daemon, clock, messaging):  # noqa: F811
+async def test_registration_batches_40_a_request_at_3_a_second(tmp_path, start_daemon, clock, fakes):
     async with FakeSeventeenTrack(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging)
+        daemon = await start(tmp_path, start_daemon, fake, fakes)
         await seed(daemon, 250, clock)
         await daemon.run_once()
         sizes = [n for e, n in fake.requests if e == "register"]
@@ -45,9 +45,9 @@ async def test_registration_batches_40_a_request_at_3_a_second(tmp_path, start_d
         assert {s.state for s in await subscriptions(daemon)} == {"active"}
 
 
-async def test_failures_are_retried_shown_and_alerted_once(tmp_path, start_daemon, clock, messaging):  # noqa: F811
+async def test_failures_are_retried_shown_and_alerted_once(tmp_path, start_daemon, clock, fakes):
     async with FakeSeventeenTrack(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging, sources={"quota_check_hours": 1000})
+        daemon = await start(tmp_path, start_daemon, fake, fakes, sources={"quota_check_hours": 1000})
         await daemon.run_once()  # quota read at start
         ship = await add(daemon, "BR-1", "10082700123456", carrier="jadlog", locale="pt-BR", phone=None,
                          email="j@example.com.br")
@@ -79,9 +79,9 @@ async def test_failures_are_retried_shown_and_alerted_once(tmp_path, start_daemo
         assert row.push_heard_at == clock.now() and row.next_check_at == clock.now() + timedelta(hours=48)
 
 
-async def test_quota_exhaustion_waits_for_quota_and_alerts_once(tmp_path, start_daemon, clock, messaging):  # noqa: F811
+async def test_quota_exhaustion_waits_for_quota_and_alerts_once(tmp_path, start_daemon, clock, fakes):
     async with FakeSeventeenTrack(now=clock.now, quota=1) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging)
+        daemon = await start(tmp_path, start_daemon, fake, fakes)
         for i, number in enumerate(("10082700000001", "10082700000002", "10082700000003")):
             await add(daemon, f"BR-{i}", number, carrier="jadlog", phone=None, email=f"c{i}@example.com")
         await daemon.run_once()
@@ -104,9 +104,9 @@ async def test_quota_exhaustion_waits_for_quota_and_alerts_once(tmp_path, start_
         assert {s.state for s in await subscriptions(daemon)} == {"active"}
 
 
-async def test_a_refused_number_is_polled_instead(tmp_path, start_daemon, clock, messaging):  # noqa: F811
+async def test_a_refused_number_is_polled_instead(tmp_path, start_daemon, clock, fakes):
     async with FakeUPSTrackAlert(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging)
+        daemon = await start(tmp_path, start_daemon, fake, fakes)
         ship = await add(daemon, "US-1", "1ZXXXXXXXXXXXXXXXX", carrier="ups", phone=None, email="a@example.com")
         fake.parcels.clear()
         async with sessionmaker(daemon.engine)() as session, session.begin():  # a number UPS will refuse
@@ -121,9 +121,9 @@ async def test_a_refused_number_is_polled_instead(tmp_path, start_daemon, clock,
         assert (await shipment(daemon.engine, ship.id)).push_heard_at is None
 
 
-async def test_ups_subscriptions_are_renewed_before_they_lapse(tmp_path, start_daemon, clock, messaging):  # noqa: F811
+async def test_ups_subscriptions_are_renewed_before_they_lapse(tmp_path, start_daemon, clock, fakes):
     async with FakeUPSTrackAlert(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging)
+        daemon = await start(tmp_path, start_daemon, fake, fakes)
         await add(daemon, "US-1", "1Z999AA10123456784", carrier="ups", phone=None, email="a@example.com")
         await daemon.run_once()
         sub, = await subscriptions(daemon)
@@ -135,9 +135,9 @@ async def test_ups_subscriptions_are_renewed_before_they_lapse(tmp_path, start_d
         assert sub.state == "active" and sub.expires_at == clock.now() + timedelta(days=14)
 
 
-async def test_17track_stopping_a_number_hands_it_back_to_polling(tmp_path, start_daemon, clock, messaging):  # noqa: F811
+async def test_17track_stopping_a_number_hands_it_back_to_polling(tmp_path, start_daemon, clock, fakes):
     async with FakeSeventeenTrack(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging)
+        daemon = await start(tmp_path, start_daemon, fake, fakes)
         ship = await add(daemon, "ES-1", "RR123456785ES", carrier=None, phone=None, email="l@example.es")
         await daemon.run_once()
         fake.scan_of("RR123456785ES", "transit")
@@ -152,23 +152,23 @@ async def test_17track_stopping_a_number_hands_it_back_to_polling(tmp_path, star
 
 
 @pytest.mark.postgres
-async def test_push_journey_on_postgresql(pg_url, tmp_path, start_daemon, clock, messaging):  # noqa: F811
+async def test_push_journey_on_postgresql(pg_url, tmp_path, start_daemon, clock, fakes):
     from tests.test_sources_push import journey
 
-    tw, _ = messaging
+    tw, _ = fakes
     async with FakeSeventeenTrack(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging, database={"url": pg_url})
+        daemon = await start(tmp_path, start_daemon, fake, fakes, database={"url": pg_url})
         await add(daemon, "GR-1", "7200123456", carrier="acs", locale="el", phone="+306912345678", email=None)
         await daemon.run_once()
         await journey(daemon, clock, fake, ["7200123456"])
         assert len(tw.to("+306912345678")) == 3
 
 
-async def test_the_support_console_shows_a_failing_source(tmp_path, start_daemon, clock, messaging):  # noqa: F811
+async def test_the_support_console_shows_a_failing_source(tmp_path, start_daemon, clock, fakes):
     from tests.web_helpers import SUPPORT, Client, support_login
 
     async with FakeSeventeenTrack(now=clock.now) as fake:
-        daemon = await start(tmp_path, start_daemon, fake, messaging, **SUPPORT)
+        daemon = await start(tmp_path, start_daemon, fake, fakes, **SUPPORT)
         await add(daemon, "BR-1", "10082700123456", carrier="jadlog", phone=None, email="j@example.com.br")
         fake.fail_next(503, times=10)
         await daemon.run_once()
