@@ -102,3 +102,18 @@ def test_backup_of_postgresql_names_pg_dump(tmp_path, monkeypatch, capsys):
     assert main(["--config", str(path), "db", "backup"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pg_dump --format=custom" in err
+
+
+def test_two_version_rows_on_one_line_of_history_collapse_to_the_newest(config, tmp_path, capsys):
+    """What `alembic upgrade heads` by hand at the two-head commit (a828a8e) would have recorded."""
+    import shutil
+
+    shutil.copy(SCHEMAS / "09-e48d021" / "sqlite.db", tmp_path / "tracker.db")
+    conn = sqlite3.connect(tmp_path / "tracker.db")
+    conn.execute("INSERT INTO alembic_version VALUES ('channels_1')")
+    conn.commit()
+    conn.close()
+    assert main(["db", "upgrade"]) == 0
+    out = capsys.readouterr().out
+    assert "repaired: version rows channels_1, detect_1 collapsed to detect_1" in out and "applied release_1" in out
+    assert main(["db", "check"]) == 0
