@@ -5,19 +5,11 @@ from __future__ import annotations
 import sqlite3
 import stat
 
-import pytest
 import yaml
 
+from tests.test_cli import config  # noqa: F401  (the fixture: a SQLite config in tmp_path, cwd there)
 from tests.upgrade_fixtures import SCHEMAS
 from tracker.cli import main
-
-
-@pytest.fixture
-def config(tmp_path, monkeypatch):
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"database": {"url": "sqlite:///tracker.db"}, "server": {"port": 0}}))
-    monkeypatch.chdir(tmp_path)
-    return path
 
 
 def add(n: int) -> None:
