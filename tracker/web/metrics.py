@@ -11,6 +11,7 @@ its schema is the one this daemon runs on; 503 otherwise, with the reason and th
 from __future__ import annotations
 
 import asyncio
+import logging
 import platform
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from tracker.db_health import is_outage
 from tracker.web.common import DAEMON
 from tracker.web.pushes import PUSHES
 
+log = logging.getLogger("tracker.web")
 READ_TIMEOUT_SECONDS = 5.0  # a scrape or a probe never waits longer on the database
 # The classic text format generate_latest writes for these names, as every Prometheus version reads it.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -36,6 +38,7 @@ class LastGauges:
     families: list[gauges.Family] = field(default_factory=list)
     read_at: float | None = None  # monotonic
     database_up: bool = True
+    error: str = ""  # the last failure that was not an outage, logged once
 
 
 LAST = web.AppKey("last_gauges", LastGauges)
@@ -103,12 +106,14 @@ async def _read_gauges(app: web.Application) -> None:
         last.families = await asyncio.wait_for(gauges.collect(
             daemon.engine, carriers=sorted(runtimes), pushing=_pushing(daemon), now=daemon.clock.now(),
             budgets={n: rt.budget for n, rt in runtimes.items() if rt.budget is not None}), READ_TIMEOUT_SECONDS)
-    except Exception as exc:
-        if not is_outage(exc):
-            raise
-        last.database_up = False
+    except Exception as exc:  # /metrics answers anyway, with the last values and their age
+        if is_outage(exc):
+            last.database_up = False
+        elif type(exc).__name__ != last.error:
+            log.exception("reading the database gauges for /metrics failed; serving the last values")
+        last.error = type(exc).__name__
         return
-    last.read_at, last.database_up = time.monotonic(), True
+    last.read_at, last.database_up, last.error = time.monotonic(), True, ""
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -124,9 +129,8 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         status = await asyncio.wait_for(schema_status(daemon.engine), READ_TIMEOUT_SECONDS)
     except Exception as exc:  # the probe answers whatever the database does
-        if not is_outage(exc):
-            raise
-        return web.json_response({"status": "database unavailable", "error": type(exc).__name__,
+        return web.json_response({"status": "database unavailable" if is_outage(exc) else "database error",
+                                  "error": type(exc).__name__,
                                   "fix": "start the database or restore its network; the daemon goes on by itself"},
                                  status=503)
     if status.state == "newer":
