@@ -49,11 +49,20 @@ class Injected(Exception):
     pass
 
 
-def fail_at(prefix: str):
+async def upgrade_failing_at(engine, prefix: str) -> MigrationFailed:
+    """Upgrade with the first statement that starts with `prefix` failing, as a full disk or a lost
+    connection would fail it; the MigrationFailed that comes out."""
     def listener(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
         if statement.strip().startswith(prefix):
             raise Injected(f"injected failure at: {prefix}")
-    return listener
+
+    event.listen(Engine, "before_cursor_execute", listener)
+    try:
+        with pytest.raises(MigrationFailed) as failure:
+            await upgrade(engine)
+    finally:
+        event.remove(Engine, "before_cursor_execute", listener)
+    return failure.value
 
 
 async def test_a_failing_sqlite_migration_leaves_the_database_as_it_was(tmp_path):
@@ -61,14 +70,7 @@ async def test_a_failing_sqlite_migration_leaves_the_database_as_it_was(tmp_path
     url = f"sqlite+aiosqlite:///{path}"
     rows, shape = await snapshot(url), schema_of(path)
     engine = make_engine(url)
-    listener = fail_at(WORST_SQLITE)
-    event.listen(Engine, "before_cursor_execute", listener)
-    try:
-        with pytest.raises(MigrationFailed) as failure:
-            await upgrade(engine)
-    finally:
-        event.remove(Engine, "before_cursor_execute", listener)
-    message = str(failure.value)
+    message = str(await upgrade_failing_at(engine, WORST_SQLITE))
     assert "\n" not in message
     assert message.startswith("database: migration push_1 (tracking sources")
     assert "rolled back" in message and "as it was before it (schema 0003)" in message
@@ -133,14 +135,9 @@ async def test_a_failing_postgresql_migration_leaves_the_database_as_it_was(pg_u
     url = async_url(pg_url, None)
     rows = await snapshot(url)
     engine = make_engine(url)
-    listener = fail_at("UPDATE shipments SET source = carrier")  # after push_1's DDL, in its transaction
-    event.listen(Engine, "before_cursor_execute", listener)
-    try:
-        with pytest.raises(MigrationFailed) as failure:
-            await upgrade(engine)
-    finally:
-        event.remove(Engine, "before_cursor_execute", listener)
-    assert "migration push_1" in str(failure.value) and "(schema 0003)" in str(failure.value)
+    # after push_1's DDL, in its transaction
+    message = str(await upgrade_failing_at(engine, "UPDATE shipments SET source = carrier"))
+    assert "migration push_1" in message and "(schema 0003)" in message
     async with engine.connect() as conn:
         columns = await conn.run_sync(lambda c: {c_["name"] for c_ in sa.inspect(c).get_columns("shipments")})
         tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
