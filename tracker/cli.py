@@ -572,6 +572,34 @@ def cmd_import(args) -> int:
     return _run(go())
 
 
+def cmd_connect(args) -> int:
+    """`tracker shopify connect` / `tracker woocommerce connect`."""
+    settings = _settings(args)
+    from tracker.importer import progress_bar
+    from tracker.shops import connect
+    from tracker.shops.shopify import AdminError
+
+    platform = args.command
+    show = not args.quiet and sys.stderr.isatty()
+    run = connect.shopify_connect if platform == "shopify" else connect.woocommerce_connect
+
+    async def go():
+        try:
+            (connect.shopify_checked if platform == "shopify" else connect.woocommerce_checked)(settings)
+            engine = await _engine(settings)
+            try:
+                report = await run(engine, settings, days=args.days, backfill=not args.no_backfill,
+                                   progress=progress_bar(doing="backfilling", unit="orders") if show else None)
+            finally:
+                await engine.dispose()
+        except AdminError as exc:
+            raise Failure(str(exc)) from None
+        print(connect.format_report(report, settings))
+        return 1 if report.rejected else 0
+
+    return _run(go())
+
+
 # --- parser -------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -643,6 +671,17 @@ def build_parser() -> argparse.ArgumentParser:
                                 "locale, timezone, channels")
     s.add_argument("--quiet", action="store_true", help="no progress bar (shown only on a terminal anyway)")
     s.set_defaults(func=cmd_import)
+
+    for platform, what in (("shopify", "the GraphQL Admin API (settings under shopify:)"),
+                           ("woocommerce", "the REST API (settings under woocommerce:)")):
+        s = sub.add_parser(platform, help=f"connect a {platform.capitalize()} shop: webhooks and backfill")
+        psub = s.add_subparsers(dest="platform_command", required=True)
+        c = psub.add_parser("connect", help=f"make the webhooks tracker needs and register the orders of the last "
+                                            f"days, through {what}; running it again changes nothing")
+        c.add_argument("--days", type=float, default=30, help="backfill the orders of this many days (default 30)")
+        c.add_argument("--no-backfill", action="store_true", help="only the webhooks")
+        c.add_argument("--quiet", action="store_true", help="no progress bar (shown only on a terminal anyway)")
+        c.set_defaults(func=cmd_connect)
 
     s = sub.add_parser("apikey", help="API keys for the HTTP API")
     ksub = s.add_subparsers(dest="apikey_command", required=True)

@@ -379,7 +379,7 @@ class Watcher:
         cutoff = now - timedelta(hours=self.cfg.handling_hours)
         async with self.maker() as session, session.begin():
             orders = (await session.execute(select(Order).where(
-                Order.erased_at.is_(None), Order.created_at <= cutoff,
+                Order.erased_at.is_(None), Order.cancelled_at.is_(None), Order.created_at <= cutoff,
                 ~select(Shipment.id).where(Shipment.order_id == Order.id).exists()).order_by(Order.id))).scalars().all()
             if not orders:
                 return
