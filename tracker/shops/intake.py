@@ -20,7 +20,7 @@ from tracker.config import Settings
 from tracker.db import sessionmaker
 from tracker.models import Order
 from tracker.orders import InputError, Outcome, Registration
-from tracker.shops.versions import Version
+from tracker.shops.versions import Version, claim_many
 
 
 @dataclass
@@ -71,10 +71,11 @@ async def apply(engine, settings: Settings, now: datetime, deliveries: list[Deli
         result = Applied()
         try:
             async with sessionmaker(engine)() as session, session.begin():
-                for d, delivery in enumerate(deliveries):
-                    seen = await delivery.version.claim(engine, session, now)
-                    if seen:
-                        result.seen[d] = seen
+                if len(deliveries) == 1:
+                    if seen := await deliveries[0].version.claim(engine, session, now):
+                        result.seen[0] = seen
+                else:
+                    result.seen = await claim_many(engine, session, [d.version for d in deliveries], now)
                 regs = [(key, reg) for d, key, reg in checked if d not in result.seen]
                 outcomes = await register_batch(session, regs, now, load=load,
                                                 first_check_seconds=settings.poller.first_check_seconds) if regs else []

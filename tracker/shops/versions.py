@@ -57,3 +57,41 @@ class Version:
         have = (await session.execute(select(T.c.updated_at).where(
             T.c.source == self.source, T.c.resource_id == self.resource_id))).scalar_one()
         return "duplicate" if have == self.updated_at else "stale"
+
+
+async def claim_many(engine, session, versions: list[Version], now: datetime) -> dict[int, str]:
+    """claim() of many versions (a backfill's page) in a few statements: {index: "duplicate" | "stale"} of
+    those already applied. Resources never seen are inserted in one go (a webhook claiming one of them
+    meanwhile makes the insert fail: the caller's transaction is tried again); one seen in an older state
+    takes the one-by-one upsert."""
+    from tracker.orders import insert_many  # the one executemany shortcut
+
+    seen: dict[int, str] = {}
+    keyed = [(i, v) for i, v in enumerate(versions) if v.updated_at is not None]
+    for i, v in enumerate(versions):
+        if v.updated_at is None and (outcome := await v.claim(engine, session, now)):
+            seen[i] = outcome
+    T = ShopResource.__table__
+    have: dict[tuple[str, str], datetime] = {}
+    for source in {v.source for _, v in keyed}:
+        ids = sorted({v.resource_id for _, v in keyed if v.source == source})
+        for lo in range(0, len(ids), 500):
+            have.update({(source, rid): at for rid, at in await session.execute(
+                select(T.c.resource_id, T.c.updated_at).where(T.c.source == source,
+                                                              T.c.resource_id.in_(ids[lo:lo + 500])))})
+    fresh: dict[tuple[str, str], Version] = {}
+    for i, v in keyed:
+        key = (v.source, v.resource_id)
+        if key in fresh:  # the same resource twice in one page: the later state wins, once
+            seen[i] = "duplicate"
+            continue
+        if key not in have:
+            fresh[key] = v
+        elif have[key] >= v.updated_at:
+            seen[i] = "duplicate" if have[key] == v.updated_at else "stale"
+        elif outcome := await v.claim(engine, session, now):
+            seen[i] = outcome
+    if fresh:
+        await insert_many(session, T, [dict(source=v.source, resource_id=v.resource_id, updated_at=v.updated_at,
+                                            received_at=now) for v in fresh.values()])
+    return seen
