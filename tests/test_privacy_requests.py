@@ -200,6 +200,9 @@ async def test_shopify_customers_redact_and_data_request(shop):
                                  daemon.clock.now(), by="maria")
     async with sessionmaker(daemon.engine)() as s:
         assert (await s.get(PrivacyRequest, pending.id)).state == "done"
+    _, metrics, _ = await client.request("GET", "/metrics")
+    assert 'tracker_privacy_requests{kind="data_request",state="done"} 1' in metrics
+    assert 'tracker_privacy_requests{kind="erase",state="done"} 1' in metrics
 
 
 async def test_shopify_shop_redact_erases_every_order_of_this_shop_only(shop):

@@ -184,5 +184,13 @@ async def list_requests(engine, limit: int = 100) -> list[PrivacyRequest]:
                                            .limit(limit))).scalars())
 
 
+async def counts(engine) -> dict[tuple[str, str], int]:
+    """Requests by (kind, state), for /metrics (a small table: one grouped count)."""
+    async with sessionmaker(engine)() as session:
+        return {(k, st): n for k, st, n in await session.execute(
+            select(PrivacyRequest.kind, PrivacyRequest.state, func.count()).group_by(
+                PrivacyRequest.kind, PrivacyRequest.state))}
+
+
 def kept_note() -> str:
     return "; ".join(p.kept for p in parts.PARTS if p.kept)

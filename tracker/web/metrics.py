@@ -16,6 +16,7 @@ from tracker.carrier_health import as_time as _as_time
 from tracker.carrier_health import carrier_health
 from tracker.db import current_revision, head_revision, sessionmaker
 from tracker.models import CarrierState, Notification, Shipment
+from tracker.privacy.requests import counts as privacy_counts
 from tracker.source_health import STATES, source_health
 from tracker.web.common import DAEMON
 from tracker.web.pushes import PUSHES
@@ -122,6 +123,10 @@ async def metrics(request: web.Request) -> web.Response:
     for name in sorted(set(runtimes) | set(unknown_codes)):
         out.sample("tracker_unknown_carrier_code_kinds", unknown_codes.get(name, (0, 0))[1], carrier=name)
     await _sources(request, out)
+    out.family("tracker_privacy_requests", "gauge", "Privacy requests recorded, by kind and state (to_answer: a "
+               "Shopify data request waiting for `tracker privacy export`).")
+    for (kind, state), n in sorted((await privacy_counts(daemon.engine)).items()):
+        out.sample("tracker_privacy_requests", n, kind=kind, state=state)
     return web.Response(text="\n".join(out.lines) + "\n", content_type=CONTENT_TYPE,
                         headers={"Cache-Control": "no-store"})
 
