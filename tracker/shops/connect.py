@@ -3,8 +3,9 @@
 Both check everything first (settings, credentials, access scopes), so a refusal writes nothing; then
 make the webhooks tracker needs that are missing, then register the orders of the last N days that still
 matter (paid and waiting to ship, or shipped and not delivered) through tracker/shops/intake.py, the
-webhooks' own path, page by page (one transaction a page). Running it again changes nothing: webhooks are
-found by topic and address, and each order's and fulfillment's state is claimed once (shops/versions.py).
+webhooks' own path, BATCH orders (several pages of the API) a transaction. Running it again changes nothing:
+webhooks are found by topic and address, and each order's and fulfillment's state is claimed once
+(shops/versions.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tracker.shops.versions import Version
 from tracker.shops.woocommerce import Rest
 
 MAX_DAYS = 365
+BATCH = 500  # orders registered per transaction (several API pages): SQLite's one writer waits for one at most
 ALL_ORDERS_DAYS = 60  # Shopify shows older orders only to apps with read_all_orders
 
 
@@ -152,7 +154,7 @@ def shopify_deliveries(node: dict, aliases: dict[str, str], report: Report) -> l
 
 
 async def _register(engine, settings: Settings, clock: Clock, report: Report, per_order: list[list[Delivery]]) -> None:
-    """One page of orders in one transaction; an order counts as known when each of its states was seen."""
+    """Some orders in one transaction; an order counts as known when each of its states was seen."""
     deliveries, groups = [], []
     for group in per_order:
         if group:
@@ -202,11 +204,16 @@ async def shopify_connect(engine, settings: Settings, *, days: float = 30, backf
             if progress:
                 progress(0, max(total, 1))
             aliases = settings.intake.carrier_aliases
+            waiting: list[list[Delivery]] = []
             async for nodes in admin.orders(since, page_size=page_size):
                 report.orders += len(nodes)
-                await _register(engine, settings, clock, report, [shopify_deliveries(n, aliases, report) for n in nodes])
+                waiting += [shopify_deliveries(n, aliases, report) for n in nodes]
+                if len(waiting) >= BATCH:
+                    await _register(engine, settings, clock, report, waiting)
+                    waiting = []
                 if progress:
                     progress(report.orders, max(total, report.orders + 1))
+            await _register(engine, settings, clock, report, waiting)
             if progress:
                 progress(report.orders, report.orders)
         report.requests, report.points = admin.queries, admin.points
@@ -255,14 +262,18 @@ async def woocommerce_connect(engine, settings: Settings, *, days: float = 30, b
         if backfill:
             report.backfilled = True
             aliases = settings.intake.carrier_aliases
+            waiting = []
             async for orders, total in rest.orders(clock.now() - timedelta(days=days)):
                 if progress and not report.orders:
                     progress(0, max(total, 1))
                 report.orders += len(orders)
-                await _register(engine, settings, clock, report,
-                                [woocommerce_deliveries(o, aliases, report) for o in orders])
+                waiting += [woocommerce_deliveries(o, aliases, report) for o in orders]
+                if len(waiting) >= BATCH:
+                    await _register(engine, settings, clock, report, waiting)
+                    waiting = []
                 if progress:
                     progress(report.orders, max(total, report.orders))
+            await _register(engine, settings, clock, report, waiting)
         report.requests = rest.requests
     finally:
         if own:
