@@ -280,3 +280,19 @@ def test_cli_connect_prints_what_it_did_and_what_to_switch_off(tmp_path, capsys)
     assert asyncio.run(wrong_token()) == 2
     err = capsys.readouterr().err
     assert "shopify.access_token: Shopify refused the access token (HTTP 401)" in err and "shpat_" not in err
+
+
+@pytest.mark.postgres
+async def test_shopify_backfill_on_postgresql(tmp_path, shopify, clock, pg_url):
+    seed_shopify(shopify, clock.now())
+    settings = shop_settings(tmp_path, shopify, database_url=pg_url)
+    engine = await engine_for(settings)
+    try:
+        first = await connect.shopify_connect(engine, settings, clock=clock, page_size=4)
+        again = await connect.shopify_connect(engine, settings, clock=clock, page_size=4)
+        orders, ships = await rows(engine)
+    finally:
+        await engine.dispose()
+    assert (first.parcels, first.waiting, first.rejected) == (6, 5, [])
+    assert (again.parcels, again.waiting, again.known) == (0, 0, 11)
+    assert len(orders) == 11 and len(ships) == 6
