@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
-from tests.helpers import make_settings, notifications
+from tests.helpers import notifications
 from tests.shops_env import SHOPIFY_SECRET
 from tests.web_helpers import Client, web_daemon
 from tracker.db import make_engine, sessionmaker, upgrade

@@ -648,7 +648,8 @@ def cmd_privacy(args) -> int:
                               "address or phone, or find their order with `tracker status`.")
             shown = ", ".join(outcome.orders[:10]) + (f" and {len(outcome.orders) - 10} more"
                                                        if len(outcome.orders) > 10 else "")
-            print(f"erased {who.shown} from {len(outcome.orders)} orders ({shown}): {requests.result_text(outcome.erased)}.")
+            print(f"erased {who.shown} from {len(outcome.orders)} orders ({shown}): "
+                  f"{requests.result_text(outcome.erased)}.")
             print(f"kept: {requests.kept_note()}. Privacy request #{outcome.request_id} recorded.")
             return 0
         finally:

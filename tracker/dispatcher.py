@@ -200,8 +200,8 @@ class Dispatcher:
             contact = self.settings.shop.contact(order.locale)
             return self._render(note, order, milestone, dict(
                 shop_name=self.settings.shop.name, support_email=contact.email, support_phone=contact.phone,
-                support_hours=contact.hours, order_number=order.number, tracking_url=tracking_url(self.settings, order, None),
-                locale_tag=order.locale))
+                support_hours=contact.hours, order_number=order.number,
+                tracking_url=tracking_url(self.settings, order, None), locale_tag=order.locale))
         today = self.clock.now().astimezone(ZoneInfo(self.settings.shop.timezone)).date()
         parcel = view_of(self._parcels.get(order.id, []), ship.id)
         window = ship.delivery_window.split("-", 1) if ship.delivery_window else [None]

@@ -26,7 +26,6 @@ import hmac
 import json
 import logging
 import re
-from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select, update
