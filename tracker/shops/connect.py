@@ -143,12 +143,14 @@ def shopify_deliveries(node: dict, aliases: dict[str, str], report: Report) -> l
         report.skip("not paid")
         return []
     paid = payloads.shopify_paid(order)
-    out = [Delivery(Version("shopify", _body(order), order["id"] and f"order:{order['id']}", order["updated_at"]),
+    out = [Delivery(Version("shopify", lambda: _body(order), order["id"] and f"order:{order['id']}", order["updated_at"]),
                     paid.items, paid.status_url)]
     for f in moving:
         mapped = payloads.shopify_fulfillment(f, aliases)
+        for item in mapped.items:  # the order's item just before gives them (read once, not once a parcel)
+            item.pop("email", None), item.pop("phone", None)
         if mapped.items:
-            out.append(Delivery(Version("shopify", _body(f), f["id"] and f"fulfillment:{f['id']}", f["updated_at"]),
+            out.append(Delivery(Version("shopify", lambda f=f: _body(f), f["id"] and f"fulfillment:{f['id']}", f["updated_at"]),
                                 mapped.items, paid.status_url))
     return out
 
@@ -240,7 +242,7 @@ def woocommerce_deliveries(order: dict, aliases: dict[str, str], report: Report)
     if mapped.ignored:
         report.skip("completed without tracking data")
         return []
-    version = Version("woocommerce", _body(order), order.get("id") and f"order:{order['id']}",
+    version = Version("woocommerce", lambda: _body(order), order.get("id") and f"order:{order['id']}",
                       order.get("date_modified_gmt") or order.get("date_modified"))
     return [Delivery(version, mapped.items)]
 

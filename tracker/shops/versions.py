@@ -10,6 +10,7 @@ apply one state twice.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -34,10 +35,16 @@ def when(value: Any) -> datetime | None:
 class Version:
     """What identifies one state of a shop resource, from the signed body."""
 
-    def __init__(self, source: str, body: bytes, resource_id: str | None, updated: Any) -> None:
+    def __init__(self, source: str, body: bytes | Callable[[], bytes], resource_id: str | None, updated: Any) -> None:
         self.source, self.resource_id = source, (resource_id or "")[:64]
         self.updated_at = when(updated) if resource_id else None
-        self.digest = hashlib.sha256(body).hexdigest()
+        self._body = body
+
+    @property
+    def digest(self) -> str:
+        """The body's hash: what identifies a state that has no id and update time (read only then)."""
+        body = self._body() if callable(self._body) else self._body
+        return hashlib.sha256(body).hexdigest()
 
     async def claim(self, engine, session, now: datetime) -> str | None:
         """Record this state as applied. None: go on; "duplicate" or "stale": already had it, or newer."""
