@@ -358,7 +358,7 @@ class AppSecret(SQLModel, table=True):
 class PrivacyRequest(SQLModel, table=True):
     """An access or erasure request about one person (or, for Shopify's shop/redact, a whole shop), kept
     for audit: who asked, how, when, what was done. The person is kept only as a keyed hash of the email
-    or phone given (tracker/privacy/audit.py), so the record proves a request was handled without keeping
+    or phone given (tracker/privacy/requests.py), so the record proves a request was handled without keeping
     the data it erased."""
 
     __tablename__ = "privacy_requests"
@@ -373,3 +373,14 @@ class PrivacyRequest(SQLModel, table=True):
     result: str = ""  # what was done, counted
     requested_at: datetime = Field(sa_column=_ts(nullable=False))
     completed_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class SchemaHistory(SQLModel, table=True):
+    """One row per migration applied (from release_1 on): which tracker version applied it and when, so that
+    an older release can say which one a database needs (tracker/schema.py)."""
+
+    __tablename__ = "schema_history"
+    id: int | None = Field(default=None, primary_key=True)
+    revision: str = Field(max_length=32)
+    tracker_version: str = Field(max_length=64)
+    applied_at: datetime = Field(sa_column=_ts(nullable=False))

@@ -1,7 +1,7 @@
 """connect: the shop's order status page and cancellation on orders; privacy requests kept for audit
 
 Revision ID: connect_1
-Revises: parcels_1
+Revises: release_1
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import tracker.models
 
 revision = "connect_1"
-down_revision = "parcels_1"
+down_revision = "release_1"
 branch_labels = None
 depends_on = None
 
