@@ -4,6 +4,7 @@ named with its fix before anything is written."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -296,3 +297,20 @@ async def test_shopify_backfill_on_postgresql(tmp_path, shopify, clock, pg_url):
     assert (first.parcels, first.waiting, first.rejected) == (6, 5, [])
     assert (again.parcels, again.waiting, again.known) == (0, 0, 11)
     assert len(orders) == 11 and len(ships) == 6
+
+
+async def test_an_unreachable_shop_is_named_not_a_traceback(tmp_path, clock):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for creds in ({"access_token": "shpat_x"}, {"access_token": "", "client_id": "id", "client_secret": SHOPIFY_SECRET}):
+        settings = shop_settings(tmp_path, shopify={"shop": "casa-azul.myshopify.com", "base_url": f"http://127.0.0.1:{port}",
+                                                    **creds})
+        async with aiohttp.ClientSession() as http:
+            admin = Admin(settings.shopify, http, clock=clock, sleep=lambda s: asyncio.sleep(0))
+            with pytest.raises(AdminError) as info:
+                await admin.check()
+        assert info.value.field == "shopify.shop" and "did not answer" in info.value.problem
+        assert f"127.0.0.1:{port}" in info.value.problem

@@ -38,6 +38,7 @@ log = logging.getLogger("tracker.shops.shopify")
 MAX_QUERY_COST = 1000  # a single query may cost at most this (requested cost)
 TOKEN_MARGIN_SECONDS = 300
 MAX_TRIES = 8  # throttled or failing answers in a row before giving up
+CONNECT_TRIES = 3  # connections refused or lost in a row (about 6 s) before saying the shop does not answer
 SCOPES = ("read_orders",)  # what connect needs: orders (and their fulfillments), and the webhooks on them
 
 # The webhook topics tracker handles (tracker/web/intake.py), GraphQL enum -> delivered X-Shopify-Topic
@@ -152,7 +153,11 @@ class Admin:
             return self.s.access_token, 10 * 365 * 86400
         form = {"grant_type": "client_credentials", "client_id": self.s.client_id,
                 "client_secret": self.s.client_secret}
-        status, body = await self._post(f"{self.base}/admin/oauth/access_token", data=form)
+        try:
+            status, body = await self._post(f"{self.base}/admin/oauth/access_token", data=form)
+        except ConnectionError as exc:
+            raise AdminError("shopify.shop", f"Shopify did not answer ({exc})",
+                             "check shopify.shop and the network, then run connect again") from None
         if status in (400, 401, 403) or (isinstance(body, dict) and body.get("error")):
             detail = body.get("error_description") or body.get("error") if isinstance(body, dict) else None
             raise AdminError("shopify.client_id", f"Shopify refused the client ID and secret (HTTP {status}"
@@ -199,7 +204,7 @@ class Admin:
                                                          "Content-Type": "application/json"})
             except ConnectionError as exc:
                 failures += 1
-                if failures >= MAX_TRIES:
+                if failures >= CONNECT_TRIES:
                     raise AdminError("shopify.shop", f"Shopify did not answer ({exc})",
                                      "check shopify.shop and the network, then run connect again") from None
                 await self.sleep(min(30.0, 2.0 ** failures))

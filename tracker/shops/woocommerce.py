@@ -25,7 +25,7 @@ import aiohttp
 
 from tracker import redact
 from tracker.config import WooCommerceSettings
-from tracker.shops.shopify import AdminError
+from tracker.shops.shopify import CONNECT_TRIES, AdminError
 
 TOPICS = ("order.created", "order.updated")
 PER_PAGE = 100
@@ -65,7 +65,7 @@ class Rest:
                     raw, status, headers = await resp.read(), resp.status, dict(resp.headers)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                 failures += 1
-                if failures >= MAX_TRIES:
+                if failures >= CONNECT_TRIES:
                     raise AdminError("woocommerce.url", f"{redact.origin(self.base)} did not answer "
                                      f"({redact.connect_reason(exc)})", "check woocommerce.url and the network") from None
                 await self.sleep(min(30.0, 2.0 ** failures))
