@@ -56,6 +56,7 @@ def seed_shopify(fake, now: datetime) -> dict[str, str]:
         order("unpaid", created=now - timedelta(days=3 + i), financial="PENDING")
         order("cancelled", created=now - timedelta(days=4 + i), cancelled=True)
         order("too old", created=now - timedelta(days=45 + i))
+        order("shipped untracked", created=now - timedelta(days=7 + i), fulfillments=[{"company": None, "numbers": []}])
     # one order in two parcels, one of them delivered already
     n += 1
     kinds[str(n)] = "two parcels, one moving"

@@ -139,6 +139,9 @@ def shopify_deliveries(node: dict, aliases: dict[str, str], report: Report) -> l
     if tracked and not moving:
         report.skip("delivered or cancelled parcels")
         return []
+    if not tracked and any(f["status"] not in payloads.CANCELLED for f in fulfillments):
+        report.skip("shipped without a tracking number")  # nothing to follow, and never "still preparing"
+        return []
     if not tracked and str(node.get("displayFinancialStatus") or "").upper() not in PAID:
         report.skip("not paid")
         return []
