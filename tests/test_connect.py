@@ -316,3 +316,23 @@ async def test_an_unreachable_shop_is_named_not_a_traceback(tmp_path, clock):
                 await admin.check()
         assert info.value.field == "shopify.shop" and "did not answer" in info.value.problem
         assert f"127.0.0.1:{port}" in info.value.problem
+
+
+async def test_the_progress_bar_counts_to_the_shops_total(tmp_path, shopify, clock):
+    import io
+
+    from tracker.importer import progress_bar
+
+    seed_shopify(shopify, clock.now())
+    settings = shop_settings(tmp_path, shopify)
+    engine = await engine_for(settings)
+    screen = io.StringIO()
+    try:
+        report = await connect.shopify_connect(engine, settings, clock=clock, page_size=10,
+                                               progress=progress_bar(screen, doing="backfilling", unit="orders"))
+    finally:
+        await engine.dispose()
+    frames = screen.getvalue().split("\r")
+    assert frames[1].startswith("backfilling [") and frames[1].endswith(f"0/{report.orders} orders")
+    assert frames[-1] == f"backfilling [{'#' * 30}] {report.orders}/{report.orders} orders\n"
+    assert len(frames) >= 4  # moved page by page
