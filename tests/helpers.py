@@ -106,3 +106,14 @@ async def walk(daemon, clock, hours: int, step=None) -> None:
         await daemon.run_once()
         clock.advance(step)
     await daemon.run_once()
+
+
+def metric(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample of a /metrics answer (labels in any order), None where it is absent."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return None

@@ -17,7 +17,7 @@ import pytest
 
 from tests.fakes._base import Fault
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.helpers import add, notifications
+from tests.helpers import add, metric, notifications
 from tests.messaging_env import messaging_settings, point_public_url
 from tracker.components import load as load_config
 from tracker.config import ConfigError
@@ -168,7 +168,7 @@ async def test_email_in_doubt_without_an_event_is_sent_again_and_counted(env, fa
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{daemon.settings.server.public_url}/metrics") as r:
             text = await r.text()
-    assert 'tracker_notifications_resent_in_doubt{channel="email"} 1' in text
+    assert metric(text, "tracker_notifications_resent_in_doubt", channel="email") == 1
 
 
 async def test_outcome_refused_by_sqlite_is_kept_and_written_later_never_resent(env, fakes, clock, tmp_path):

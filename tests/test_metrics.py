@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
-from tests.helpers import add
+from tests.helpers import add, metric
 from tests.web_helpers import Client, web_daemon
 
 
 def value(text: str, name: str, **labels: str) -> float:
-    lab = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    m = re.search(rf"^{re.escape(name)}{re.escape('{' + lab + '}') if lab else ''} (\S+)$", text, re.M)
-    assert m, f"{name} {labels} not in metrics"
-    return float(m.group(1))
+    found = metric(text, name, **labels)
+    assert found is not None, f"{name} {labels} not in metrics"
+    return found
 
 
 async def test_metrics_show_polls_notifications_queues_and_lag(start_daemon, tmp_path, clock):
@@ -65,5 +63,25 @@ async def test_metrics_show_how_close_each_carrier_is_to_its_daily_budget(start_
         assert value(text, "tracker_carrier_calls_today", carrier="sandbox") == 1
         assert value(text, "tracker_carrier_daily_budget", carrier="sandbox") == 40
         assert value(text, "tracker_carrier_paused", carrier="sandbox") == 0
+    finally:
+        await c.close()
+
+
+async def test_metrics_come_from_prometheus_client_with_build_and_process_metrics(start_daemon, tmp_path):
+    from tracker import version
+
+    daemon = await web_daemon(start_daemon, tmp_path)
+    c = Client(daemon)
+    try:
+        status, text, resp = await c.request("GET", "/metrics")
+        assert status == 200 and resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        assert value(text, "tracker_build_info", version=version.VERSION, commit=version.commit() or "unknown",
+                     python=__import__("platform").python_version()) == 1
+        assert value(text, "process_resident_memory_bytes") > 0 and value(text, "process_start_time_seconds") > 0
+        assert value(text, "tracker_database_up") == 1 and value(text, "tracker_gauges_age_seconds") < 5
+        status, body, _ = await c.request("GET", "/healthz")
+        assert status == 200 and body["version"] == version.describe() and body["database"] == "ok"
+        status, body, _ = await c.request("GET", "/readyz")
+        assert status == 200 and body["schema"] == "release_1"
     finally:
         await c.close()

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from tests.fakes.seventeentrack import FakeSeventeenTrack
-from tests.helpers import add, notifications, shipment
+from tests.helpers import add, metric, notifications, shipment
 from tests.test_sources_push import start
 from tracker.db import sessionmaker
 from tracker.models import TrackingEventRow, WebhookEvent
@@ -55,8 +55,8 @@ async def test_malformed_too_large_and_unknown_source_are_refused_clearly(env):
         assert (await session.execute(WebhookEvent.__table__.select())).all() == []
     assert (await shipment(daemon.engine, ship.id)).status == "pending"
     text = await metrics(daemon)
-    assert 'tracker_pushes_total{source="17track",outcome="malformed"} 2' in text
-    assert 'tracker_pushes_total{source="17track",outcome="too_large"} 1' in text
+    assert metric(text, "tracker_pushes_total", source="17track", outcome="malformed") == 2
+    assert metric(text, "tracker_pushes_total", source="17track", outcome="too_large") == 1
     assert (await post(daemon, "/webhooks/sources/17track", *signed(fake, b"{}")))[0] == 400  # still serving
 
 
@@ -67,8 +67,8 @@ async def test_a_push_for_a_number_nobody_registered_is_200_ignored_and_counted(
     assert await fake.push(parcel) == 200
     assert await notifications(daemon.engine) == []
     text = await metrics(daemon)
-    assert 'tracker_pushes_total{source="17track",outcome="unmatched"} 1' in text
-    assert 'tracker_source_subscriptions{source="17track",state="active"} 1' in text
+    assert metric(text, "tracker_pushes_total", source="17track", outcome="unmatched") == 1
+    assert metric(text, "tracker_source_subscriptions", source="17track", state="active") == 1
 
 
 async def test_an_unknown_status_is_recorded_as_unknown_and_announces_nothing(env, caplog):
@@ -99,7 +99,7 @@ async def test_a_number_in_two_orders_is_not_guessed(env):
     assert await fake.push(parcel) == 200
     assert (await shipment(daemon.engine, ship.id)).status == "pending"
     assert (await shipment(daemon.engine, other.id)).status == "pending"
-    assert 'outcome="ambiguous"} 1' in await metrics(daemon)
+    assert metric(await metrics(daemon), "tracker_pushes_total", source="17track", outcome="ambiguous") == 1
 
 
 async def test_a_push_for_a_stopped_shipment_tells_nobody(env):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tests.fakes.seventeentrack import FakeSeventeenTrack
 from tests.fakes.ups_trackalert import FakeUPSTrackAlert
-from tests.helpers import add, seed_shipments, shipment
+from tests.helpers import add, metric, seed_shipments, shipment
 from tests.test_sources_bad_input import metrics
 from tests.test_sources_push import start
 from tracker.db import sessionmaker
@@ -66,7 +66,7 @@ async def test_failures_are_retried_shown_and_alerted_once(tmp_path, start_daemo
         from tracker.story import order_story
         assert "Shipment jadlog via 17track 10082700123456" in await order_story(daemon.engine, "BR-1",
                                                                                  daemon.settings)
-        assert 'tracker_source_failing{source="17track"} 1' in await metrics(daemon)
+        assert metric(await metrics(daemon), "tracker_source_failing", source="17track") == 1
         assert [a.cause for a in await alerts(daemon)] == ["source_failing"]  # once, not per attempt
 
         clock.advance(timedelta(hours=7))
@@ -95,7 +95,7 @@ async def test_quota_exhaustion_waits_for_quota_and_alerts_once(tmp_path, start_
         assert fake.numbers_in("register") == registered  # no more tries while the quota is 0
         assert [a.cause for a in await alerts(daemon)] == ["source_quota"]
         assert "NO QUOTA" in await carriers_story(daemon.engine, daemon.settings, clock.now())
-        assert 'tracker_source_quota_remaining{source="17track"} 0' in await metrics(daemon)
+        assert metric(await metrics(daemon), "tracker_source_quota_remaining", source="17track") == 0
         fake.quota_total = 10  # the shop bought more
         clock.advance(timedelta(hours=2))
         await daemon.run_once()

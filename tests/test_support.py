@@ -28,6 +28,7 @@ async def test_pages_need_a_login_and_a_wrong_password_is_refused(console):
     assert status == 401
     status, html = await support_login(c)
     assert status == 200 and "Find an order" in html and "maria" in html
+    assert f"tracker {daemon.version}</footer>" in html  # which release support is looking at
 
 
 async def test_an_api_key_logs_in_too(console):

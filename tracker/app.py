@@ -15,14 +15,15 @@ import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from tracker import __version__, reroute
+from tracker import reroute, version
 from tracker.alerts import AlertSender
 from tracker.branding import brand, with_sender
 from tracker.carriers import CARRIERS
 from tracker.carriers.catalog import CATALOG
 from tracker.clock import SYSTEM, Clock
 from tracker.config import Settings, public_url_warnings
-from tracker.db import SqliteLock, make_engine, upgrade
+from tracker.db import SqliteLock, describe, make_engine, schema_status, upgrade
+from tracker.db_health import DatabaseHealth, is_outage
 from tracker.dispatcher import Dispatcher
 from tracker.notify import CHANNELS
 from tracker.notify.render import Renderer
@@ -38,8 +39,11 @@ class DaemonError(Exception):
     """The daemon cannot start; the message names the setting and the fix."""
 
 
+EXIT_SCHEMA_MOVED = 75  # EX_TEMPFAIL: the service manager restarts the daemon, now the new release
+
+
 class Daemon:
-    version = __version__
+    version = version.describe()
 
     def __init__(self, settings: Settings, *, clock: Clock = SYSTEM, rng: random.Random | None = None) -> None:
         self.settings = settings
@@ -56,6 +60,10 @@ class Daemon:
         self._dispatch_task: asyncio.Future | None = None
         self._dispatch_again = False
         self._closing = False
+        self.db_health = DatabaseHealth()
+        self.schema_revisions: tuple[str, ...] = ()
+        self.exit_code = 0
+        self._stop: asyncio.Event | None = None
 
     # --- start ---------------------------------------------------------------------------------
     async def start(self, *, web_server: bool | None = None) -> None:
@@ -66,10 +74,18 @@ class Daemon:
             self.lock.acquire()
         try:
             self.engine = make_engine(url)
+            log.info("tracker %s starting on %s", self.version, describe(self.engine))
             if s.database.auto_upgrade:
-                await upgrade(self.engine)
+                for line in await upgrade(self.engine):
+                    log.info("database %s", line)
+            status = await schema_status(self.engine)
+            if status.state == "newer":
+                raise status.newer_error()
+            if status.state != "current":
+                raise status.behind_error()
+            self.schema_revisions = status.revisions
             self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
-                                              headers={"User-Agent": f"tracker/{__version__}"})
+                                              headers={"User-Agent": f"tracker/{version.VERSION}"})
             self.carriers = self._build_carriers()
             self.providers = {name: CHANNELS[name](CHANNELS[name].Settings.model_validate(with_sender(name, raw, s)),
                                                    self.http, self.clock)
@@ -186,14 +202,49 @@ class Daemon:
                 return
 
     async def _tracked(self, coro) -> None:
+        """Run one tick of a loop. While the database is away the loops wait out its backoff (one log line
+        when it goes, one when it is back: tracker.db_health); other failures are logged with their
+        traceback and the tick runs again next time."""
+        if self.db_health.waiting():
+            coro.close()
+            return
         task = asyncio.ensure_future(coro)
         self._inflight.add(task)
         try:
             await asyncio.shield(task)
-        except Exception:
-            log.exception("a periodic job failed; it will run again at the next tick")
+        except asyncio.CancelledError:
+            if not self._closing:
+                raise
+            return  # cut at the end of the shutdown grace: the stop is the news, not this tick
+        except Exception as exc:
+            if is_outage(exc):
+                self.db_health.failed(exc)
+            else:
+                log.exception("a periodic job failed; it will run again at the next tick")
+        else:
+            self.db_health.ok()
         finally:
             self._inflight.discard(task)
+
+    async def _schema_job(self) -> None:
+        await self._tracked(self._check_schema())
+
+    async def _check_schema(self) -> None:
+        """Another release moved the schema under this daemon (a newer one upgraded, or a backup was
+        restored): stop claiming work and exit, so that the service manager starts the matching release."""
+        status = await schema_status(self.engine)
+        if status.revisions == self.schema_revisions or self._closing:
+            return
+        by = f" by tracker {status.upgraded_by}" if status.upgraded_by else ""
+        log.warning("database schema moved from %s to %s%s under this daemon (tracker %s): it stops claiming "
+                    "work and exits (code %d) so that the service manager starts the release that matches",
+                    ", ".join(self.schema_revisions), status.current, by, self.version, EXIT_SCHEMA_MOVED)
+        self.exit_code = EXIT_SCHEMA_MOVED
+        for part in ("poller", "dispatcher", "watcher", "support", "subscriber"):
+            if hasattr(self, part):
+                getattr(self, part).stopping = True
+        if self._stop is not None:
+            self._stop.set()
 
     def wake_dispatcher(self) -> None:
         """Send news now: start the dispatch loop, or tell the running one to look again before it stops
@@ -210,6 +261,7 @@ class Daemon:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Run the periodic ticks until `stop` is set, then shut down cleanly."""
+        self._stop = stop
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         common = dict(trigger="interval", max_instances=1, coalesce=True, misfire_grace_time=None,
                       next_run_time=self._sched_now())
@@ -219,12 +271,14 @@ class Daemon:
         self.scheduler.add_job(self._watch_job, id="watch", seconds=self.settings.watch.tick_seconds, **common)
         self.scheduler.add_job(self._support_job, id="support_alerts",
                                seconds=self.settings.support_alerts.tick_seconds, **common)
+        self.scheduler.add_job(self._schema_job, id="schema", seconds=self.settings.database.schema_check_seconds,
+                               **common)
         if self.subscriber.sources:
             self.scheduler.add_job(self._subscribe_job, id="subscribe", seconds=self.settings.sources.tick_seconds,
                                    **common)
         self.scheduler.start()
         self.poller.on_news = self.wake_dispatcher  # each batch's news goes out as soon as it is committed
-        log.info("tracker %s running: carriers %s; sms via %s, email via %s", __version__,
+        log.info("tracker %s running: carriers %s; sms via %s, email via %s", self.version,
                  ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
                  self.settings.channels.email.provider)
         from tracker.components import whatsapp_template_gaps

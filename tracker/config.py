@@ -44,6 +44,7 @@ class _Strict(BaseModel):
 class DatabaseSettings(_Strict):
     url: str = "sqlite:///tracker.db"
     auto_upgrade: bool = True
+    schema_check_seconds: float = Field(15, gt=0, le=3600)
 
     @field_validator("url")
     @classmethod

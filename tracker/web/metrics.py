@@ -1,176 +1,152 @@
-"""Operations endpoints: /metrics (Prometheus text format) and /readyz.
+"""Operations endpoints: /metrics (prometheus_client's exposition), /readyz (readiness).
 
-/metrics: polls by carrier and outcome (this process, since start), notifications by channel and state,
-queue depths (shipments due for a check, notifications due), the lag of the oldest due check and
-the oldest due notification, and unknown carrier status codes per carrier. /readyz answers 200 once the
-database answers and its schema is current, 503 otherwise (and while the daemon stops).
+/metrics always answers 200: this process's counters (polls by carrier and outcome, pushes by source and
+outcome), the process's own metrics (CPU, memory, open files, start time), `tracker_build_info`, and the
+database-backed gauges of tracker.gauges as last read, with `tracker_database_up` and
+`tracker_gauges_age_seconds` (0 when read for this scrape): during an outage a scrape shows the last known
+values and how old they are instead of failing. /readyz answers 200 only while the database answers and
+its schema is the one this daemon runs on; 503 otherwise, with the reason and the fix.
 """
 
 from __future__ import annotations
 
-from aiohttp import web
-from sqlalchemy import func, select
+import asyncio
+import platform
+import time
+from dataclasses import dataclass, field
 
-from tracker import carrier_codes
-from tracker.carrier_health import as_time as _as_time
-from tracker.carrier_health import carrier_health
-from tracker.db import current_revision, head_revision, sessionmaker
-from tracker.models import CarrierState, Notification, Shipment
-from tracker.privacy.requests import counts as privacy_counts
-from tracker.source_health import STATES, source_health
+from aiohttp import web
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+
+from tracker import gauges, version
+from tracker.db import schema_status
+from tracker.db_health import is_outage
 from tracker.web.common import DAEMON
 from tracker.web.pushes import PUSHES
 
-CONTENT_TYPE = "text/plain"
+READ_TIMEOUT_SECONDS = 5.0  # a scrape or a probe never waits longer on the database
+# The classic text format generate_latest writes for these names, as every Prometheus version reads it.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _esc(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+@dataclass
+class LastGauges:
+    families: list[gauges.Family] = field(default_factory=list)
+    read_at: float | None = None  # monotonic
+    database_up: bool = True
 
 
-class _Out:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
+LAST = web.AppKey("last_gauges", LastGauges)
+REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 
-    def family(self, name: str, kind: str, help_: str) -> None:
-        self.lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
 
-    def sample(self, name: str, value: float, **labels: str) -> None:
-        lab = ",".join(f'{k}="{_esc(v)}"' for k, v in labels.items())
-        self.lines.append(f"{name}{{{lab}}} {value:g}" if lab else f"{name} {value:g}")
+class _TrackerCollector:
+    """Yields the families of one scrape from what the handler gathered just before."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    def collect(self):
+        daemon, last = self.app[DAEMON], self.app[LAST]
+        build = GaugeMetricFamily("tracker_build_info", "This build: version, commit (where known), Python.",
+                                  labels=["version", "commit", "python"])
+        build.add_metric([version.VERSION, version.commit() or "unknown", platform.python_version()], 1)
+        yield build
+        polls = getattr(getattr(daemon, "poller", None), "polls", {})
+        family = CounterMetricFamily("tracker_polls", "Shipment checks by this process, by carrier and outcome.",
+                                     labels=["carrier", "outcome"])
+        for carrier in sorted(getattr(daemon, "carriers", {})):
+            if not any(c == carrier for c, _ in polls):
+                family.add_metric([carrier, "ok"], 0)
+        for (carrier, outcome), n in sorted(polls.items()):
+            family.add_metric([carrier, outcome], n)
+        yield family
+        family = CounterMetricFamily("tracker_pushes", "Pushed webhooks received by this process, by source and "
+                                     "outcome (applied, unmatched, refused, replayed, malformed, ambiguous, too_large).",
+                                     labels=["source", "outcome"])
+        counts = self.app[PUSHES]
+        for name in _pushing(daemon):
+            if not any(s == name for s, _ in counts):
+                family.add_metric([name, "applied"], 0)
+        for (name, outcome), n in sorted(counts.items()):
+            family.add_metric([name, outcome], n)
+        yield family
+        up = GaugeMetricFamily("tracker_database_up", "1 while the database answers (as this process last saw it).")
+        up.add_metric([], 1 if last.database_up and daemon.db_health.up else 0)
+        yield up
+        age = GaugeMetricFamily("tracker_gauges_age_seconds", "Age of the database-backed values below: 0 when "
+                                "read for this scrape, more while the database is away (-1: never read).")
+        age.add_metric([], -1 if last.read_at is None else round(time.monotonic() - last.read_at, 3))
+        yield age
+        for f in last.families:
+            cls = CounterMetricFamily if f.kind == "counter" else GaugeMetricFamily
+            names = sorted({k for labels, _ in f.samples for k in labels})
+            family = cls(f.name, f.help, labels=names)
+            for labels, value in f.samples:
+                family.add_metric([labels.get(k, "") for k in names], value)
+            yield family
+
+
+def _pushing(daemon) -> list[str]:
+    return sorted(n for n, rt in getattr(daemon, "carriers", {}).items() if rt.carrier.pushes)
+
+
+async def _read_gauges(app: web.Application) -> None:
+    daemon, last = app[DAEMON], app[LAST]
+    if daemon.db_health.waiting():
+        last.database_up = False
+        return  # the loops found the database away: the last values stand, no scrape waits on a timeout
+    runtimes = getattr(daemon, "carriers", {})
+    try:
+        last.families = await asyncio.wait_for(gauges.collect(
+            daemon.engine, carriers=sorted(runtimes), pushing=_pushing(daemon), now=daemon.clock.now(),
+            budgets={n: rt.budget for n, rt in runtimes.items() if rt.budget is not None}), READ_TIMEOUT_SECONDS)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        last.database_up = False
+        return
+    last.read_at, last.database_up = time.monotonic(), True
 
 
 async def metrics(request: web.Request) -> web.Response:
-    daemon = request.app[DAEMON]
-    now = daemon.clock.now()
-    out = _Out()
-    out.family("tracker_polls_total", "counter", "Shipment checks by this process, by carrier and outcome.")
-    polls = getattr(getattr(daemon, "poller", None), "polls", {})
-    for carrier in sorted(getattr(daemon, "carriers", {})):
-        if not any(c == carrier for c, _ in polls):
-            out.sample("tracker_polls_total", 0, carrier=carrier, outcome="ok")
-    for (carrier, outcome), n in sorted(polls.items()):
-        out.sample("tracker_polls_total", n, carrier=carrier, outcome=outcome)
-    async with sessionmaker(daemon.engine)() as s:
-        notes = (await s.execute(select(Notification.channel, Notification.state, func.count())
-                                 .group_by(Notification.channel, Notification.state))).all()
-        resent = dict((await s.execute(select(Notification.channel, func.sum(Notification.resent_in_doubt))
-                                        .where(Notification.resent_in_doubt > 0)
-                                        .group_by(Notification.channel))).all())
-        ships = (await s.execute(select(Shipment.status, func.count()).group_by(Shipment.status))).all()
-        due_checks, oldest_check = (await s.execute(
-            select(func.count(), func.min(Shipment.next_check_at)).where(Shipment.next_check_at <= now))).one()
-        tracked = (await s.execute(select(func.count()).where(Shipment.next_check_at.is_not(None)))).scalar_one()
-        carrier_states = {c.carrier: c for c in (await s.execute(select(CarrierState))).scalars()}
-        unknown_codes = await carrier_codes.totals(s)
-        due_notes, oldest_note = (await s.execute(
-            select(func.count(), func.min(Notification.next_attempt_at))
-            .where(Notification.state.in_(["queued", "deferred"]), Notification.next_attempt_at <= now))).one()
-    out.family("tracker_notifications", "gauge", "Notifications in the outbox, by channel and state.")
-    for channel, state, n in sorted(notes):
-        out.sample("tracker_notifications", n, channel=channel, state=state)
-    out.family("tracker_notifications_resent_in_doubt", "gauge",
-               "Messages sent again although an interrupted attempt may have reached the provider (it offers "
-               "no lookup and sent no event): the possible duplicates.")
-    for channel in sorted({"sms", "email", *resent}):
-        out.sample("tracker_notifications_resent_in_doubt", resent.get(channel, 0), channel=channel)
-    out.family("tracker_shipments", "gauge", "Shipments by status.")
-    for status, n in sorted(ships):
-        out.sample("tracker_shipments", n, status=status)
-    out.family("tracker_shipments_tracked", "gauge", "Shipments still being checked.")
-    out.sample("tracker_shipments_tracked", tracked)
-    out.family("tracker_queue_depth", "gauge", "Work due now and not yet done.")
-    out.sample("tracker_queue_depth", due_checks, queue="checks")
-    out.sample("tracker_queue_depth", due_notes, queue="notifications")
-    out.family("tracker_queue_lag_seconds", "gauge", "How long the oldest due item has been waiting.")
-    # SQLite's MIN() returns the stored text: read it back through the column type.
-    oldest_check = _as_time(oldest_check)
-    oldest_note = _as_time(oldest_note)
-    out.sample("tracker_queue_lag_seconds", max(0.0, (now - oldest_check).total_seconds()) if oldest_check else 0,
-               queue="checks")
-    out.sample("tracker_queue_lag_seconds", max(0.0, (now - oldest_note).total_seconds()) if oldest_note else 0,
-               queue="notifications")
-    runtimes = getattr(daemon, "carriers", {})
-    out.family("tracker_carrier_calls_today", "gauge", "Carrier calls spent today (UTC) by every daemon on this database.")
-    for name in sorted(runtimes):
-        st = carrier_states.get(name)
-        out.sample("tracker_carrier_calls_today", st.calls_today if st and st.budget_day == now.date() else 0,
-                   carrier=name)
-    out.family("tracker_carrier_daily_budget", "gauge", "Carrier calls allowed per day (absent: no budget).")
-    for name, rt in sorted(runtimes.items()):
-        if rt.budget is not None:
-            out.sample("tracker_carrier_daily_budget", rt.budget, carrier=name)
-    health = await carrier_health(daemon.engine, sorted(runtimes))
-    out.family("tracker_carrier_paused", "gauge", "1 while a carrier is paused (credentials refused), "
-               "as every daemon on this database sees it.")
-    for h in health:
-        out.sample("tracker_carrier_paused", 1 if h.paused_reason else 0, carrier=h.carrier)
-    out.family("tracker_carrier_failing", "gauge", "1 while a carrier's calls keep failing (or it is paused).")
-    for h in health:
-        out.sample("tracker_carrier_failing", 1 if h.state != "ok" else 0, carrier=h.carrier)
-    out.family("tracker_carrier_failures", "gauge", "Failed calls to a carrier in a row, by every daemon.")
-    for h in health:
-        out.sample("tracker_carrier_failures", h.failures, carrier=h.carrier)
-    out.family("tracker_carrier_failing_seconds", "gauge", "How long a carrier has been failing (0: it is not).")
-    for h in health:
-        out.sample("tracker_carrier_failing_seconds",
-                   max(0.0, (now - h.failing_since).total_seconds()) if h.failing_since else 0, carrier=h.carrier)
-    out.family("tracker_unknown_carrier_codes_total", "counter",
-               "Scans with a status code tracker does not know, by carrier (every daemon on this database).")
-    for name in sorted(set(runtimes) | set(unknown_codes)):
-        out.sample("tracker_unknown_carrier_codes_total", unknown_codes.get(name, (0, 0))[0], carrier=name)
-    out.family("tracker_unknown_carrier_code_kinds", "gauge", "Distinct unknown status codes seen, by carrier.")
-    for name in sorted(set(runtimes) | set(unknown_codes)):
-        out.sample("tracker_unknown_carrier_code_kinds", unknown_codes.get(name, (0, 0))[1], carrier=name)
-    await _sources(request, out)
-    out.family("tracker_privacy_requests", "gauge", "Privacy requests recorded, by kind and state (to_answer: a "
-               "Shopify data request waiting for `tracker privacy export`).")
-    for (kind, state), n in sorted((await privacy_counts(daemon.engine)).items()):
-        out.sample("tracker_privacy_requests", n, kind=kind, state=state)
-    return web.Response(text="\n".join(out.lines) + "\n", content_type=CONTENT_TYPE,
-                        headers={"Cache-Control": "no-store"})
-
-
-async def _sources(request: web.Request, out: _Out) -> None:
-    daemon = request.app[DAEMON]
-    pushing = sorted(n for n, rt in getattr(daemon, "carriers", {}).items() if rt.carrier.pushes)
-    out.family("tracker_pushes_total", "counter", "Pushed webhooks received by this process, by source and outcome "
-               "(applied, unmatched, refused, replayed, malformed, ambiguous, too_large).")
-    counts = request.app[PUSHES]
-    for name in pushing:
-        if not any(s == name for s, _ in counts):
-            out.sample("tracker_pushes_total", 0, source=name, outcome="applied")
-    for (name, outcome), n in sorted(counts.items()):
-        out.sample("tracker_pushes_total", n, source=name, outcome=outcome)
-    health = await source_health(daemon.engine, pushing)
-    out.family("tracker_source_subscriptions", "gauge", "Push subscriptions by source and state.")
-    for h in health:
-        for state in STATES:
-            out.sample("tracker_source_subscriptions", h.subscriptions.get(state, 0), source=h.source, state=state)
-    out.family("tracker_source_quota_remaining", "gauge", "Registrations left in the source's quota (absent: none).")
-    for h in health:
-        if h.quota_remaining is not None:
-            out.sample("tracker_source_quota_remaining", h.quota_remaining, source=h.source)
-    out.family("tracker_source_failing", "gauge", "1 while a source's registrations keep failing.")
-    for h in health:
-        out.sample("tracker_source_failing", 1 if h.failing_since else 0, source=h.source)
+    await _read_gauges(request.app)
+    return web.Response(body=generate_latest(request.app[REGISTRY]), headers={
+        "Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
 
 
 async def readyz(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
-    if getattr(daemon, "_closing", False):
+    if getattr(daemon, "_closing", False) or daemon.exit_code:
         return web.json_response({"status": "stopping"}, status=503)
     try:
-        current = await current_revision(daemon.engine)
+        status = await asyncio.wait_for(schema_status(daemon.engine), READ_TIMEOUT_SECONDS)
     except Exception as exc:  # the probe answers whatever the database does
-        return web.json_response({"status": "error", "database": type(exc).__name__}, status=503)
-    head = head_revision()
-    if current != head:
-        return web.json_response({"status": "error", "schema": current, "expected": head,
-                                  "fix": "run `tracker db upgrade`"}, status=503)
-    return web.json_response({"status": "ready", "schema": current})
+        if not is_outage(exc):
+            raise
+        return web.json_response({"status": "database unavailable", "error": type(exc).__name__,
+                                  "fix": "start the database or restore its network; the daemon goes on by itself"},
+                                 status=503)
+    if status.state == "newer":
+        return web.json_response({"status": "schema newer than this tracker", "schema": status.current,
+                                  "fix": str(status.newer_error()).split("Fix: ", 1)[1]}, status=503)
+    if status.state != "current":
+        return web.json_response({"status": "migrations pending", "schema": status.current, "expected": status.head,
+                                  "fix": "back the database up, then run `tracker db upgrade`"}, status=503)
+    if status.revisions != daemon.schema_revisions:
+        return web.json_response({"status": "schema moved under this daemon", "schema": status.current,
+                                  "fix": "restart it (it stops by itself)"}, status=503)
+    return web.json_response({"status": "ready", "schema": status.current, "version": daemon.version})
 
 
 def setup(app: web.Application) -> None:
+    app[LAST] = LastGauges()
+    registry = CollectorRegistry(auto_describe=False)  # one per daemon: tests run several in a process
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    registry.register(_TrackerCollector(app))
+    app[REGISTRY] = registry
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/readyz", readyz)

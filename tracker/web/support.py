@@ -81,7 +81,8 @@ def _secure(request: web.Request) -> bool:
 
 
 def _page(template: str, request: web.Request, status: int = 200, **ctx) -> web.Response:
-    html = render_page(template, user=request.get(USER), shop=request.app[DAEMON].settings.shop.name, **ctx)
+    daemon = request.app[DAEMON]
+    html = render_page(template, user=request.get(USER), shop=daemon.settings.shop.name, version=daemon.version, **ctx)
     return web.Response(text=html, status=status, content_type="text/html", headers={
         "Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
