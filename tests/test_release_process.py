@@ -15,6 +15,7 @@ from aiohttp import web
 
 from tests.procs import Daemons, daemon_config, quick_polling
 from tracker.app import EXIT_SCHEMA_MOVED
+from tracker.db import head_revision
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +92,7 @@ async def test_a_daemon_that_sees_the_schema_move_stops_claiming_and_exits_in_on
         upgrade_by_a_future_release(tmp_path / "tracker.db")
         assert await run.wait(60) == EXIT_SCHEMA_MOVED, run.stderr()
         moved = [ln for ln in run.stderr().splitlines() if "schema moved" in ln]
-        assert len(moved) == 1 and "from release_1 to future_1 by tracker 9.4.0" in moved[0], run.stderr()
+        assert len(moved) == 1 and f"from {head_revision()} to future_1 by tracker 9.4.0" in moved[0], run.stderr()
         assert "ERROR" not in run.stderr() and "Traceback" not in run.stderr()
     conn = sqlite3.connect(tmp_path / "tracker.db")
     assert conn.execute("SELECT count(*) FROM shipments WHERE lease_owner IS NOT NULL").fetchone() == (0,)

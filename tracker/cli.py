@@ -662,6 +662,92 @@ def cmd_import(args) -> int:
     return _run(go())
 
 
+def cmd_connect(args) -> int:
+    """`tracker shopify connect` / `tracker woocommerce connect`."""
+    settings = _settings(args)
+    from tracker.importer import progress_bar
+    from tracker.shops import connect
+    from tracker.shops.shopify import AdminError
+
+    platform = args.command
+    show = not args.quiet and sys.stderr.isatty()
+    run = connect.shopify_connect if platform == "shopify" else connect.woocommerce_connect
+
+    async def go():
+        try:
+            (connect.shopify_checked if platform == "shopify" else connect.woocommerce_checked)(settings)
+            engine = await _engine(settings, creates=True)
+            try:
+                report = await run(engine, settings, days=args.days, backfill=not args.no_backfill,
+                                   progress=progress_bar(doing="backfilling", unit="orders") if show else None)
+            finally:
+                await engine.dispose()
+        except AdminError as exc:
+            raise Failure(str(exc)) from None
+        print(connect.format_report(report, settings))
+        return 1 if report.rejected else 0
+
+    return _run(go())
+
+
+def cmd_privacy(args) -> int:
+    """`tracker privacy export|erase <email|phone>`, `tracker privacy requests`."""
+    import json
+
+    from tracker.privacy import requests
+
+    settings = _settings(args)
+    by = os.environ.get("USER") or "cli"
+
+    async def go():
+        engine = await _engine(settings)
+        try:
+            if args.privacy_command == "requests":
+                rows = await requests.list_requests(engine, args.last)
+                if not rows:
+                    print("no privacy requests recorded")
+                for r in rows:
+                    ref = f" [{r.reference}]" if r.reference else ""
+                    print(f"#{r.id:<5} {r.requested_at:%Y-%m-%d %H:%M} {r.kind:<12} {r.state:<13} via {r.via} by "
+                          f"{r.requested_by}{ref}: {r.orders} orders; {r.result}")
+                return 0
+            who = requests.person(args.person, settings)
+            now = SYSTEM.now()
+            if args.privacy_command == "export":
+                outcome = await requests.export_person(engine, settings, who, now, by=by)
+                text = json.dumps(outcome.data, ensure_ascii=False, indent=2)
+                if args.out:
+                    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # personal data
+                    with os.fdopen(fd, "w", encoding="utf-8") as f:
+                        f.write(text + "\n")
+                    print(f"wrote {args.out}: {len(outcome.orders)} orders of {who.shown} (privacy request "
+                          f"#{outcome.request_id})", file=sys.stderr)
+                else:
+                    print(text)
+                if not outcome.orders:
+                    print(f"tracker: {who.field}: no order holds {who.shown}; the export says tracker holds nothing "
+                          f"of it (request #{outcome.request_id}).", file=sys.stderr)
+                return 0
+            if not args.yes:
+                raise Failure(f"{who.field}: erasing {who.shown} cannot be undone. Fix: add --yes to erase it "
+                              "(`tracker privacy export` first, if the person also asked for their data).")
+            outcome = await requests.erase_people(engine, settings, [who], now, by=by)
+            if not outcome.orders:
+                raise Failure(f"{who.field}: no order holds {who.shown}, so nothing was erased (recorded as privacy "
+                              f"request #{outcome.request_id}). Fix: check the spelling, try the person's other "
+                              "address or phone, or find their order with `tracker status`.")
+            shown = ", ".join(outcome.orders[:10]) + (f" and {len(outcome.orders) - 10} more"
+                                                       if len(outcome.orders) > 10 else "")
+            print(f"erased {who.shown} from {len(outcome.orders)} orders ({shown}): "
+                  f"{requests.result_text(outcome.erased)}.")
+            print(f"kept: {requests.kept_note()}. Privacy request #{outcome.request_id} recorded.")
+            return 0
+        finally:
+            await engine.dispose()
+
+    return _run(go())
+
+
 # --- parser -------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -733,6 +819,32 @@ def build_parser() -> argparse.ArgumentParser:
                                 "locale, timezone, channels")
     s.add_argument("--quiet", action="store_true", help="no progress bar (shown only on a terminal anyway)")
     s.set_defaults(func=cmd_import)
+
+    for platform, what in (("shopify", "the GraphQL Admin API (settings under shopify:)"),
+                           ("woocommerce", "the REST API (settings under woocommerce:)")):
+        s = sub.add_parser(platform, help=f"connect a {platform.capitalize()} shop: webhooks and backfill")
+        psub = s.add_subparsers(dest="platform_command", required=True)
+        c = psub.add_parser("connect", help=f"make the webhooks tracker needs and register the orders of the last "
+                                            f"days, through {what}; running it again changes nothing")
+        c.add_argument("--days", type=float, default=30, help="backfill the orders of this many days (default 30)")
+        c.add_argument("--no-backfill", action="store_true", help="only the webhooks")
+        c.add_argument("--quiet", action="store_true", help="no progress bar (shown only on a terminal anyway)")
+        c.set_defaults(func=cmd_connect)
+
+    s = sub.add_parser("privacy", help="a person's data on request: export, erase; the requests recorded")
+    vsub = s.add_subparsers(dest="privacy_command", required=True)
+    v = vsub.add_parser("export", help="print (or --out FILE) every order, message and preference change of a person")
+    v.add_argument("person", help="the person's email address or phone number")
+    v.add_argument("--out", metavar="FILE", help="write the JSON to FILE (mode 0600) instead of printing it")
+    v.set_defaults(func=cmd_privacy)
+    v = vsub.add_parser("erase", help="erase a person's contact data, message traces and texts; the anonymous "
+                                      "history stays")
+    v.add_argument("person", help="the person's email address or phone number")
+    v.add_argument("--yes", action="store_true", help="really erase (it cannot be undone)")
+    v.set_defaults(func=cmd_privacy)
+    v = vsub.add_parser("requests", help="the privacy requests recorded for audit, newest first")
+    v.add_argument("--last", type=int, default=100, help="how many (default 100)")
+    v.set_defaults(func=cmd_privacy)
 
     s = sub.add_parser("apikey", help="API keys for the HTTP API")
     ksub = s.add_subparsers(dest="apikey_command", required=True)

@@ -395,6 +395,51 @@ class IntakeSettings(_Strict):
     carrier_aliases: dict[str, str] = {}
 
 
+class ShopifySettings(_Strict):
+    """`tracker shopify connect`: the GraphQL Admin API of one shop (tracker/shops/shopify.py)."""
+
+    shop: str = Field("", description="the shop's myshopify.com domain, e.g. casa-azul.myshopify.com")
+    access_token: str = ""  # an Admin API access token (shpat_...) of a custom app, or:
+    client_id: str = ""  # a Dev Dashboard app's client ID and secret (client credentials grant, 24 h tokens)
+    client_secret: str = ""
+    api_version: str = "2026-01"
+    base_url: str = Field("", description="empty: https://<shop>; tests point it at a local fake")
+    timeout_seconds: float = Field(30, gt=0)
+    message_link: Literal["tracker", "order_status"] = "tracker"
+
+    @field_validator("shop")
+    @classmethod
+    def _domain(cls, v: str) -> str:
+        v = v.strip().lower().removeprefix("https://").rstrip("/")
+        return _empty_or_matching(v, r"[a-z0-9][a-z0-9-]*\.myshopify\.com",
+                                  "is not a shop domain; write it like casa-azul.myshopify.com")
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        return _empty_or_matching(str(v), r"\d{4}-\d{2}|unstable", "is not an API version; write it like 2026-01")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, v: str) -> str:
+        return _empty_or_matching(v, r"https?://[^\s\"'<>]+", "is not a web address").rstrip("/")
+
+
+class WooCommerceSettings(_Strict):
+    """`tracker woocommerce connect`: the REST API v3 of one WooCommerce shop (tracker/shops/woocommerce.py)."""
+
+    url: str = Field("", description="the shop's address, e.g. https://loja.example")
+    consumer_key: str = ""
+    consumer_secret: str = ""
+    timeout_seconds: float = Field(30, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _empty_or_matching(v, r"https?://[^\s\"'<>]+",
+                                  "is not a web address; write it like https://loja.example").rstrip("/")
+
+
 class PushQuietHours(_Strict):
     """Hours without a push, by status, after which a pushed shipment is polled again (the push source may
     have lost it): until then one safety check is due at the end of that time. null: poll as usual."""
@@ -453,6 +498,8 @@ class Settings(_Strict):
     api: ApiSettings = ApiSettings()
     support: SupportSettings = SupportSettings()
     intake: IntakeSettings = IntakeSettings()
+    shopify: ShopifySettings = ShopifySettings()
+    woocommerce: WooCommerceSettings = WooCommerceSettings()
     sources: SourcesSettings = SourcesSettings()
 
     # Not from the file: where it was read, to resolve relative paths.

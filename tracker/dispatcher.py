@@ -46,6 +46,7 @@ from tracker.notify.base import Channel, Message, Permanent, Temporary, body_dig
 from tracker.notify.render import Renderer, localized_date
 from tracker.parcels import Parcel, template_for, view_of
 from tracker.retry import backoff
+from tracker.shops.links import tracking_url
 
 log = logging.getLogger("tracker.dispatcher")
 
@@ -199,7 +200,8 @@ class Dispatcher:
             contact = self.settings.shop.contact(order.locale)
             return self._render(note, order, milestone, dict(
                 shop_name=self.settings.shop.name, support_email=contact.email, support_phone=contact.phone,
-                support_hours=contact.hours, order_number=order.number, tracking_url="", locale_tag=order.locale))
+                support_hours=contact.hours, order_number=order.number,
+                tracking_url=tracking_url(self.settings, order, None), locale_tag=order.locale))
         today = self.clock.now().astimezone(ZoneInfo(self.settings.shop.timezone)).date()
         parcel = view_of(self._parcels.get(order.id, []), ship.id)
         window = ship.delivery_window.split("-", 1) if ship.delivery_window else [None]
@@ -212,7 +214,7 @@ class Dispatcher:
             order_number=order.number,
             carrier_name=self.carrier_names.get(ship.carrier, ship.carrier),
             tracking_number=ship.tracking_number,
-            tracking_url=f"{self.settings.server.public_url.rstrip('/')}/t/{ship.public_token}",
+            tracking_url=tracking_url(self.settings, order, ship),
             # a date already gone is no estimate: templates then say there is no new date yet
             expected_delivery=ship.expected_delivery if ship.expected_delivery and ship.expected_delivery >= today
             else None,

@@ -1,6 +1,6 @@
 """The figures /metrics reads from the database, shared by every daemon on it: notifications by channel and
 state, shipments by status, queue depths and the lag of the oldest due item, carrier budget use and
-health, unknown carrier codes, push subscriptions. `collect()` is the one function that reads them and
+health, unknown carrier codes, push subscriptions, privacy requests. `collect()` is the one function that reads them and
 returns plain values; the web layer keeps its last answer with its time, so /metrics answers during a
 database outage with the last known values and their age. Its body may be replaced (counters kept by
 the writers, a cache) without touching the web layer, as long as it returns the same families."""
@@ -16,6 +16,7 @@ from tracker import carrier_codes
 from tracker.carrier_health import as_time, carrier_health
 from tracker.db import sessionmaker
 from tracker.models import CarrierState, Notification, Shipment
+from tracker.privacy.requests import counts as privacy_counts
 from tracker.source_health import STATES, source_health
 
 
@@ -107,4 +108,7 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
                       [({"source": h.source}, h.quota_remaining) for h in sources if h.quota_remaining is not None]))
     out.append(Family("tracker_source_failing", "gauge", "1 while a source's registrations keep failing.",
                       [({"source": h.source}, 1 if h.failing_since else 0) for h in sources]))
+    out.append(Family("tracker_privacy_requests", "gauge", "Privacy requests recorded, by kind and state (to_answer: "
+                      "a Shopify data request waiting for `tracker privacy export`).",
+                      [({"kind": k, "state": st}, n) for (k, st), n in sorted((await privacy_counts(engine)).items())]))
     return out

@@ -157,14 +157,14 @@ def _undecodable(text: str) -> bool:
     return _SURROGATE.search(text) is not None
 
 
-def progress_bar(stream=None) -> Callable[[int, int], None]:
+def progress_bar(stream=None, *, doing: str = "importing", unit: str = "rows") -> Callable[[int, int], None]:
     stream = stream or sys.stderr  # the stderr of the moment, not the one at import time
 
     def show(done: int, total: int) -> None:
         width = 30
         total = max(total, done)
         filled = int(width * done / total) if total else width
-        stream.write(f"\rimporting [{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows")
+        stream.write(f"\r{doing} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {unit}")
         if done >= total:
             stream.write("\n")
         stream.flush()

@@ -42,6 +42,10 @@ class Order(SQLModel, table=True):
     channels: str = Field(default="sms,email", max_length=32)
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     erased_at: datetime | None = Field(default=None, sa_column=_ts())
+    # The shop's own order status page (Shopify's order_status_url), linked instead of tracker's page when
+    # shopify.message_link says so.
+    status_url: str | None = Field(default=None, max_length=1000)
+    cancelled_at: datetime | None = Field(default=None, sa_column=_ts())  # the shop cancelled the order
 
     @property
     def channel_list(self) -> list[str]:
@@ -349,6 +353,26 @@ class AppSecret(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=32)
     value: str = Field(max_length=128)
     created_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class PrivacyRequest(SQLModel, table=True):
+    """An access or erasure request about one person (or, for Shopify's shop/redact, a whole shop), kept
+    for audit: who asked, how, when, what was done. The person is kept only as a keyed hash of the email
+    or phone given (tracker/privacy/requests.py), so the record proves a request was handled without keeping
+    the data it erased."""
+
+    __tablename__ = "privacy_requests"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # export | erase | shop_erase | data_request
+    via: str = Field(max_length=64)  # cli, shopify customers/redact, ...
+    requested_by: str = Field(max_length=64)  # the operator's user name, or the shop's domain
+    subject_hash: str | None = Field(default=None, max_length=64, index=True)
+    reference: str | None = Field(default=None, max_length=128)  # the platform's own ids (no contact data)
+    state: str = Field(max_length=16)  # done | nothing_found | to_answer
+    orders: int = 0
+    result: str = ""  # what was done, counted
+    requested_at: datetime = Field(sa_column=_ts(nullable=False))
+    completed_at: datetime | None = Field(default=None, sa_column=_ts())
 
 
 class SchemaHistory(SQLModel, table=True):

@@ -232,7 +232,7 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
     registration gives (`merge`). Without a tracking number only the order is upserted (it waits to ship).
     An item that cannot be registered (its tracking number belongs to another order, in the database or
     earlier in the batch; a new parcel on an order already delivered; it would leave the order
-    unreachable) comes back with an error and writes nothing. `load`: put the rows in each outcome.
+    unreachable; the order's personal data was erased) comes back with an error and writes nothing. `load`: put the rows in each outcome.
     """
     orders_t, ships_t = Order.__table__, Shipment.__table__
     cols = [orders_t.c[f] for f in CONTACT]
@@ -246,9 +246,12 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
     owner: dict[tuple[str, str], tuple[str, int | None]] = {}  # (carrier, number) -> (order number, shipment id)
     numbers = sorted({reg.order_number for _, reg in items})
     trackings = sorted({reg.tracking_number for _, reg in items if reg.tracking_number})
-    for row in await _where_in(session, pg, select(orders_t.c.id, orders_t.c.number, *cols), orders_t.c.number,
-                               numbers):
-        known[row.number] = dict(row._mapping)
+    erased: set[str] = set()  # orders whose customer's personal data was erased: they take none again
+    for row in await _where_in(session, pg, select(orders_t.c.id, orders_t.c.number, orders_t.c.erased_at, *cols),
+                               orders_t.c.number, numbers):
+        known[row.number] = {k: v for k, v in row._mapping.items() if k != "erased_at"}
+        if row.erased_at is not None:
+            erased.add(row.number)
     found = await _where_in(session, pg, select(  # no join: PostgreSQL plans it badly on a table growing fast
         ships_t.c.carrier, ships_t.c.tracking_number, ships_t.c.id, ships_t.c.order_id), ships_t.c.tracking_number,
         trackings)
@@ -278,6 +281,12 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
             out.append(Outcome(index, InputError(
                 "tracking_number", f"order {reg.order_number} is already delivered, so no parcel can be added to it",
                 "register the parcel on a new order number (a replacement or return)")))
+            continue
+        if reg.order_number in erased:
+            out.append(Outcome(index, InputError(
+                "order_number", f"order {reg.order_number}: its customer's personal data was erased, so it takes "
+                "no contact data and no parcel again", "register the parcel under a new order number if the "
+                "customer wants to hear about it")))
             continue
         state = known.get(reg.order_number) or fresh.get(reg.order_number)
         try:

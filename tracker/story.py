@@ -53,10 +53,13 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
         return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else "-"
 
     out = [f"Order {order.number}",
-           (f"  customer: contact details erased {t(order.erased_at)} (privacy.erase_contact_after_days); "
+           (f"  customer: contact details erased {t(order.erased_at)} (privacy.erase_contact_after_days, or on "
+            "request: tracker privacy requests); "
             if order.erased_at else f"  customer: email {order.email or '-'}, phone {order.phone or '-'}; ")
            + f"language {order.locale}; channels {order.channels}",
            f"  times in {settings.shop.timezone}"]
+    if order.cancelled_at:
+        out.append(f"  CANCELLED by the shop {t(order.cancelled_at)}: its parcels are no longer tracked")
     order_notes = [n for n in notes if n.shipment_id is None]
     if not ships:
         out += ["", f"WAITING TO SHIP since {t(order.created_at)}: no parcel yet (add its tracking number once it ships)"]

@@ -42,6 +42,7 @@ from tracker.config import Settings, WatchSettings
 from tracker.db import insert_ignore, sessionmaker
 from tracker.models import Alert, Notification, Order, Shipment, TrackingEventRow, WhatsAppSession
 from tracker.parcels import Parcel, view_of
+from tracker.privacy import parts as privacy
 from tracker.status import Milestone, Status
 
 log = logging.getLogger("tracker.watch")
@@ -379,7 +380,7 @@ class Watcher:
         cutoff = now - timedelta(hours=self.cfg.handling_hours)
         async with self.maker() as session, session.begin():
             orders = (await session.execute(select(Order).where(
-                Order.erased_at.is_(None), Order.created_at <= cutoff,
+                Order.erased_at.is_(None), Order.cancelled_at.is_(None), Order.created_at <= cutoff,
                 ~select(Shipment.id).where(Shipment.order_id == Order.id).exists()).order_by(Order.id))).scalars().all()
             if not orders:
                 return
@@ -471,7 +472,8 @@ class Watcher:
 
     async def _erase_contacts(self, now: datetime, stats: WatchStats) -> None:
         """Personal data has a lifetime: once every shipment of an order is finished and quiet for the
-        configured days and nothing is waiting to be sent, its contact details and the signer's name go."""
+        configured days and nothing is waiting to be sent, what names or reaches its customer goes
+        (tracker/privacy/parts.py); the anonymous history stays."""
         cutoff = now - timedelta(days=self.settings.privacy.erase_contact_after_days)
         busy_shipment = select(Shipment.id).where(
             Shipment.order_id == Order.id, or_(Shipment.next_check_at.is_not(None), Shipment.updated_at > cutoff))
@@ -487,9 +489,5 @@ class Watcher:
                                        ~busy_shipment.exists(), ~waiting.exists()).limit(1000))]
             if not ids:
                 return
-            await session.execute(update(Order).where(Order.id.in_(ids))
-                                  .values(email=None, phone=None, erased_at=now)
-                                  .execution_options(synchronize_session=False))
-            await session.execute(update(Shipment).where(Shipment.order_id.in_(ids)).values(signed_by=None)
-                                  .execution_options(synchronize_session=False))
+            await privacy.erase(session, privacy.Subject(tuple(ids)), now)  # the same erasure as on request
         stats.erased += len(ids)
