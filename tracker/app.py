@@ -15,13 +15,13 @@ import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from tracker import __version__, reroute
+from tracker import __version__, files, reroute
 from tracker.alerts import AlertSender
 from tracker.branding import brand, with_sender
 from tracker.carriers import CARRIERS
 from tracker.carriers.catalog import CATALOG
 from tracker.clock import SYSTEM, Clock
-from tracker.config import Settings, public_url_warnings
+from tracker.config import Settings, shown_database
 from tracker.db import SqliteLock, make_engine, upgrade
 from tracker.dispatcher import Dispatcher
 from tracker.notify import CHANNELS
@@ -68,6 +68,9 @@ class Daemon:
             self.engine = make_engine(url)
             if s.database.auto_upgrade:
                 await upgrade(self.engine)
+            if changed := files.make_owner_only(files.sqlite_files(url)):
+                log.warning("%s could be read by other users of this machine; now by its owner only (0600)",
+                            ", ".join(p.name for p in changed))
             self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
                                               headers={"User-Agent": f"tracker/{__version__}"})
             self.carriers = self._build_carriers()
@@ -224,10 +227,10 @@ class Daemon:
                                    **common)
         self.scheduler.start()
         self.poller.on_news = self.wake_dispatcher  # each batch's news goes out as soon as it is committed
-        log.info("tracker %s running: carriers %s; sms via %s, email via %s", __version__,
-                 ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
+        log.info("tracker %s running: database %s; carriers %s; sms via %s, email via %s", __version__,
+                 shown_database(self.settings), ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
                  self.settings.channels.email.provider)
-        from tracker.components import whatsapp_template_gaps
+        from tracker.components import public_url_warnings, whatsapp_template_gaps
 
         for gap in whatsapp_template_gaps(self.settings):
             log.warning("%s", gap)

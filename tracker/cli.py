@@ -13,15 +13,16 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tracker import __version__, components, logs, redact, stopping
+from tracker import __version__, components, files, logs, redact, stopping
 from tracker.app import DaemonError
 from tracker.clock import SYSTEM
+from tracker.components import public_url_warnings
 from tracker.config import (
     DEFAULT_CONFIG,
     ConfigError,
     Intervals,
     Settings,
-    public_url_warnings,
+    shown_database,
 )
 from tracker.db import DatabaseLocked, DatabaseUnreachable, make_engine, sessionmaker, upgrade
 from tracker.orders import CONTACT, InputError, register, register_batch, validate
@@ -61,7 +62,8 @@ def cmd_init(args) -> int:
         print(f"{path} already exists; leaving it as it is (use --force to overwrite).")
     else:
         shutil.copyfile(DEFAULT_CONFIG, path)
-        print(f"wrote {path}")
+        path.chmod(0o600)  # it will hold secrets, or the names of the variables that do
+        print(f"wrote {path} (readable by you only)")
     settings = components.load(path)
 
     async def go():
@@ -70,7 +72,8 @@ def cmd_init(args) -> int:
         await engine.dispose()
 
     _run(go())
-    print(f"database ready: {settings.database.url}. Next: `tracker demo`, or `tracker add ...` then `tracker run`.")
+    files.make_owner_only(files.sqlite_files(settings.async_database_url))
+    print(f"database ready: {shown_database(settings)}. Next: `tracker demo`, or `tracker add ...` then `tracker run`.")
     return 0
 
 
@@ -79,7 +82,7 @@ def cmd_config_check(args) -> int:
     whatsapp = f", whatsapp via {settings.channels.whatsapp.provider}" if settings.channels.whatsapp else ""
     for warning in public_url_warnings(settings):
         print(f"tracker: {warning}", file=sys.stderr)
-    print(f"{settings.source}: OK (database {settings.database.url}; carriers {', '.join(settings.carriers)}; "
+    print(f"{settings.source}: OK (database {shown_database(settings)}; carriers {', '.join(settings.carriers)}; "
           f"sms via {settings.channels.sms.provider}, email via {settings.channels.email.provider}{whatsapp})")
     for gap in components.whatsapp_template_gaps(settings):
         print(f"warning: {gap}")
@@ -210,7 +213,7 @@ def _demo_settings(args) -> tuple[Settings, str, str]:
     """The demo's settings, where it writes, and the `tracker` prefix that reads it afterwards."""
     if args.use_config:
         settings = _settings(args)
-        return settings, f"your configured database ({settings.database.url}) and providers", "tracker"
+        return settings, f"your configured database ({shown_database(settings)}) and providers", "tracker"
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     folder = Path(args.dir) if args.dir else Path(state) / "tracker-demo"
     config, marker = folder / "config.yaml", folder / ".tracker-demo"
@@ -675,13 +678,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    files.owner_only_umask()  # config, database, WAL, backups: customer data and signing keys
     if args.func not in (cmd_run, cmd_demo):
         stopping.release()  # only daemons turn a stop signal into a clean shutdown
     try:
         return args.func(args)
     except (ConfigError, InputError, DatabaseLocked, DatabaseUnreachable, DaemonError, Failure) as exc:
         for line in str(exc).splitlines() or [""]:  # a config check reports every problem, one a line
-            print(f"tracker: {line}", file=sys.stderr)
+            print(f"tracker: {redact.credentials(line)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
