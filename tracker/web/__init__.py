@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from tracker.web import api, customer, intake, metrics, preferences, pushes, support
+from tracker.web.forms import forms_middleware
 from tracker.web.common import DAEMON
 from tracker.web.messaging_hooks import add_messaging_routes
 from tracker.web.rating import add_rating_routes
@@ -28,7 +29,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def build_app(daemon: "Daemon") -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[forms_middleware])
     app[DAEMON] = daemon
     app.router.add_get("/healthz", healthz)
     add_rating_routes(app)
