@@ -29,7 +29,7 @@ from tracker.notify.render import Renderer
 from tracker.poller import CarrierRuntime, Poller, RateLimiter
 from tracker.subscriber import Subscriber
 from tracker.watch import Watcher
-from tracker.web import build_app
+from tracker.web import build_app, serving
 
 log = logging.getLogger("tracker.app")
 
@@ -129,10 +129,20 @@ class Daemon:
         return names
 
     async def _start_web(self) -> None:
-        self.runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
+        server = self.settings.server
+        cap, files = serving.file_limit_for(server.max_connections)
+        if cap < server.max_connections:
+            log.warning("server.max_connections (%d) does not fit under this process's open-file limit (%d): at most "
+                        "%d connections. Fix: raise the limit (LimitNOFILE= in the systemd unit, ulimit -n) or lower "
+                        "server.max_connections", server.max_connections, files, cap)
+        serving.quiet_accept_floods()
+        # aiohttp's keep-alive timer also runs before a connection's first request: the header timeout
+        self.runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False,
+                                    keepalive_timeout=server.header_timeout_seconds)
         await self.runner.setup()
+        self.connections = serving.ConnectionCap(self.runner.server, cap)
         try:
-            await web.TCPSite(self.runner, self.settings.server.host, self.settings.server.port).start()
+            await serving.CappedSite(self.runner, server.host, server.port, self.connections).start()
         except OSError as exc:
             raise DaemonError(
                 f"server.port: cannot listen on {self.settings.server.host}:{self.settings.server.port} ({exc.strerror}). "

@@ -58,6 +58,9 @@ class ServerSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
+    header_timeout_seconds: float = Field(10, gt=0, le=300)
+    body_timeout_seconds: float = Field(30, gt=0, le=600)
+    max_connections: int = Field(4096, ge=16, le=1_000_000)
 
 
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")

@@ -122,6 +122,13 @@ async def metrics(request: web.Request) -> web.Response:
     for name in sorted(set(runtimes) | set(unknown_codes)):
         out.sample("tracker_unknown_carrier_code_kinds", unknown_codes.get(name, (0, 0))[1], carrier=name)
     await _sources(request, out)
+    cap = getattr(daemon, "connections", None)
+    if cap is not None:
+        out.family("tracker_http_connections_open", "gauge", "Connections open to this process's web server.")
+        out.sample("tracker_http_connections_open", len(cap.server.connections))
+        out.family("tracker_http_connections_refused_total", "counter",
+                   "Connections refused (503) by this process because server.max_connections were open.")
+        out.sample("tracker_http_connections_refused_total", cap.refused)
     return web.Response(text="\n".join(out.lines) + "\n", content_type=CONTENT_TYPE,
                         headers={"Cache-Control": "no-store"})
 
