@@ -157,7 +157,7 @@ def cmd_add(args) -> int:
 
 def cmd_run(args) -> int:
     settings = _settings(args)
-    logs.setup(settings.logging.level)
+    logs.setup(settings.logging.level, settings.logging.format)
     from tracker.app import Daemon
 
     async def go():
@@ -240,7 +240,7 @@ def _demo_settings(args) -> tuple[Settings, str, str]:
 
 def cmd_demo(args) -> int:
     settings, where, again = _demo_settings(args)
-    logs.setup(settings.logging.level if args.verbose else "WARNING")
+    logs.setup(settings.logging.level if args.verbose else "WARNING", settings.logging.format)
     from tracker.app import Daemon
     from tracker.models import Notification, Order, Shipment
 
@@ -679,6 +679,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     files.owner_only_umask()  # config, database, WAL, backups: customer data and signing keys
+    if args.func not in (cmd_run, cmd_demo):
+        logs.setup("WARNING")  # what a one-shot command logs is masked too, and carries its date and zone
     if args.func not in (cmd_run, cmd_demo):
         stopping.release()  # only daemons turn a stop signal into a clean shutdown
     try:

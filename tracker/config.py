@@ -289,6 +289,7 @@ class TemplatesSettings(_Strict):
 
 class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector
 
 
 class SilenceHours(_Strict):
