@@ -90,7 +90,7 @@ def test_the_daemon_first_lines_name_the_database_without_its_password(tmp_path)
                                       "server": {"enabled": False}}))
     proc = subprocess.run([sys.executable, "-m", "tracker.cli", "--config", str(config), "run"], capture_output=True,
                           text=True, timeout=60, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # not answering yet: systemd may try again
     assert PASSWORD not in proc.stdout + proc.stderr
     assert "127.0.0.1:9" in proc.stderr
 

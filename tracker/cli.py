@@ -1,4 +1,5 @@
-"""The `tracker` command. Exit codes: 0 done, 1 failed, 2 bad input or config (one line says why)."""
+"""The `tracker` command. Exit codes: 0 done, 1 failed (`run`: also a database that does not answer at
+start, so a service manager tries again), 2 bad input or config (one line says why)."""
 
 from __future__ import annotations
 
@@ -688,7 +689,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, InputError, DatabaseLocked, DatabaseUnreachable, DaemonError, Failure) as exc:
         for line in str(exc).splitlines() or [""]:  # a config check reports every problem, one a line
             print(f"tracker: {redact.credentials(line)}", file=sys.stderr)
-        return 2
+        # a daemon whose database does not answer yet (PostgreSQL still starting) failed, and may be tried
+        # again (systemd restarts 1, never 2: a bad config stays stopped until someone fixes it)
+        return 1 if args.func is cmd_run and isinstance(exc, DatabaseUnreachable) else 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `tracker status X | head`: the reader left; nothing more to say
