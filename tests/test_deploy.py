@@ -187,6 +187,6 @@ def test_the_dockerfile_installs_from_the_constraints_file_and_checks_liveness()
     text = DOCKERFILE.read_text(encoding="utf-8")
     assert re.search(r"pip install [^\n]*-c constraints\.txt", text)
     assert re.search(r"^ENV .*STATE_DIRECTORY=/data", text, re.M)
-    health = re.search(r"^HEALTHCHECK .*$", text, re.M).group(0)
+    health = re.search(r"^HEALTHCHECK (?:.*\\\n)*.*$", text, re.M).group(0)
     assert "/healthz" in health
     assert re.search(r"^USER tracker", text, re.M) and "UMASK" not in text
