@@ -61,6 +61,8 @@ def test_add_then_status_tells_the_story(config, tmp_path, capsys):
 
 
 def test_status_of_unknown_order(config, capsys):
+    assert main(["init"]) == 0
+    capsys.readouterr()
     assert main(["status", "ORDER-404"]) == 2
     assert "no order 'ORDER-404'" in capsys.readouterr().err
 

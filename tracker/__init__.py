@@ -1,3 +1,3 @@
 """tracker: tells customers every real step of their parcel, by SMS and email."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # semantic versioning; README "Versions" says what each release changed

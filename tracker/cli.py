@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tracker import __version__, components, files, logs, redact, stopping
+from tracker import components, files, logs, redact, stopping, version
 from tracker.app import DaemonError
 from tracker.clock import SYSTEM
 from tracker.components import public_url_warnings
@@ -25,9 +25,18 @@ from tracker.config import (
     Settings,
     shown_database,
 )
-from tracker.db import DatabaseLocked, DatabaseUnreachable, make_engine, sessionmaker, upgrade
+from tracker.db import (
+    DatabaseLocked,
+    DatabaseUnreachable,
+    describe,
+    make_engine,
+    schema_status,
+    sessionmaker,
+    upgrade,
+)
 from tracker.orders import CONTACT, InputError, register, register_batch, validate
 from tracker.routing import accepted_carriers, router
+from tracker.schema import MigrationFailed, SchemaError
 
 log = logging.getLogger("tracker.cli")
 
@@ -44,10 +53,26 @@ def _settings(args) -> Settings:
     return components.load(_config_path(args))
 
 
-async def _engine(settings: Settings):
+async def _engine(settings: Settings, *, creates: bool = False):
+    """The database of a command, refused in one line unless its schema is the one this release knows.
+    Migrations of an existing database are applied by `tracker run` (database.auto_upgrade) and `tracker db
+    upgrade` only, never by another command (an older daemon may still run on it). A command that writes
+    (`creates`) may lay the schema of a new, empty database out when database.auto_upgrade is on."""
     engine = make_engine(settings.async_database_url)
-    if settings.database.auto_upgrade:
-        await upgrade(engine)
+    try:
+        status = await schema_status(engine)
+        if status.state == "newer":
+            raise status.newer_error()
+        if status.state == "empty" and creates and settings.database.auto_upgrade:
+            await upgrade(engine)
+        elif status.state == "empty":
+            raise Failure("database.url: there is no tracker database there yet. Fix: run `tracker init` "
+                          "(or `tracker db upgrade`) to create it.")
+        elif status.state != "current":
+            raise status.behind_error()
+    except BaseException:
+        await engine.dispose()
+        raise
     return engine
 
 
@@ -68,9 +93,12 @@ def cmd_init(args) -> int:
     settings = components.load(path)
 
     async def go():
-        engine = await _engine(settings)
-        await upgrade(engine)
-        await engine.dispose()
+        engine = make_engine(settings.async_database_url)
+        try:
+            for line in await upgrade(engine):
+                print(line)
+        finally:
+            await engine.dispose()
 
     _run(go())
     files.make_owner_only(files.sqlite_files(settings.async_database_url))
@@ -96,12 +124,74 @@ def cmd_db_upgrade(args) -> int:
     async def go():
         engine = make_engine(settings.async_database_url)
         try:
-            await upgrade(engine)
+            for line in await upgrade(engine):
+                print(line, flush=True)
+            status = await schema_status(engine)
         finally:
             await engine.dispose()
+        print(f"database schema is up to date ({status.current}, tracker {version.describe()})")
 
     _run(go())
-    print("database schema is up to date")
+    return 0
+
+
+def cmd_db_current(args) -> int:
+    settings = _settings(args)
+
+    async def go():
+        engine = make_engine(settings.async_database_url)
+        try:
+            status = await schema_status(engine)
+        finally:
+            await engine.dispose()
+        print(f"database: {describe(engine)}")
+        print(f"schema: {status.current}{f' (upgraded by tracker {status.upgraded_by})' if status.upgraded_by else ''}")
+        print(f"this tracker: {version.describe()}, schema {status.head}")
+        if status.state == "newer":
+            print(f"state: newer than this tracker. {status.newer_error()}")
+        elif status.pending:
+            print(f"state: {len(status.pending)} migration(s) pending: {', '.join(status.pending)}. "
+                  "Fix: back it up, then `tracker db upgrade`.")
+        else:
+            print("state: up to date")
+        for rev, by, when in status.history[:5]:
+            print(f"  {when:%Y-%m-%d %H:%M} UTC  {rev:<12} applied by tracker {by}")
+        return 0
+
+    return _run(go())
+
+
+def cmd_db_check(args) -> int:
+    settings = _settings(args)
+    from tracker import schema
+
+    async def go():
+        engine = make_engine(settings.async_database_url)
+        try:
+            async with engine.connect() as conn:
+                problems = await conn.run_sync(schema.check)
+        finally:
+            await engine.dispose()
+        for line in problems:
+            print(f"tracker: {line}", file=sys.stderr)
+        if problems:
+            return 1
+        print(f"database OK: schema {schema.head_revision()} as tracker {version.VERSION} expects it"
+              f"{', foreign keys and pages checked' if settings.async_database_url.startswith('sqlite') else ''}")
+        return 0
+
+    return _run(go())
+
+
+def cmd_db_backup(args) -> int:
+    settings = _settings(args)
+    from tracker import backup
+
+    try:
+        target, size = backup.sqlite(settings.async_database_url, args.to, SYSTEM.now())
+    except backup.BackupError as exc:
+        raise Failure(str(exc)) from None
+    print(f"wrote {target} ({size / 1e6:.1f} MB): a consistent copy, safe to take while the daemon runs")
     return 0
 
 
@@ -142,7 +232,7 @@ def cmd_add(args) -> int:
                    default_channels=settings.shop.default_channels, default_region=settings.shop.default_region)
 
     async def go():
-        engine = await _engine(settings)
+        engine = await _engine(settings, creates=True)
         try:
             async with sessionmaker(engine)() as session, session.begin():
                 (outcome,) = await register_batch(session, [(0, reg)], SYSTEM.now(),
@@ -175,7 +265,7 @@ def cmd_run(args) -> int:
             print(f"checked {totals['checked']} shipments, handled {totals['sent']} notifications")
             return 0
         await daemon.serve(stop)
-        return 0
+        return daemon.exit_code
 
     return _run(go())
 
@@ -283,7 +373,7 @@ def cmd_demo(args) -> int:
                 await register(session, reg, daemon.clock.now())
                 taken.add(reg.order_number)
                 numbers.append((reg.order_number, reg.tracking_number, what))
-        print(f"tracker {__version__} demo: {len(numbers)} sandbox orders, one simulated hour per second, in {where}.")
+        print(f"tracker {version.describe()} demo: {len(numbers)} sandbox orders, one simulated hour per second, in {where}.")
         for order, tracking, what in numbers:
             print(f"  {order}  {tracking:<28} {what}")
         print(f"Web server: http://127.0.0.1:{daemon.port}/healthz. Messages the customers receive follow.\n",
@@ -495,7 +585,7 @@ def cmd_apikey(args) -> int:
     from tracker import apikeys
 
     async def go():
-        engine = await _engine(settings)
+        engine = await _engine(settings, creates=True)
         try:
             if args.apikey_command == "create":
                 try:
@@ -562,7 +652,7 @@ def cmd_import(args) -> int:
 
     async def go():
         try:
-            engine = await _engine(settings)
+            engine = await _engine(settings, creates=True)
             try:
                 report = await import_rows(engine, settings, csv_file.rows(), progress=progress_bar() if show else None,
                                            total=csv_file.count_rows() if show else 0)
@@ -581,7 +671,7 @@ def cmd_import(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tracker", description="Order tracking notifier.")
     p.add_argument("--config", help="config file (default: $TRACKER_CONFIG or ./config.yaml)")
-    p.add_argument("--version", action="version", version=f"tracker {__version__}")
+    p.add_argument("--version", action="version", version=f"tracker {version.describe()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("init", help="write config.yaml (if absent) and create the database")
@@ -672,8 +762,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("db", help="database tools")
     dsub = s.add_subparsers(dest="db_command", required=True)
-    d = dsub.add_parser("upgrade", help="apply migrations")
+    d = dsub.add_parser("upgrade", help="apply pending migrations (each all-or-nothing; back up first)")
     d.set_defaults(func=cmd_db_upgrade)
+    d = dsub.add_parser("current", help="the database's schema, this tracker's, and who upgraded it when")
+    d.set_defaults(func=cmd_db_current)
+    d = dsub.add_parser("check", help="schema current and as the models describe it; SQLite: foreign keys, pages")
+    d.set_defaults(func=cmd_db_check)
+    d = dsub.add_parser("backup", help="SQLite: a consistent copy of the database, even while the daemon runs")
+    d.add_argument("--to", metavar="PATH", help="file or folder to write (default: beside the database, "
+                                                "named with the date and time)")
+    d.set_defaults(func=cmd_db_backup)
     return p
 
 
@@ -686,7 +784,10 @@ def main(argv: list[str] | None = None) -> int:
         stopping.release()  # only daemons turn a stop signal into a clean shutdown
     try:
         return args.func(args)
-    except (ConfigError, InputError, DatabaseLocked, DatabaseUnreachable, DaemonError, Failure) as exc:
+    except MigrationFailed as exc:
+        print(f"tracker: {redact.credentials(str(exc))}", file=sys.stderr)
+        return 1
+    except (ConfigError, InputError, DatabaseLocked, DatabaseUnreachable, DaemonError, Failure, SchemaError) as exc:
         for line in str(exc).splitlines() or [""]:  # a config check reports every problem, one a line
             print(f"tracker: {redact.credentials(line)}", file=sys.stderr)
         # a daemon whose database does not answer yet (PostgreSQL still starting) failed, and may be tried

@@ -11,10 +11,6 @@ from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
@@ -23,9 +19,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
-MIGRATIONS = Path(__file__).with_name("migrations")
-
+from tracker import schema
 
 class DatabaseLocked(Exception):
     """Another daemon already owns this SQLite file."""
@@ -90,18 +86,6 @@ def insert_ignore_many(engine: AsyncEngine, table, conflict: Sequence[str]):
     return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
 
 
-def alembic_config() -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    return cfg
-
-
-def _upgrade(sync_conn, revision: str = "head") -> None:
-    cfg = alembic_config()
-    cfg.attributes["connection"] = sync_conn
-    command.upgrade(cfg, revision)
-
-
 class DatabaseUnreachable(Exception):
     """The database named in database.url cannot be reached or refuses us; the message names the address."""
 
@@ -133,21 +117,65 @@ async def connection(engine: AsyncEngine):
         await conn.close()
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Run migrations up to `revision`. On PostgreSQL an advisory lock lets several daemons start at once."""
-    async with connection(engine) as conn, conn.begin():
+def migration_engine(engine: AsyncEngine) -> AsyncEngine:
+    """A SQLite engine for migrations only (SQLAlchemy's documented recipe for pysqlite/aiosqlite): the
+    driver begins nothing by itself and every transaction is a BEGIN IMMEDIATE of ours, so DDL is inside
+    it and a failed migration rolls back whole; foreign keys are off for the connection (SQLite ignores the
+    pragma inside a transaction), tracker.schema checks them before each commit."""
+    url = engine.url.render_as_string(hide_password=False)
+    migrations = create_async_engine(url, hide_parameters=True, poolclass=NullPool, connect_args={"timeout": 30})
+
+    @event.listens_for(migrations.sync_engine, "connect")
+    def _connect(dbapi_conn, _record):  # noqa: ANN001
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=OFF")
+        cur.close()
+
+    @event.listens_for(migrations.sync_engine, "begin")
+    def _begin(conn):  # noqa: ANN001
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return migrations
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> list[str]:
+    """Run migrations up to `revision`, each all-or-nothing (tracker.schema.upgrade); returns what was done.
+    On PostgreSQL an advisory lock lets several daemons start at once: the second finds nothing to do."""
+    if is_sqlite(engine) and ":memory:" not in str(engine.url):
+        migrations = migration_engine(engine)
+        try:
+            async with connection(migrations) as conn:
+                return await conn.run_sync(schema.upgrade, revision)
+        finally:
+            await migrations.dispose()
+    async with connection(engine) as conn:
         if not is_sqlite(engine):
-            await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7263510)")
-        await conn.run_sync(_upgrade, revision)
+            await conn.exec_driver_sql("SELECT pg_advisory_lock(7263510)")
+            await conn.commit()
+        try:
+            return await conn.run_sync(schema.upgrade, revision)
+        finally:
+            if not is_sqlite(engine) and not conn.closed and not conn.invalidated:
+                await conn.rollback()
+                await conn.exec_driver_sql("SELECT pg_advisory_unlock(7263510)")
+                await conn.commit()
+
+
+async def schema_status(engine: AsyncEngine) -> schema.Status:
+    async with connection(engine) as conn:
+        return await conn.run_sync(schema.status)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
-    async with connection(engine) as conn:
-        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+    st = await schema_status(engine)
+    return ", ".join(st.revisions) or None
 
 
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return schema.head_revision()
 
 
 class SqliteLock:

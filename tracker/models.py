@@ -349,3 +349,14 @@ class AppSecret(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=32)
     value: str = Field(max_length=128)
     created_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class SchemaHistory(SQLModel, table=True):
+    """One row per migration applied (from release_1 on): which tracker version applied it and when, so that
+    an older release can say which one a database needs (tracker/schema.py)."""
+
+    __tablename__ = "schema_history"
+    id: int | None = Field(default=None, primary_key=True)
+    revision: str = Field(max_length=32)
+    tracker_version: str = Field(max_length=64)
+    applied_at: datetime = Field(sa_column=_ts(nullable=False))
