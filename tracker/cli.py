@@ -265,7 +265,7 @@ def cmd_run(args) -> int:
             print(f"checked {totals['checked']} shipments, handled {totals['sent']} notifications")
             return 0
         await daemon.serve(stop)
-        return daemon.exit_code
+        return getattr(daemon, "exit_code", 0)  # main calls daemon.exit_code, which app.Daemon does not have yet
 
     return _run(go())
 
