@@ -122,3 +122,10 @@ def FakeSendGrid_text(mail) -> str:  # noqa: N802 - the fake's own helper, named
     from tests.fakes.sendgrid import FakeSendGrid
 
     return FakeSendGrid.text_of(mail) + mail["subject"]
+
+
+def test_text_stored_before_the_cleaning_is_made_plain_on_the_terminal():
+    from tracker.plaintext import for_terminal
+
+    stored = "ORDER-1\n  2026-03-02 14:00  in_transit  Arrived\r\n ERROR forged\x1b[2J\u202eevil\u2028x"
+    assert for_terminal(stored) == "ORDER-1\n  2026-03-02 14:00  in_transit  Arrived \n ERROR forgedevil x"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tracker import components, files, logs, redact, stopping, version
+from tracker import components, files, logs, plaintext, redact, stopping, version
 from tracker.app import DaemonError
 from tracker.clock import SYSTEM
 from tracker.components import public_url_warnings
@@ -435,7 +435,7 @@ def cmd_status(args) -> int:
             await engine.dispose()
         if text is None:
             raise Failure(f"order: no order {args.order!r}. Fix: check the number (search is by exact order number).")
-        print(text)
+        print(plaintext.for_terminal(text))
         return 0
 
     return _run(go())
@@ -457,8 +457,8 @@ def cmd_alerts(args) -> int:
                 alert = await ack_alert(engine, args.id, by=by, now=SYSTEM.now())
                 if alert is None:
                     raise Failure(f"id: no alert #{args.id}. Fix: run `tracker alerts` to see the open ones.")
-                print(f"alert #{alert.id} acknowledged by {alert.acked_by} at "
-                      f"{alert.acked_at.astimezone(tz):%Y-%m-%d %H:%M}: [{alert.cause}] {alert.message}")
+                print(plaintext.for_terminal(f"alert #{alert.id} acknowledged by {alert.acked_by} at "
+                      f"{alert.acked_at.astimezone(tz):%Y-%m-%d %H:%M}: [{alert.cause}] {alert.message}"))
                 return 0
             rows = await list_alerts(engine, include_acked=args.all)
         finally:
@@ -472,8 +472,8 @@ def cmd_alerts(args) -> int:
             message = alert.message.removeprefix(f"{about}, ")  # the column already says which order
             state = delivery_state(alert, settings)
             ack = f"  acknowledged by {alert.acked_by}" if alert.acked_at else ""
-            print(f"  #{alert.id:<5} {alert.created_at.astimezone(tz):%Y-%m-%d %H:%M}  {alert.cause:<16} {about}: "
-                  f"{message}{f'  ({state})' if state else ''}{ack}")
+            print(plaintext.for_terminal(f"  #{alert.id:<5} {alert.created_at.astimezone(tz):%Y-%m-%d %H:%M}  "
+                                         f"{alert.cause:<16} {about}: {message}{f'  ({state})' if state else ''}{ack}"))
         if not args.all:
             print("Acknowledge one with: tracker alerts ack ID")
         return 0

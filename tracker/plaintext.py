@@ -51,3 +51,14 @@ def clean(value: str) -> str:
         return value
     value = _ESCAPE_SEQUENCE.sub("", value)
     return " ".join(_INVISIBLE.sub("", _BREAKS.sub(" ", value)).split())
+
+
+_NOT_FOR_A_TERMINAL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def for_terminal(text: str) -> str:
+    """Stored text as the operator's terminal shows it (`tracker status`, `tracker alerts`): lines kept,
+    escape sequences, control, direction and invisible characters gone, whatever was stored before
+    carrier text was cleaned at the parse edge."""
+    text = _ESCAPE_SEQUENCE.sub("", text)
+    return _INVISIBLE.sub("", _NOT_FOR_A_TERMINAL.sub(" ", text))
