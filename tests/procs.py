@@ -87,6 +87,12 @@ class Proc:
         return self.err_path.read_text(errors="replace") if self.err_path.exists() else ""
 
 
+def _soft_open_files(n: int) -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (n, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+
 class Daemons:
     """Starts tracker processes on one config; reaps them all on exit, printing their output on failure."""
 
@@ -95,14 +101,17 @@ class Daemons:
         self.config = config or directory / "config.yaml"
         self.procs: list[Proc] = []
 
-    async def start(self, *args: str, name: str | None = None, env: dict[str, str] | None = None) -> Proc:
+    async def start(self, *args: str, name: str | None = None, env: dict[str, str] | None = None,
+                    open_files: int | None = None) -> Proc:
+        """`open_files`: the soft open-file limit the process starts with (as a systemd unit's default 1024)."""
         name = name or f"{args[0] if args else 'tracker'}{len(self.procs)}"
         out, err = self.directory / f"{name}.out", self.directory / f"{name}.err"
         with out.open("w") as stdout, err.open("w") as stderr:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "tracker", "--config", str(self.config), *args,
                 stdout=stdout, stderr=stderr, stdin=asyncio.subprocess.DEVNULL, cwd=self.directory,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                preexec_fn=None if open_files is None else lambda: _soft_open_files(open_files))
         p = Proc(name, proc, out, err)
         self.procs.append(p)
         return p

@@ -65,8 +65,10 @@ TWILIO = {"account_sid": "AC" + "0" * 32, "auth_token": "t" * 32, "from_number":
     ("https://track.example.com", None),
 ])
 def test_links_customers_cannot_open_are_warned_about(config, capsys, url, warning):
+    """Twilio on a test server of this machine: the links are only warned about."""
+    twilio = {**TWILIO, "base_url": "http://127.0.0.1:9"}
     config.write_text(f"server:\n  public_url: {url}\n" + yaml.safe_dump({
-        "channels": {"sms": {"provider": "twilio"}}, "providers": {"twilio": TWILIO, "console": {}}}))
+        "channels": {"sms": {"provider": "twilio"}}, "providers": {"twilio": twilio, "console": {}}}))
     assert main(["config", "check"]) == 0
     out = capsys.readouterr()
     assert "OK" in out.out
@@ -75,6 +77,28 @@ def test_links_customers_cannot_open_are_warned_about(config, capsys, url, warni
         assert "SMS" in out.err and "Fix:" in out.err
     else:
         assert out.err == ""
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("track.example.com", "has no scheme"),
+    ("http://track.example.com", "is not https://"),
+    ("http://127.0.0.1:8080", "is not https://"),
+])
+def test_links_without_https_are_an_error_while_the_real_twilio_sends(config, capsys, url, problem):
+    config.write_text(f"server:\n  public_url: {url}\n" + yaml.safe_dump({
+        "channels": {"sms": {"provider": "twilio"}}, "providers": {"twilio": TWILIO, "console": {}}}))
+    assert main(["config", "check"]) == 2
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err.startswith(f"tracker: config.yaml:2: server.public_url {url!r} {problem} while SMS go out")
+    assert "Fix: set it to the https:// address" in out.err and out.err.count("\n") == 1
+
+
+def test_https_on_this_machine_with_the_real_twilio_is_a_warning(config, capsys):
+    config.write_text("server:\n  public_url: https://localhost:8443\n" + yaml.safe_dump({
+        "channels": {"sms": {"provider": "twilio"}}, "providers": {"twilio": TWILIO, "console": {}}}))
+    assert main(["config", "check"]) == 0
+    assert "points at this machine" in capsys.readouterr().err
 
 
 def test_no_warning_while_messages_only_go_to_the_console(config, capsys):

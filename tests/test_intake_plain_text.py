@@ -27,6 +27,10 @@ from tracker.config import ConfigError
 @pytest.mark.parametrize("text,bad", [
     ("ORDER-1\r\nINFO forged line", "U+000D"), ("ORDER\x1b[31m", "U+001B"), ("ORDER\x85", "U+0085"),
     ("\u202eORDER", "U+202E"), ("ORDER\u2066", "U+2066"), ("ORDER\x00", "U+0000"), ("ORDER\x7f", "U+007F"),
+    ("ORDER-1\u2028INFO forged", "line or paragraph separator (U+2028)"),
+    ("ORDER-1\u2029", "line or paragraph separator (U+2029)"),
+    ("ORDER-\u200b1001", "invisible (zero-width) character (U+200B)"), ("\ufeffORDER", "(U+FEFF)"),
+    ("ORDER\u200d", "(U+200D)"), ("ORDER\u2060", "(U+2060)"), ("ORDER\u200f", "text-direction control (U+200F)"),
 ])
 def test_unsafe_text_is_named_by_code_point(text, bad):
     assert bad in plaintext.problem(text)
@@ -41,6 +45,8 @@ def test_plain_text_of_any_script_passes(text):
 @pytest.mark.parametrize("flag,value,field", [
     ("--order", "O-1\nERROR fake", "order_number"), ("--email", "a@example.com\u202e", "email"),
     ("--timezone", "UTC\x1b", "timezone"), ("--carrier", "sand\u2067box", "carrier"),
+    ("--order", "O-1\u2028ERROR fake", "order_number"), ("--order", "O-\u200b1", "order_number"),
+    ("--tracking", "SBX-DELIVER-1\ufeff", "tracking_number"),
 ])
 def test_cli_refuses_control_characters_naming_the_field(capsys, flag, value, field):
     args = ["add", "--order", "O-1", "--carrier", "sandbox", "--tracking", "SBX-DELIVER-1", "--email", "a@example.com"]
@@ -50,7 +56,7 @@ def test_cli_refuses_control_characters_naming_the_field(capsys, flag, value, fi
         args += [flag, value]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"tracker: {field}: holds a ") and err.count("\n") == 1 and "Fix:" in err
+    assert err.startswith(f"tracker: {field}: holds ") and err.count("\n") == 1 and "Fix:" in err
 
 
 @pytest.mark.usefixtures("config")

@@ -14,7 +14,8 @@ SENDGRID = {"api_key": "SG.x", "from_email": "orders@shop.example"}
 
 def load(**sections):
     data = {"channels": {"sms": {"provider": "twilio"}, "email": {"provider": "sendgrid"}},
-            "providers": {"twilio": TWILIO, "sendgrid": SENDGRID}}
+            "providers": {"twilio": TWILIO, "sendgrid": SENDGRID},
+            "server": {"public_url": "https://track.shop.example"}}  # real providers: links need https://
     for key, value in sections.items():
         data[key] = value
     return load_config("config.yaml", text=yaml.safe_dump(data))

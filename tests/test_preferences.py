@@ -186,3 +186,46 @@ async def test_support_sees_the_customers_choices_on_the_order_page(tmp_path, fa
     assert status == 200
     choices = re.search(r'<ul class="preference-changes">(.*?)</ul>', page, re.S).group(1)
     assert "preferences page: opted out of email; channels sms,email -&gt; sms; language en -&gt; el" in choices
+
+
+async def _suppress(daemon, channel: str, address: str, reason: str) -> None:
+    """A suppression as the SendGrid Event Webhook, a STOP reply or a dead number leaves it."""
+    async with sessionmaker(daemon.engine)() as session, session.begin():
+        session.add(Suppression(channel=channel, address=address, reason=reason, created_at=daemon.clock.now()))
+
+
+@pytest.mark.parametrize("channel, address, reason, note", [
+    ("email", EMAIL, "sendgrid bounce", "could not be delivered"),
+    ("email", EMAIL, "sendgrid spamreport", "could not be delivered"),
+    ("email", EMAIL, "sendgrid unsubscribe", "could not be delivered"),
+    ("sms", PHONE, "replied STOP", "reply START"),
+    ("sms", PHONE, "Twilio 21211: invalid 'To' phone number", "could not be delivered"),
+])
+async def test_ticking_a_channel_again_never_lifts_a_bounce_a_spam_report_or_a_stop(daemon, fakes, channel, address,
+                                                                                     reason, note):
+    ship = await add(daemon, "ORDER-L1", "SBX-DELIVER-1")
+    await _suppress(daemon, channel, address, reason)
+    link = await preferences_link(daemon, ship)
+    _, page, _ = await fetch("GET", link)
+    assert re.search(rf'value="{channel}"[^>]* disabled', page) and note in page
+    # a crafted POST ticking it anyway (the browser would not send a disabled box)
+    status, page, _ = await fetch("POST", link.split("?")[0], data={**hidden(page), "channel": ["sms", "email"],
+                                                                     "language": "en"})
+    assert status == 200
+    order, suppressed, changes = await state(daemon, "ORDER-L1")
+    assert (channel, address) in suppressed and order.channels == "sms,email"
+    assert not any("opted back in" in c for c in changes)
+
+
+async def test_the_customers_own_opt_out_is_lifted_and_a_bounce_on_the_other_channel_kept(daemon, fakes):
+    ship = await add(daemon, "ORDER-L2", "SBX-DELIVER-2")
+    await _suppress(daemon, "email", EMAIL, "sendgrid bounce")
+    link = await preferences_link(daemon, ship)
+    _, page, _ = await fetch("GET", link)
+    await fetch("POST", link.split("?")[0], data={**hidden(page), "language": "en"})  # SMS unticked: opted out
+    assert (await state(daemon, "ORDER-L2"))[1] == {("sms", PHONE), ("email", EMAIL)}
+    _, page, _ = await fetch("GET", link)
+    await fetch("POST", link.split("?")[0], data={**hidden(page), "channel": ["sms", "email"], "language": "en"})
+    order, suppressed, changes = await state(daemon, "ORDER-L2")
+    assert suppressed == {("email", EMAIL)}
+    assert changes[-1].startswith("opted back in to SMS")

@@ -56,7 +56,7 @@ async def test_three_daemons_share_one_database(pg_url, tmp_path: Path):
             victim = procs[0]
 
             async def all_running() -> bool:
-                return all(" running: carriers " in p.stderr() for p in procs)
+                return all(" running: database " in p.stderr() for p in procs)
 
             await wait_until(all_running, 60, "all three daemons to start")
             server.pinned_hours = 2  # shipped: the work is there for all three to share

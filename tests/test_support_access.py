@@ -135,3 +135,23 @@ async def test_two_daemons_on_postgresql_share_the_throttle(pg_url, start_daemon
     finally:
         await a.close()
         await b.close()
+
+
+async def test_api_key_logins_are_throttled_per_key(console):
+    """Wrong keys from one address use up their own attempts, not the real key's: it still logs in; the
+    same wrong key is refused once it has used up its attempts."""
+    from tests.web_helpers import api_key
+
+    key = await api_key(console, "shop")
+    client = Client(console)
+    try:
+        for i in range(support_access.MAX_PER_PLACE + 5):  # a different wrong key each time
+            status, _ = await support_login(client, "", f"trk_{'x' * 40}{i:03d}")
+            assert status == 401
+        wrong = "trk_" + "y" * 43
+        codes = [(await support_login(client, "", wrong))[0] for _ in range(support_access.MAX_PER_PLACE + 1)]
+        assert codes == [401] * support_access.MAX_PER_PLACE + [429]
+        status, page = await support_login(client, "", key)
+        assert status == 200, page[:300]
+    finally:
+        await client.close()

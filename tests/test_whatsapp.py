@@ -223,6 +223,7 @@ def test_config_check_names_each_missing_template(tmp_path, capsys):
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump({
         "database": {"url": f"sqlite:///{tmp_path / 't.db'}"},
+        "server": {"public_url": "https://track.shop.example"},  # the real Twilio: links need https://
         "channels": {"whatsapp": {"provider": "twilio_whatsapp"}},
         "providers": {"console": {}, "twilio_whatsapp": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN,
                                                          "from_number": WHATSAPP_FROM, "templates": templates}}}))

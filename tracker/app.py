@@ -15,13 +15,13 @@ import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from tracker import reroute, version
+from tracker import files, reroute, version
 from tracker.alerts import AlertSender
 from tracker.branding import brand, with_sender
 from tracker.carriers import CARRIERS
 from tracker.carriers.catalog import CATALOG
 from tracker.clock import SYSTEM, Clock
-from tracker.config import Settings, public_url_warnings
+from tracker.config import Settings, shown_database
 from tracker.db import SqliteLock, describe, make_engine, schema_status, upgrade
 from tracker.db_health import DatabaseHealth, is_outage
 from tracker.dispatcher import Dispatcher
@@ -30,7 +30,7 @@ from tracker.notify.render import Renderer
 from tracker.poller import CarrierRuntime, Poller, RateLimiter
 from tracker.subscriber import Subscriber
 from tracker.watch import Watcher
-from tracker.web import build_app
+from tracker.web import build_app, serving
 
 log = logging.getLogger("tracker.app")
 
@@ -84,6 +84,9 @@ class Daemon:
             if status.state != "current":
                 raise status.behind_error()
             self.schema_revisions = status.revisions
+            if changed := files.make_owner_only(files.sqlite_files(url)):
+                log.warning("%s could be read by other users of this machine; now by its owner only (0600)",
+                            ", ".join(p.name for p in changed))
             self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
                                               headers={"User-Agent": f"tracker/{version.VERSION}"})
             self.carriers = self._build_carriers()
@@ -142,10 +145,20 @@ class Daemon:
         return names
 
     async def _start_web(self) -> None:
-        self.runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False)
+        server = self.settings.server
+        cap, files = serving.file_limit_for(server.max_connections)
+        if cap < server.max_connections:
+            log.warning("server.max_connections (%d) does not fit under this process's open-file limit (%d): at most "
+                        "%d connections. Fix: raise the limit (LimitNOFILE= in the systemd unit, ulimit -n) or lower "
+                        "server.max_connections", server.max_connections, files, cap)
+        serving.quiet_accept_floods()
+        # aiohttp's keep-alive timer also runs before a connection's first request: the header timeout
+        self.runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False,
+                                    keepalive_timeout=server.header_timeout_seconds)
         await self.runner.setup()
+        self.connections = serving.ConnectionCap(self.runner.server, cap)
         try:
-            await web.TCPSite(self.runner, self.settings.server.host, self.settings.server.port).start()
+            await serving.CappedSite(self.runner, server.host, server.port, self.connections).start()
         except OSError as exc:
             raise DaemonError(
                 f"server.port: cannot listen on {self.settings.server.host}:{self.settings.server.port} ({exc.strerror}). "
@@ -278,10 +291,10 @@ class Daemon:
                                    **common)
         self.scheduler.start()
         self.poller.on_news = self.wake_dispatcher  # each batch's news goes out as soon as it is committed
-        log.info("tracker %s running: carriers %s; sms via %s, email via %s", self.version,
-                 ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
+        log.info("tracker %s running: database %s; carriers %s; sms via %s, email via %s", self.version,
+                 shown_database(self.settings), ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
                  self.settings.channels.email.provider)
-        from tracker.components import whatsapp_template_gaps
+        from tracker.components import public_url_warnings, whatsapp_template_gaps
 
         for gap in whatsapp_template_gaps(self.settings):
             log.warning("%s", gap)

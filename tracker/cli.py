@@ -1,4 +1,5 @@
-"""The `tracker` command. Exit codes: 0 done, 1 failed, 2 bad input or config (one line says why)."""
+"""The `tracker` command. Exit codes: 0 done, 1 failed (`run`: also a database that does not answer at
+start, so a service manager tries again), 2 bad input or config (one line says why)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tracker import components, logs, redact, stopping, version
+from tracker import components, files, logs, plaintext, redact, stopping, version
 from tracker.app import DaemonError
 from tracker.clock import SYSTEM
+from tracker.components import public_url_warnings
 from tracker.config import (
     DEFAULT_CONFIG,
     ConfigError,
     Intervals,
     Settings,
-    public_url_warnings,
+    shown_database,
 )
 from tracker.db import (
     DatabaseLocked,
@@ -86,7 +88,8 @@ def cmd_init(args) -> int:
         print(f"{path} already exists; leaving it as it is (use --force to overwrite).")
     else:
         shutil.copyfile(DEFAULT_CONFIG, path)
-        print(f"wrote {path}")
+        path.chmod(0o600)  # it will hold secrets, or the names of the variables that do
+        print(f"wrote {path} (readable by you only)")
     settings = components.load(path)
 
     async def go():
@@ -98,7 +101,8 @@ def cmd_init(args) -> int:
             await engine.dispose()
 
     _run(go())
-    print(f"database ready: {settings.database.url}. Next: `tracker demo`, or `tracker add ...` then `tracker run`.")
+    files.make_owner_only(files.sqlite_files(settings.async_database_url))
+    print(f"database ready: {shown_database(settings)}. Next: `tracker demo`, or `tracker add ...` then `tracker run`.")
     return 0
 
 
@@ -107,7 +111,7 @@ def cmd_config_check(args) -> int:
     whatsapp = f", whatsapp via {settings.channels.whatsapp.provider}" if settings.channels.whatsapp else ""
     for warning in public_url_warnings(settings):
         print(f"tracker: {warning}", file=sys.stderr)
-    print(f"{settings.source}: OK (database {settings.database.url}; carriers {', '.join(settings.carriers)}; "
+    print(f"{settings.source}: OK (database {shown_database(settings)}; carriers {', '.join(settings.carriers)}; "
           f"sms via {settings.channels.sms.provider}, email via {settings.channels.email.provider}{whatsapp})")
     for gap in components.whatsapp_template_gaps(settings):
         print(f"warning: {gap}")
@@ -244,7 +248,7 @@ def cmd_add(args) -> int:
 
 def cmd_run(args) -> int:
     settings = _settings(args)
-    logs.setup(settings.logging.level)
+    logs.setup(settings.logging.level, settings.logging.format)
     from tracker.app import Daemon
 
     async def go():
@@ -261,7 +265,7 @@ def cmd_run(args) -> int:
             print(f"checked {totals['checked']} shipments, handled {totals['sent']} notifications")
             return 0
         await daemon.serve(stop)
-        return daemon.exit_code
+        return getattr(daemon, "exit_code", 0)  # main calls daemon.exit_code, which app.Daemon does not have yet
 
     return _run(go())
 
@@ -300,7 +304,7 @@ def _demo_settings(args) -> tuple[Settings, str, str]:
     """The demo's settings, where it writes, and the `tracker` prefix that reads it afterwards."""
     if args.use_config:
         settings = _settings(args)
-        return settings, f"your configured database ({settings.database.url}) and providers", "tracker"
+        return settings, f"your configured database ({shown_database(settings)}) and providers", "tracker"
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     folder = Path(args.dir) if args.dir else Path(state) / "tracker-demo"
     config, marker = folder / "config.yaml", folder / ".tracker-demo"
@@ -327,7 +331,7 @@ def _demo_settings(args) -> tuple[Settings, str, str]:
 
 def cmd_demo(args) -> int:
     settings, where, again = _demo_settings(args)
-    logs.setup(settings.logging.level if args.verbose else "WARNING")
+    logs.setup(settings.logging.level if args.verbose else "WARNING", settings.logging.format)
     from tracker.app import Daemon
     from tracker.models import Notification, Order, Shipment
 
@@ -431,7 +435,7 @@ def cmd_status(args) -> int:
             await engine.dispose()
         if text is None:
             raise Failure(f"order: no order {args.order!r}. Fix: check the number (search is by exact order number).")
-        print(text)
+        print(plaintext.for_terminal(text))
         return 0
 
     return _run(go())
@@ -453,8 +457,8 @@ def cmd_alerts(args) -> int:
                 alert = await ack_alert(engine, args.id, by=by, now=SYSTEM.now())
                 if alert is None:
                     raise Failure(f"id: no alert #{args.id}. Fix: run `tracker alerts` to see the open ones.")
-                print(f"alert #{alert.id} acknowledged by {alert.acked_by} at "
-                      f"{alert.acked_at.astimezone(tz):%Y-%m-%d %H:%M}: [{alert.cause}] {alert.message}")
+                print(plaintext.for_terminal(f"alert #{alert.id} acknowledged by {alert.acked_by} at "
+                      f"{alert.acked_at.astimezone(tz):%Y-%m-%d %H:%M}: [{alert.cause}] {alert.message}"))
                 return 0
             rows = await list_alerts(engine, include_acked=args.all)
         finally:
@@ -468,8 +472,8 @@ def cmd_alerts(args) -> int:
             message = alert.message.removeprefix(f"{about}, ")  # the column already says which order
             state = delivery_state(alert, settings)
             ack = f"  acknowledged by {alert.acked_by}" if alert.acked_at else ""
-            print(f"  #{alert.id:<5} {alert.created_at.astimezone(tz):%Y-%m-%d %H:%M}  {alert.cause:<16} {about}: "
-                  f"{message}{f'  ({state})' if state else ''}{ack}")
+            print(plaintext.for_terminal(f"  #{alert.id:<5} {alert.created_at.astimezone(tz):%Y-%m-%d %H:%M}  "
+                                         f"{alert.cause:<16} {about}: {message}{f'  ({state})' if state else ''}{ack}"))
         if not args.all:
             print("Acknowledge one with: tracker alerts ack ID")
         return 0
@@ -885,17 +889,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    files.owner_only_umask()  # config, database, WAL, backups: customer data and signing keys
+    if args.func not in (cmd_run, cmd_demo):
+        logs.setup("WARNING")  # what a one-shot command logs is masked too, and carries its date and zone
     if args.func not in (cmd_run, cmd_demo):
         stopping.release()  # only daemons turn a stop signal into a clean shutdown
     try:
         return args.func(args)
     except MigrationFailed as exc:
-        print(f"tracker: {exc}", file=sys.stderr)
+        print(f"tracker: {redact.credentials(str(exc))}", file=sys.stderr)
         return 1
     except (ConfigError, InputError, DatabaseLocked, DatabaseUnreachable, DaemonError, Failure, SchemaError) as exc:
         for line in str(exc).splitlines() or [""]:  # a config check reports every problem, one a line
-            print(f"tracker: {line}", file=sys.stderr)
-        return 2
+            print(f"tracker: {redact.credentials(line)}", file=sys.stderr)
+        # a daemon whose database does not answer yet (PostgreSQL still starting) failed, and may be tried
+        # again (systemd restarts 1, never 2: a bad config stays stopped until someone fixes it)
+        return 1 if args.func is cmd_run and isinstance(exc, DatabaseUnreachable) else 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `tracker status X | head`: the reader left; nothing more to say

@@ -6,11 +6,16 @@ channel, and carriers and channels never import config."""
 from __future__ import annotations
 
 import os
+import re
 
 from tracker.carriers import CARRIERS
 from tracker.carriers.catalog import CATALOG, canonical
-from tracker.config import ConfigError, Settings, dotted, load_settings, validate_part
+from tracker.config import ConfigError, Settings, dotted, is_local, load_settings, public_url_problems, validate_part
 from tracker.notify import CHANNELS
+
+# Keys that hold a credential, in a carrier's or a provider's settings: given empty, every call fails.
+SECRET_KEY = re.compile(r"(secret|token|password|api_?key|access_code|credential|client_id|username|account_sid)$")
+KIND_LABEL = {"sms": "SMS", "email": "email", "whatsapp": "WhatsApp"}
 
 
 def load(path: str | os.PathLike | None = None, *, text: str | None = None) -> Settings:
@@ -38,6 +43,8 @@ def check(settings: Settings) -> Settings:
             )
             continue
         collect(validate_part, CARRIERS[name].Settings, raw or {}, ("carriers", name), where)
+        if (raw or {}).get("enabled", True) is not False:
+            problems.extend(empty_secrets(settings, "carriers", name, raw or {}))
     collect(check_sources, settings)
     for name, raw in settings.providers.items():
         if name not in CHANNELS:
@@ -46,11 +53,14 @@ def check(settings: Settings) -> Settings:
                 f"Fix: use one of {', '.join(sorted(CHANNELS))}."
             )
             continue
+        empty = empty_secrets(settings, "providers", name, raw or {})
         try:
             provider = validate_part(CHANNELS[name].Settings, raw or {}, ("providers", name), where)
         except ConfigError as exc:
-            problems.extend(exc.problems)
+            named = [f"providers.{name}.{key}" for key in raw or {} if any(f"providers.{name}.{key} " in e for e in empty)]
+            problems.extend(empty + [p for p in exc.problems if not any(f"{n}:" in p for n in named)])
             continue
+        problems.extend(empty)
         timeout = getattr(provider, "timeout_seconds", None)
         lease = settings.dispatcher.lease_seconds
         if timeout is not None and lease / 2 <= timeout:
@@ -76,9 +86,49 @@ def check(settings: Settings) -> Settings:
                 f"{where(loc)}: {dotted(loc)}: provider {provider!r} has no settings. "
                 f"Fix: add a `{provider}:` entry under providers:."
             )
+    if not problems:
+        problems.extend(public_url_problems(settings, *sending_kinds(settings))[0])
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def empty_secrets(settings: Settings, section: str, name: str, raw: dict) -> list[str]:
+    """A credential given but empty (`auth_token: ""`, or `${VAR:-}` with VAR unset) passes every type check
+    and fails at the first send, or, for a key that signs webhooks, would accept anyone's signature: refused
+    for every configured provider (each is built and checks its webhooks) and every enabled carrier."""
+    out = []
+    for key, value in raw.items():
+        if SECRET_KEY.search(str(key)) and isinstance(value, str) and not value.strip():
+            loc = (section, name, key)
+            out.append(f"{settings.where(loc)}: {dotted(loc)} is empty, so {name} cannot work. Fix: write "
+                       f"${{VARIABLE}} and export the {key.replace('_', ' ')} there before starting tracker, "
+                       f"or remove the `{name}:` entry if you do not use it.")
+    return out
+
+
+def sending_kinds(settings: Settings) -> tuple[list[str], list[str]]:
+    """(kinds of message that go out through a provider, not the console; those of them sent through the
+    real service, not a test server on this machine), as "SMS", "email", "WhatsApp"."""
+    sending, real = [], []
+    for kind in ("sms", "email", "whatsapp"):
+        route = getattr(settings.channels, kind)
+        if route is None or route.provider == "console" or route.provider not in CHANNELS:
+            continue
+        sending.append(KIND_LABEL[kind])
+        try:
+            cfg = CHANNELS[route.provider].Settings.model_validate(settings.providers.get(route.provider) or {})
+        except ValueError:
+            continue
+        base = getattr(cfg, "base_url", None)
+        if base is not None and not is_local(base):
+            real.append(KIND_LABEL[kind])
+    return sending, real
+
+
+def public_url_warnings(settings: Settings) -> list[str]:
+    """What `config check` and the daemon's first lines warn about server.public_url (errors stop both)."""
+    return public_url_problems(settings, *sending_kinds(settings))[1]
 
 
 def check_sources(settings: Settings) -> None:

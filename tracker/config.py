@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from tracker import plaintext
+from tracker import plaintext, redact
 
 DEFAULT_CONFIG = Path(__file__).with_name("default_config.yaml")
 ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -59,6 +59,9 @@ class ServerSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
+    header_timeout_seconds: float = Field(10, gt=0, le=300)
+    body_timeout_seconds: float = Field(30, gt=0, le=600)
+    max_connections: int = Field(4096, ge=16, le=1_000_000)
 
 
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -287,6 +290,7 @@ class TemplatesSettings(_Strict):
 
 class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector
 
 
 class SilenceHours(_Strict):
@@ -523,17 +527,33 @@ class Settings(_Strict):
         return async_url(self.database.url, Path(self.base_dir))
 
 
+def state_directory() -> Path | None:
+    """$STATE_DIRECTORY: set by systemd for a unit with StateDirectory= (and by the container image)."""
+    first = (os.environ.get("STATE_DIRECTORY") or "").split(":")[0].strip()
+    return Path(first) if first else None
+
+
 def async_url(url: str, base_dir: Path) -> str:
-    """sqlite:///rel.db -> sqlite+aiosqlite:////abs/rel.db; postgresql:// -> postgresql+asyncpg://."""
+    """sqlite:///rel.db -> sqlite+aiosqlite:////abs/rel.db; postgresql:// -> postgresql+asyncpg://.
+    A relative SQLite path lives in $STATE_DIRECTORY when it is set (systemd's StateDirectory=, the
+    container's /data), else beside the config file."""
     if url.startswith("sqlite"):
         _, _, path = url.partition(":///")
         if path and path != ":memory:" and not path.startswith("/"):
-            path = str((base_dir / path).resolve())
+            path = str(((state_directory() or base_dir) / path).resolve())
         return f"sqlite+aiosqlite:///{path}"
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix):]
     return url
+
+
+def shown_database(settings: "Settings") -> str:
+    """The database as an operator may read it: a SQLite file's full path, a server URL without its password."""
+    url = settings.database.url
+    if url.startswith("sqlite"):
+        return "sqlite:///" + settings.async_database_url.partition(":///")[2]
+    return redact.credentials(url)
 
 
 # --- loading ---------------------------------------------------------------------------------------
@@ -675,22 +695,31 @@ def validate_part(model: type[BaseModel], raw: dict, loc: tuple, where) -> BaseM
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]"}
 
 
-def public_url_warnings(settings: Settings) -> list[str]:
-    """server.public_url goes into every message: with SMS or email sent for real, it must be an address
-    customers can reach (not this machine, and with its scheme), else every link is dead."""
-    sending = [k for k in ("sms", "email") if getattr(settings.channels, k).provider != "console"]
+def is_local(url: str) -> bool:
+    host = (urlsplit(url.strip()).hostname or "").lower()
+    return host in _LOCAL_HOSTS or host.endswith(".localhost") or host.startswith("127.")
+
+
+def public_url_problems(settings: Settings, sending: list[str], real: list[str]) -> tuple[list[str], list[str]]:
+    """server.public_url goes into every message. (errors, warnings): without https:// while a real
+    provider (`real`: the kinds sent through Twilio or SendGrid themselves) sends, every link is dead or
+    in clear: an error; pointing at this machine while messages go out (`sending`): a warning."""
     if not sending:
-        return []
+        return [], []
     url = settings.server.public_url.strip()
     loc = ("server", "public_url")
     parts = urlsplit(url)
-    what = " and ".join(sending).replace("sms", "SMS")
-    fix = "Fix: set it to the address customers reach, for example https://track.example.com."
+    fix = "Fix: set it to the https:// address customers reach, for example https://track.example.com."
+    if real and (parts.scheme != "https" or not parts.netloc):
+        what = " and ".join(real)
+        why = "has no scheme" if parts.scheme not in ("http", "https") or not parts.netloc else "is not https://"
+        return [(f"{settings.where(loc)}: server.public_url {url!r} {why} while {what} go out for real; the links "
+                 f"in every message would {'not open' if why == 'has no scheme' else 'travel in clear'}. {fix}")], []
+    what = " and ".join(sending)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        return [(f"{settings.where(loc)}: warning: server.public_url {url!r} has no scheme (http:// or https://); "
-                 f"the links in every {what} message would not open. {fix}")]
-    host = (parts.hostname or "").lower()
-    if host in _LOCAL_HOSTS or host.endswith(".localhost") or host.startswith("127."):
-        return [(f"{settings.where(loc)}: warning: server.public_url {url!r} points at this machine; customers "
-                 f"would get dead links in every {what} message. {fix}")]
-    return []
+        return [], [(f"{settings.where(loc)}: warning: server.public_url {url!r} has no scheme (http:// or https://); "
+                     f"the links in every {what} message would not open. {fix}")]
+    if is_local(url):
+        return [], [(f"{settings.where(loc)}: warning: server.public_url {url!r} points at this machine; customers "
+                     f"would get dead links in every {what} message. {fix}")]
+    return [], []

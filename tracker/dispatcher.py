@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
-from tracker import fallback, preferences, redact
+from tracker import fallback, logs, preferences, redact
 from tracker.clock import Clock
 from tracker.config import DispatcherSettings, Settings
 from tracker.db import insert_ignore, sessionmaker, write_lock
@@ -276,6 +276,7 @@ class Dispatcher:
         return Message(note.id, "whatsapp", to, rendered.sms, content_sid=sid, content_variables=variables, **common)
 
     async def _handle(self, job: Job, latest: TrackingEventRow | None, suppressed: set[tuple[str, str]]) -> None:
+        logs.about(order=job.order.number, notification=job.note.id, carrier=job.shipment and job.shipment.carrier)
         async with self._sem:
             if self.stopping:
                 return  # release_all() puts it back in the queue

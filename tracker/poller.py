@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta, timezone
 import aiohttp
 from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, update
 
-from tracker import alerts, carrier_codes
+from tracker import alerts, carrier_codes, logs
 from tracker.carriers.base import (
     AuthFailed,
     Carrier,
@@ -313,6 +313,7 @@ class Poller:
 
     async def _run_batch(self, name: str, items: list[tuple[int, str]], stats: TickStats,
                          fresh_until: datetime) -> None:
+        logs.about(carrier=name)
         ids = [sid for sid, _ in items]
         async with self._sem:
             rt = self.carriers[name]

@@ -24,6 +24,22 @@ from tracker.models import AppSecret, PreferenceChange
 SECRET_NAME = "preferences"
 LANGUAGES = ("en", "pt-BR", "es", "el")
 
+# Suppressions the customer made here, which the preferences form may lift again. Every other one stays:
+# a bounce, a spam report, a SendGrid unsubscribe (SendGrid keeps dropping mail to that address), a dead
+# number, and an SMS STOP (Twilio blocks the number until it replies START, which lifts ours too).
+OWN_OPT_OUTS = frozenset({"preferences page", "one-click unsubscribe"})
+
+
+def liftable(channel: str, reason: str) -> bool:
+    """May the customer's own tick on the preferences form lift this suppression? A WhatsApp STOP is
+    theirs alone (nobody else enforces it); see OWN_OPT_OUTS for the rest."""
+    return reason in OWN_OPT_OUTS or (channel == "whatsapp" and reason == "replied STOP")
+
+
+def lifted_by(channel: str, reason: str) -> str:
+    """What a suppression the form cannot lift waits for: "start" (the customer replies START) or "shop"."""
+    return "start" if channel == "sms" and reason == "replied STOP" else "shop"
+
 
 def sign(secret: str, *parts: str | int) -> str:
     mac = hmac.new(secret.encode(), "|".join(str(p) for p in parts).encode(), hashlib.sha256).digest()

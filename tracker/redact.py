@@ -34,8 +34,22 @@ _PHONE = re.compile(r"\+\d[\d ().-]{5,}\d")
 _TOKEN = re.compile(r"(?=[0-9]*[A-Za-z_-])[A-Za-z0-9_-]{24,}")
 
 
+# a password in a URL (postgresql://user:PASSWORD@host/db) and secret-looking query values (?password=...)
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)[^\s/]*@")
+_SECRET_QUERY = re.compile(r"(?i)([?&;](?:password|passwd|pwd|pass|secret|token|api_?key|key|sslpassword|auth)=)[^&\s]+")
+MASK = "•••"
+
+
+def credentials(value: str) -> str:
+    """Text with every password in a URL and every secret query value masked: what `config check`, `init`,
+    the run's first lines and every error print about a database or webhook address."""
+    value = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", value)
+    return _SECRET_QUERY.sub(lambda m: m.group(1) + MASK, value)
+
+
 def text(value: str) -> str:
-    """Any free text with every email address, phone number and long token in it masked."""
+    """Any free text with every email address, phone number, URL password and long token in it masked."""
+    value = credentials(value)
     value = _EMAIL.sub(lambda m: email(m.group()), value)
     value = _PHONE.sub(lambda m: phone(re.sub(r"[^\d+]", "", m.group())), value)
     return _TOKEN.sub(lambda m: m.group()[:4] + "…", value)

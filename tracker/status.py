@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from tracker.plaintext import clean
+
 
 class Status(StrEnum):
     PENDING = "pending"
@@ -85,6 +87,14 @@ class TrackingEvent:
     location: str = ""
     utc_offset_minutes: int | None = None
 
+    def __post_init__(self) -> None:
+        # the parse edge of every carrier and aggregator, polled or pushed: their text reaches log lines,
+        # the operator's terminal, SMS and emails, so no control, break, direction or invisible character
+        for name in ("raw_code", "raw_text", "location"):
+            value = getattr(self, name)
+            if value:
+                object.__setattr__(self, name, clean(str(value)))
+
     @property
     def key(self) -> str:
         """Identity of the scan across polls: carriers resend their whole history every time."""
@@ -108,6 +118,12 @@ class TrackingResult:
     carrier_status: Status | None = None
     # Local time window of today's delivery, "HH:MM-HH:MM", where the carrier gives one (out for delivery).
     delivery_window: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("signed_by", "pickup_location", "delivery_window"):  # as TrackingEvent's text
+            value = getattr(self, name)
+            if value:
+                setattr(self, name, clean(str(value)) or None)
 
     @property
     def latest(self) -> TrackingEvent | None:

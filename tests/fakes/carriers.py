@@ -45,6 +45,7 @@ class Step:
     city: str = "Springfield"
     state: str = "IL"
     country: str = "US"
+    note: str = ""                          # appended to the carrier's event text (what real carriers add)
 
 
 @dataclass
@@ -275,6 +276,7 @@ class FakeCarriers:
         acts = []
         for when, step in reversed(seen):
             kind, code, status_code, desc = self.UPS_CODES[step.kind]
+            desc += step.note
             local = when + off
             acts.append({
                 "location": {"address": {"city": step.city.upper(), "stateProvince": step.state,
@@ -359,6 +361,7 @@ class FakeCarriers:
             scans = []
             for when, step in reversed(seen):
                 etype, derived, desc, exc = self.FEDEX_CODES[step.kind]
+                desc += step.note
                 scans.append({"date": self._fedex_iso(when, j.utc_offset_minutes), "eventType": etype,
                               "eventDescription": desc, "exceptionCode": exc,
                               "exceptionDescription": "Customer not available or business closed" if exc == "08"
@@ -436,6 +439,7 @@ class FakeCarriers:
         events = []
         for when, step in reversed(seen):
             code, desc = self.USPS_CODES[step.kind]
+            desc += step.note
             delivered = step.kind == "delivered"
             events.append({"eventType": desc, "eventTimestamp": (when + off).strftime("%Y-%m-%dT%H:%M:%S"),
                            "GMTTimestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "GMTOffset": gmt_offset,
@@ -483,6 +487,7 @@ class FakeCarriers:
         events = []
         for when, step in reversed(seen):
             code, desc = self.DHL_CODES[step.kind]
+            desc += step.note
             events.append({"timestamp": when.astimezone(zone).isoformat(timespec="seconds"),
                            "location": {"address": {"addressLocality": f"{step.city.upper()} - {step.country}",
                                                     "countryCode": step.country}},
@@ -550,6 +555,7 @@ class FakeCarriers:
             eventos = []
             for when, step in reversed(seen):
                 codigo, tipo, desc = self.CORREIOS_CODES[step.kind]
+                desc += step.note
                 ev: dict[str, Any] = {
                     "codigo": codigo, "tipo": tipo, "descricao": desc,
                     "dtHrCriado": when.astimezone(self.BRASILIA).strftime("%Y-%m-%dT%H:%M:%S"),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import Field
@@ -34,7 +33,7 @@ from tracker.carriers.base import (
     TrackingResult,
 )
 from tracker.carriers.catalog import CATALOG
-from tracker.carriers.common import date_of, from_iso, place, text
+from tracker.carriers.common import date_of, from_epoch, from_iso, place, text
 from tracker.carriers.pushing import Aggregator, hmac_sha256, json_call, json_object, verify_header
 
 PRODUCTION_URL = "https://api.aftership.com/tracking/2025-07"
@@ -127,8 +126,11 @@ def parse_webhook(body: bytes) -> Push:
     if isinstance(msg.get("tracking"), dict):
         msg = msg["tracking"]
     sent = None
-    if isinstance(data.get("ts"), (int, float)) and not isinstance(data.get("ts"), bool):
-        sent = datetime.fromtimestamp(data["ts"], tz=timezone.utc)
+    if data.get("ts") is not None:
+        try:
+            sent = from_epoch(data["ts"])
+        except ValueError as exc:
+            raise ValueError(f"AfterShip: ts {exc}; send the event's Unix time in seconds") from None
     if data.get("event") != "tracking_update" or not msg.get("tracking_number"):
         return Push(event_id=text(data["event_id"]), news=[], sent_at=sent)  # edd_revise etc.: nothing to apply
     number = text(msg["tracking_number"]).upper()

@@ -27,16 +27,42 @@ def offset_minutes(text: str | None) -> int | None:
     return -minutes if m.group(1) == "-" else minutes
 
 
+# Times a carrier or a source may give: anything outside is a broken or hostile value (a push with
+# `ts: 1e20`, a scan in the year 9999), refused as unreadable rather than carried into date arithmetic.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
+def _in_range(when: datetime, text: Any) -> datetime:
+    if not EARLIEST <= when < LATEST:
+        raise ValueError(f"{str(text)[:40]!r} is out of range (years 1970-2099)")
+    return when
+
+
 def from_iso(text: str, *, zone: tzinfo | None = None) -> tuple[datetime, int | None]:
     """ISO 8601 -> (aware UTC, original offset in minutes). A time with no offset is read in `zone`
-    (or, without one, as UTC with an unknown offset)."""
-    when = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
-    if when.tzinfo is None:
-        if zone is None:
-            return when.replace(tzinfo=timezone.utc), None
-        when = when.replace(tzinfo=zone)
-    off = when.utcoffset()
-    return when.astimezone(timezone.utc), int(off.total_seconds() // 60) if off is not None else None
+    (or, without one, as UTC with an unknown offset). ValueError for an unreadable or out-of-range time."""
+    try:
+        when = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            if zone is None:
+                return _in_range(when.replace(tzinfo=timezone.utc), text), None
+            when = when.replace(tzinfo=zone)
+        off = when.utcoffset()
+        return _in_range(when.astimezone(timezone.utc), text), int(off.total_seconds() // 60) if off is not None else None
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the last datetime once in UTC
+        raise ValueError(f"{str(text)[:40]!r} is out of range") from None
+
+
+def from_epoch(value: Any) -> datetime:
+    """Seconds since 1970 (a JSON number) -> aware UTC. ValueError for anything else, NaN, infinities and
+    times out of range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{str(value)[:40]!r} is not a number of seconds")
+    try:
+        return _in_range(datetime.fromtimestamp(value, tz=timezone.utc), value)
+    except (OverflowError, OSError, ValueError):  # 1e20, NaN, inf: the platform's own refusals
+        raise ValueError(f"{str(value)[:40]!r} is out of range (years 1970-2099)") from None
 
 
 @cache

@@ -115,8 +115,8 @@ def parse_webhook(body: bytes) -> Push:
     if data.get("created_at"):
         try:
             sent = from_iso(data["created_at"])[0]
-        except ValueError:
-            sent = None
+        except ValueError as exc:
+            raise ValueError(f"EasyPost: created_at {exc}; send the event's ISO 8601 time") from None
     if not str(data.get("description", "")).startswith("tracker.") or not result.get("tracking_code"):
         return Push(event_id=text(data["id"]), sent_at=sent)
     number = text(result["tracking_code"]).upper()

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from tracker.web import api, customer, intake, metrics, preferences, pushes, support
+from tracker.web.forms import forms_middleware
+from tracker.web.serving import BODY_TIMEOUT, body_deadline
 from tracker.web.common import DAEMON
 from tracker.web.messaging_hooks import add_messaging_routes
 from tracker.web.rating import add_rating_routes
@@ -30,8 +32,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def build_app(daemon: "Daemon") -> web.Application:
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[body_deadline, forms_middleware])
     app[DAEMON] = daemon
+    app[BODY_TIMEOUT] = daemon.settings.server.body_timeout_seconds
     app.router.add_get("/healthz", healthz)
     add_rating_routes(app)
     add_messaging_routes(app)

@@ -90,7 +90,8 @@ async def _twilio_form(request: web.Request):
 
     daemon, _ = _provider(request, "twilio")
     tokens = {p.settings.auth_token.get_secret_value() for name in TWILIO_PROVIDERS
-              if (p := _provider(request, name)[1]) is not None and p.settings.auth_token is not None}
+              if (p := _provider(request, name)[1]) is not None and p.settings.auth_token is not None
+              and p.settings.auth_token.get_secret_value().strip()}  # an empty key would accept any signature
     if not tokens:
         return daemon, None
     form = await request.post()

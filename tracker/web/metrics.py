@@ -76,6 +76,15 @@ class _TrackerCollector:
         for (name, outcome), n in sorted(counts.items()):
             family.add_metric([name, outcome], n)
         yield family
+        cap = getattr(daemon, "connections", None)
+        if cap is not None:
+            family = GaugeMetricFamily("tracker_http_connections_open", "Connections open to this process's web server.")
+            family.add_metric([], len(cap.server.connections))
+            yield family
+            family = CounterMetricFamily("tracker_http_connections_refused", "Connections refused (503) by this "
+                                         "process because server.max_connections were open.")
+            family.add_metric([], cap.refused)
+            yield family
         up = GaugeMetricFamily("tracker_database_up", "1 while the database answers (as this process last saw it).")
         up.add_metric([], 1 if last.database_up and daemon.db_health.up else 0)
         yield up

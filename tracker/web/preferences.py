@@ -46,6 +46,9 @@ STRINGS: dict[str, dict[str, str]] = {
                      "messages and use the link there.",
         "unsub_title": "Unsubscribe", "unsub_ask": "Stop all emails from us about your orders?",
         "unsub_button": "Unsubscribe", "unsub_done": "Done: you will not receive any more emails from us.",
+        "locked_start": "You replied STOP to our text messages: reply START to receive them again.",
+        "locked_shop": "Our messages to this address could not be delivered or were reported as unwanted; "
+                       "to receive them again, contact us.",
         "manage": "Change your choices",
     },
     "pt-BR": {
@@ -60,6 +63,9 @@ STRINGS: dict[str, dict[str, str]] = {
                      "mensagens e use o link que está lá.",
         "unsub_title": "Cancelar inscrição", "unsub_ask": "Parar de receber nossos e-mails sobre seus pedidos?",
         "unsub_button": "Cancelar inscrição", "unsub_done": "Pronto: você não receberá mais e-mails nossos.",
+        "locked_start": "Você respondeu STOP às nossas mensagens SMS: responda START para voltar a recebê-las.",
+        "locked_shop": "Nossas mensagens para este endereço não puderam ser entregues ou foram marcadas como "
+                       "indesejadas; para voltar a recebê-las, fale conosco.",
         "manage": "Alterar suas escolhas",
     },
     "es": {
@@ -74,6 +80,9 @@ STRINGS: dict[str, dict[str, str]] = {
                      "mensajes y usa el enlace que encontrarás allí.",
         "unsub_title": "Darse de baja", "unsub_ask": "¿Dejar de recibir nuestros correos sobre tus pedidos?",
         "unsub_button": "Darme de baja", "unsub_done": "Hecho: no recibirás más correos nuestros.",
+        "locked_start": "Respondiste STOP a nuestros SMS: responde START para volver a recibirlos.",
+        "locked_shop": "Nuestros mensajes a esta dirección no se pudieron entregar o se marcaron como no deseados; "
+                       "para volver a recibirlos, contáctanos.",
         "manage": "Cambiar tus preferencias",
     },
     "el": {
@@ -89,6 +98,9 @@ STRINGS: dict[str, dict[str, str]] = {
                      "από τα μηνύματά μας και χρησιμοποιήστε τον σύνδεσμο που θα βρείτε εκεί.",
         "unsub_title": "Διαγραφή", "unsub_ask": "Να σταματήσουν όλα τα email μας για τις παραγγελίες σας;",
         "unsub_button": "Διαγραφή", "unsub_done": "Έγινε: δεν θα λαμβάνετε πλέον email από εμάς.",
+        "locked_start": "Απαντήσατε STOP στα SMS μας: απαντήστε START για να τα λαμβάνετε ξανά.",
+        "locked_shop": "Τα μηνύματά μας σε αυτή τη διεύθυνση δεν παραδόθηκαν ή σημειώθηκαν ως ανεπιθύμητα· "
+                       "για να τα λαμβάνετε ξανά, επικοινωνήστε μαζί μας.",
         "manage": "Αλλαγή επιλογών",
     },
 }
@@ -117,11 +129,17 @@ def offered(daemon, order: Order) -> list[str]:
     return [c for c in CHANNEL_ORDER if c in able and fallback.address(order, c)]
 
 
-async def _suppressed(session, order: Order) -> set[str]:
+async def _suppressed(session, order: Order) -> dict[str, str]:
+    """channel -> why the order's address on it is suppressed."""
     addresses = [a for a in (order.email, order.phone) if a]
-    rows = (await session.execute(select(Suppression.channel, Suppression.address)
+    rows = (await session.execute(select(Suppression.channel, Suppression.address, Suppression.reason)
                                   .where(Suppression.address.in_(addresses)))).all() if addresses else []
-    return {c for c, a in rows if a == fallback.address(order, c)}
+    return {c: r for c, a, r in rows if a == fallback.address(order, c)}
+
+
+def _locked(off: dict[str, str]) -> dict[str, str]:
+    """Suppressed channels the form cannot lift -> the note's key (STOP replied, or the provider's refusal)."""
+    return {c: f"locked_{preferences.lifted_by(c, r)}" for c, r in off.items() if not preferences.liftable(c, r)}
 
 
 async def preferences_form(request: web.Request) -> web.Response:
@@ -134,7 +152,9 @@ async def preferences_form(request: web.Request) -> web.Response:
     async with sessionmaker(daemon.engine)() as session:
         off = await _suppressed(session, order)
     lang = pick_locale(order.locale)
-    choices = [dict(channel=c, label=STRINGS[lang][c], on=c in order.channel_list and c not in off)
+    locked = _locked(off)
+    choices = [dict(channel=c, label=STRINGS[lang][c], on=c in order.channel_list and c not in off,
+                    locked=STRINGS[lang][locked[c]] if c in locked else None)
                for c in offered(daemon, order)]
     return _page("preferences.html.j2", lang=lang, t=STRINGS[lang], shop=daemon.settings.shop.name,
                  order_number=order.number, choices=choices, languages=LANGUAGE_NAMES, current=order.locale,
@@ -161,9 +181,13 @@ async def save_preferences(request: web.Request) -> web.Response:
     async with sessionmaker(daemon.engine)() as session, session.begin():
         order = await session.get(Order, order.id)
         off = await _suppressed(session, order)
+        locked = _locked(off)
+        wanted = (wanted - set(locked)) | (set(locked) & set(order.channel_list))  # as they were
         changes = []
         for c in offered(daemon, order):
             address = fallback.address(order, c)
+            if c in locked:
+                continue  # a bounce, a spam report, an SMS STOP: not the form's to lift
             if c in wanted and c in off:
                 await session.execute(delete(Suppression).where(Suppression.channel == c,
                                                                 Suppression.address == address))

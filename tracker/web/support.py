@@ -147,7 +147,8 @@ async def login(request: web.Request) -> web.Response:
     name = str(form.get("username", "")).strip()[:64]
     password = str(form.get("password", ""))[:1000]
     now = daemon.clock.now()
-    throttled = "(api key)" if password.startswith(apikeys.KEY_PREFIX) else name
+    # an API key is throttled on its own: guesses at other keys never lock a real one out
+    throttled = f"apikey:{apikeys.digest(password)[:16]}" if password.startswith(apikeys.KEY_PREFIX) else name
     if not await support_access.reserve_attempt(daemon.engine, throttled, request.remote or "", now):
         log.warning("support login refused: too many attempts for one user name")
         return await login_form(request, "Too many failed attempts. Wait 15 minutes and try again.", status=429)
