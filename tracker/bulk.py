@@ -24,7 +24,7 @@ from tracker.routing import accepted_carriers, router
 
 __all__ = ["FIELDS", "Outcome", "carriers_of", "field_name", "register_batch", "validate_item"]
 
-FIELDS = ("order_number", "carrier", "tracking_number", "email", "phone", "locale", "timezone", "channels")
+FIELDS = ("order_number", "carrier", "tracking_number", "email", "phone", "locale", "timezone", "channels", "country")
 
 
 def field_name(key: str) -> str:
@@ -65,4 +65,4 @@ def validate_item(settings: Settings, data: dict[str, Any], *, null_clears: bool
         tracking_number=data.get("tracking_number"), email=data.get("email"), phone=data.get("phone"),
         locale=data.get("locale"), timezone=data.get("timezone"), channels=data.get("channels"), clear=clear,
         known_carriers=known, route=route, default_locale=s.default_locale,
-        default_channels=s.default_channels, default_region=s.default_region)
+        default_channels=s.default_channels, default_region=s.default_region, country=data.get("country"))

@@ -39,6 +39,13 @@ def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def country(*addresses: Any, key: str = "country_code") -> str | None:
+    """The customer's countries for reading a phone: the shipping address's, then the billing one's
+    ("PT,ES"); None when no address names one."""
+    codes = [c.upper() for c in (text(_dict(a).get(key)) for a in addresses) if c and re.fullmatch(r"[A-Za-z]{2}", c)]
+    return ",".join(dict.fromkeys(codes)) or None
+
+
 def carrier(aliases: dict[str, str], name: str | None) -> str | None:
     if not name:
         return None
@@ -67,7 +74,8 @@ def shopify_fulfillment(data: dict, aliases: dict[str, str]) -> Mapped:
         return Mapped(number, cancel=[n for n in (text(x) for x in numbers) if n])
     dest = _dict(data.get("destination"))
     items = [{"order_number": number, "carrier": carrier(aliases, text(data.get("tracking_company"))),
-              "tracking_number": text(n), "email": text(data.get("email")), "phone": text(dest.get("phone"))}
+              "tracking_number": text(n), "email": text(data.get("email")), "phone": text(dest.get("phone")),
+              "country": country(dest)}
              for n in numbers]
     items = [i for i in items if i["tracking_number"]]
     return Mapped(number, items, ignored=None if items else "no tracking number in this fulfillment")
@@ -76,10 +84,13 @@ def shopify_fulfillment(data: dict, aliases: dict[str, str]) -> Mapped:
 def shopify_paid(data: dict) -> Mapped:
     """A REST Order (orders/paid): the order waits for its first parcel."""
     customer, address = _dict(data.get("customer")), _dict(data.get("shipping_address"))
+    billing = _dict(data.get("billing_address"))
     number = shopify_order_number(text(data.get("name")), text(data.get("order_number")) or text(data.get("id")))
     item = {"order_number": number,
             "email": text(data.get("email")) or text(customer.get("email")),
-            "phone": text(data.get("phone")) or text(address.get("phone")) or text(customer.get("phone"))}
+            "phone": (text(data.get("phone")) or text(address.get("phone")) or text(billing.get("phone"))
+                      or text(customer.get("phone"))),
+            "country": country(address, billing)}
     locale = text(data.get("customer_locale"))
     if locale and re.fullmatch(r"[a-zA-Z]{2,3}([-_][a-zA-Z]{2})?", locale):
         lang, _, region = locale.replace("_", "-").partition("-")
@@ -108,9 +119,10 @@ def woo_order(data: dict, aliases: dict[str, str], *, created: bool) -> Mapped:
     tracking = woo_tracking(data)
     if not tracking and not created:
         return Mapped(None, ignored="no tracking data on this order")
-    billing = _dict(data.get("billing"))
+    billing, shipping = _dict(data.get("billing")), _dict(data.get("shipping"))
     number = text(data.get("number")) or text(data.get("id"))
-    contact = {"email": text(billing.get("email")), "phone": text(billing.get("phone"))}
+    contact = {"email": text(billing.get("email")), "phone": text(billing.get("phone")) or text(shipping.get("phone")),
+               "country": country(shipping, billing, key="country")}
     items = [{"order_number": number, "carrier": carrier(aliases, provider), "tracking_number": n, **contact}
              for provider, n in tracking] or [{"order_number": number, **contact}]
     return Mapped(number, items)

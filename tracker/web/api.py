@@ -132,7 +132,8 @@ def shipment_json(daemon, ship: Shipment, order: Order | None = None) -> dict:
 
 def order_json(order: Order) -> dict:
     return {"number": order.number, "email": order.email, "phone": order.phone, "locale": order.locale,
-            "timezone": order.timezone, "channels": order.channel_list, "created_at": _ts(order.created_at)}
+            "timezone": order.timezone, "channels": order.channel_list, "created_at": _ts(order.created_at),
+            "contact_problem": order.contact_problem}
 
 
 def event_json(e: TrackingEventRow) -> dict:
@@ -333,6 +334,10 @@ def openapi_document(server_url: str) -> dict:
             "timezone": nullable("string", description="IANA name, e.g. America/Sao_Paulo"),
             "channels": {"oneOf": [{"type": "array", "items": {"type": "string", "enum": ["whatsapp", "sms", "email"]}},
                                    {"type": "string", "example": "sms,email"}, {"type": "null"}]},
+            "country": nullable("string", example="PT",
+                                description="the customer's country (ISO 3166-1 alpha-2; \"PT,ES\": shipping "
+                                            "address, then billing): the phone is read in it, then in "
+                                            "shop.default_region"),
         },
     }
     assert set(registration["properties"]) == set(FIELDS)
