@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracker import plaintext
-from tracker.carriers.catalog import AUTO, canonical
+from tracker.carriers.catalog import AUTO, canonical, display_name, normalise
 from tracker.carriers.countries import ISO_COUNTRIES
 from tracker.carriers.detect import Undetected, choose
 from tracker.models import Order, Shipment
@@ -143,7 +143,7 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
              timezone: str | None = None, channels: list[str] | str | None = None, clear: Iterable[str] = (),
              known_carriers: list[str], default_locale: str = "en", default_channels: list[str] | None = None,
              default_region: str = "US", route: Callable[[str], tuple[str, float | None] | None] | None = None,
-             country: str | None = None) -> Registration:
+             country: str | None = None, tracking_url: str | None = None, untrackable: bool = False) -> Registration:
     """Check and normalize one registration. Raises InputError on the first bad field.
 
     A contact field left out (None or blank) is not given: a known order keeps its value. `clear` names
@@ -151,6 +151,7 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
     """
     given_values = {"email": email, "phone": phone, "locale": locale, "timezone": timezone}
     texts = {"order_number": order_number, "carrier": carrier, "tracking_number": tracking_number, **given_values,
+             "tracking_url": tracking_url,
              "channels": ",".join(map(str, channels)) if isinstance(channels, list) else channels}
     if plaintext.problem("".join(v for v in texts.values() if isinstance(v, str))):  # one look, then which
         for name, value in texts.items():
@@ -175,12 +176,16 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
         if (carrier or "").strip():
             raise InputError("tracking_number", f"is empty but carrier {carrier.strip()[:32]!r} is given",
                              "give the parcel's tracking number, or leave both out until the order ships")
-        carrier, source, first_check = "", "", None
+        carried = Carried("", "")
     elif len(tracking) > 64 or not _TRACKING.fullmatch(tracking):
         raise InputError("tracking_number", f"{tracking_number!r} is not a tracking number",
                          "use the letters and digits printed on the label")
     else:
-        carrier, source, first_check = _carrier_and_source(tracking, carrier, known_carriers, route)
+        carried = _carrier_and_source(tracking, carrier, known_carriers, route, untrackable)
+    url = (tracking_url or "").strip() or None
+    if url and (len(url) > 1000 or not re.fullmatch(r"https?://[^\s\"'<>]+", url)):
+        raise InputError("tracking_url", "is not an http(s) address", "give the carrier's tracking page address, "
+                         "https://…, or leave it out")
     email_n = normalize_email(email.strip()) if email and email.strip() else None
     phone_n = (normalize_phone(phone.strip(), default_region, countries_of(country))
                if phone and phone.strip() else None)
@@ -202,8 +207,9 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
         if c not in CHANNELS:
             raise InputError("channels", f"unknown channel {c!r}",
                              "use sms, email, whatsapp or several (sms,email or whatsapp,email)")
-    return Registration(number, carrier, tracking, email_n, phone_n, loc, timezone or None,
-                        tuple(dict.fromkeys(wanted)), source, first_check, frozenset(given | cleared))
+    return Registration(number, carried.carrier, tracking, email_n, phone_n, loc, timezone or None,
+                        tuple(dict.fromkeys(wanted)), carried.source, carried.first_check, frozenset(given | cleared),
+                        carrier_name=carried.name, tracking_url=url, trackable=carried.trackable)
 
 
 def merge(reg: Registration, current: dict[str, Any] | None) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -437,27 +443,60 @@ async def _load(session: AsyncSession, out: list[Outcome], regs: dict[int, Regis
         o.shipment = ships[(o.order.id, reg.carrier, reg.tracking_number)] if reg.tracking_number else None
 
 
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """Who carries a parcel and who tells us about it (what _carrier_and_source decides)."""
+
+    carrier: str
+    source: str
+    first_check: float | None = None
+    name: str | None = None  # the shop's own name of the carrier, when it is not tracker's
+    trackable: bool = True
+
+
 def _carrier_and_source(tracking: str, carrier: str | None, known_carriers: list[str],
-                        route: Callable[[str], tuple[str, float | None] | None] | None) -> tuple[str, str, float | None]:
-    carrier = (carrier or "").strip().lower()
+                        route: Callable[[str], tuple[str, float | None] | None] | None,
+                        untrackable: bool = False) -> Carried:
+    """The carrier a shop's text names (the alias table), or the one the number's format says. A name
+    tracker does not know goes to the default aggregator (AUTO: it detects the carrier), keeping the shop's
+    name for the customer; with `untrackable` a carrier no source serves is kept as a parcel nobody can
+    track instead of refused."""
+    given = " ".join((carrier or "").split())
+    name = None
+    carrier = given.lower()
     if not carrier:
         try:
             carrier = choose(tracking, known_carriers)
         except Undetected as exc:
-            if exc.candidates or AUTO not in known_carriers:
+            posts = [c for c in exc.candidates if c.startswith("post-")]
+            if AUTO in known_carriers and posts and posts == exc.candidates:
+                carrier, name = AUTO, f"Post {posts[0][5:].upper()}"  # another country's post: the aggregator
+            elif exc.candidates or AUTO not in known_carriers:
                 raise InputError("carrier", exc.problem, exc.fix) from None
-            carrier = AUTO  # the default source (an aggregator) detects it
-    if route is not None:
-        carrier = canonical(carrier)  # "ACS Courier", "correos" -> acs, correos-es
+            else:
+                carrier = AUTO  # the default source (an aggregator) detects it
+        if route is not None:
+            carrier = canonical(carrier)  # detected "correos" -> correos-es
+    elif route is not None:
+        carrier = canonical(carrier)  # "ACS Courier", "CTT Expresso", "correos" -> acs, ctt, correos-es
+        name = given[:64] if normalise(given) not in (normalise(carrier), normalise(display_name(carrier))) else None
     if carrier not in known_carriers:
-        raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
+        if AUTO in known_carriers and route is not None:
+            carrier, name = AUTO, given[:64]
+        elif untrackable and given:
+            return Carried(re.sub(r"[^a-z0-9]+", "-", normalise(given)).strip("-")[:32] or "unknown", "",
+                           name=given[:64], trackable=False)
+        else:
+            raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
     source, first_check = carrier, None
     if route is not None:
         source, first_check = route(carrier) or ("", None)
         if not source:
+            if untrackable:
+                return Carried(carrier, "", name=name or given[:64] or None, trackable=False)
             raise InputError("carrier", f"no tracking source serves {carrier!r}",
                              "configure its module under carriers:, or route it (sources.routes / sources.default)")
-    return carrier, source, first_check
+    return Carried(carrier, source, first_check, name)
 
 
 async def register(session: AsyncSession, reg: Registration, now: datetime, *,
