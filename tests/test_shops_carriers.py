@@ -10,6 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.fakes.aftership import FakeAfterShip
+from tests.fakes.easypost import FakeEasyPost
 from tests.fakes.seventeentrack import FakeSeventeenTrack
 from tests.fakes.sendgrid import FakeSendGrid
 from tests.helpers import make_settings
@@ -126,18 +128,19 @@ async def shipments(daemon) -> dict[str, Shipment]:
         return {x.tracking_number: x for x in (await s.execute(select(Shipment))).scalars()}
 
 
+@pytest.mark.parametrize("fake_cls", [FakeSeventeenTrack, FakeAfterShip, FakeEasyPost],
+                         ids=["17track", "aftership", "easypost"])
 async def test_ctt_paack_and_an_invented_carrier_become_tracked_parcels_through_the_default_aggregator(
-        tmp_path, start_daemon, clock, fakes):
+        tmp_path, start_daemon, clock, fakes, fake_cls):
     tw, sg = fakes
-    async with FakeSeventeenTrack(now=clock.now) as fake:
+    async with fake_cls(now=clock.now) as fake:
         sections = {**messaging_sections(tw, sg), **source_sections(fake)}
         settings = make_settings(tmp_path, **sections, intake={"shopify_secret": SECRET, "woocommerce_secret": SECRET},
                                  shop={"default_region": "ES"})
         daemon = await start_daemon(settings, web_server=True)
         point_public_url(daemon)
         point_webhooks(daemon, fake)
-        ctt, paack, silva = s10("DA", "00012345", "PT"), "PAACK0000123", "TS-000777"
-        fake.detects[silva] = "190271"  # what 17TRACK's own detection finds for it
+        ctt, paack, silva = s10("DA", "00012345", "PT"), "PAACK0000123", "TS000777"
         c = Client(daemon)
         try:
             for i, (company, number) in enumerate([("CTT Expresso", ctt), ("Paack", paack)], 1):
@@ -148,12 +151,18 @@ async def test_ctt_paack_and_an_invented_carrier_become_tracked_parcels_through_
         finally:
             await c.close()
         ships = await shipments(daemon)
+        source = fake.label
         assert {n: (s.carrier, s.source, s.carrier_name) for n, s in ships.items()} == {
-            ctt: ("ctt", "17track", "CTT Expresso"), paack: ("paack", "17track", None),
-            silva: ("auto", "17track", "Transportes Silva")}
-        await daemon.run_once()  # registered at 17TRACK: CTT and Paack by key, the invented one detected
-        assert fake.registered[ctt]["carrier"] == 16101 and fake.registered[paack]["carrier"] == 100364
-        assert "carrier" not in fake.registered[silva]
+            ctt: ("ctt", source, "CTT Expresso"), paack: ("paack", source, None),
+            silva: ("auto", source, "Transportes Silva")}
+        await daemon.run_once()  # registered at the aggregator: by its code where it has one, else detected
+        assert all(fake.parcels[n].id for n in (ctt, paack, silva))
+        if source == "17track":
+            assert fake.registered[ctt]["carrier"] == 16101 and fake.registered[paack]["carrier"] == 100364
+            assert "carrier" not in fake.registered[silva]  # 17TRACK's auto-detection
+        elif source == "aftership":
+            assert fake.parcels[ctt].carrier == "portugal-ctt"
+            assert fake.parcels[silva].carrier == "acscourier"  # what the fake's detect-courier finds
         for number in (ctt, paack, silva):
             assert await fake.scan(number, "transit") == 200
         await daemon.run_once()
@@ -163,7 +172,7 @@ async def test_ctt_paack_and_an_invented_carrier_become_tracked_parcels_through_
             sms, mails = tw.to(phone), sg.to(email)
             assert len(sms) == 1 and name in sms[0]["Body"], (name, [m["Body"] for m in sms])
             assert len(mails) == 1 and name in FakeSendGrid.text_of(mails[0])
-            assert "17TRACK" not in sms[0]["Body"]
+            assert all(a not in sms[0]["Body"] for a in ("17TRACK", "AfterShip", "EasyPost"))
 
 
 async def test_an_untrackable_carrier_is_a_parcel_announced_with_the_shops_link_one_alert_no_preparing(
