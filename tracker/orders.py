@@ -226,8 +226,8 @@ def merge(reg: Registration, current: dict[str, Any] | None) -> tuple[dict[str, 
         values = {f: new[f] if f in reg.given else current[f] for f in CONTACT}
         changed = tuple(f for f in CONTACT if values[f] != current[f])
     # the last word on a contact detail the shop sent: a problem with it, or a good one that clears it
-    fixed = current is not None and current.get("contact_problem") and not reg.contact_problem and (
-        {"email", "phone"} & reg.given)
+    problem = (current or {}).get("contact_problem") or ""
+    fixed = not reg.contact_problem and problem.split(" ", 1)[0] in reg.given  # "phone left out: ..."
     values["contact_problem"] = reg.contact_problem or (None if fixed or current is None
                                                         else current.get("contact_problem"))
     values["email_folded"] = values["email"].lower() if values["email"] else None
