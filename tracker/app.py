@@ -107,7 +107,7 @@ class Daemon:
             self.link_secret = s.preferences.secret or await self._database_secret()
             self.dispatcher = Dispatcher(
                 engine=self.engine, settings=s, channels=self.channels,
-                renderer=Renderer(s.templates.override_dir, brand=brand(s)),
+                renderer=Renderer(s.templates.override_dir, brand=brand(s), default_locale=s.shop.default_locale),
                 carrier_names=self.carrier_names(),
                 clock=self.clock, owner=self.owner, rng=self.rng, link_secret=self.link_secret)
             self.watcher = Watcher(engine=self.engine, settings=s, clock=self.clock)

@@ -212,7 +212,7 @@ class Dispatcher:
             support_phone=contact.phone,
             support_hours=contact.hours,
             order_number=order.number,
-            carrier_name=self.carrier_names.get(ship.carrier, ship.carrier),
+            carrier_name=ship.carrier_name or self.carrier_names.get(ship.carrier, ship.carrier),
             tracking_number=ship.tracking_number,
             tracking_url=tracking_url(self.settings, order, ship),
             # a date already gone is no estimate: templates then say there is no new date yet

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from tracker import carrier_codes
 from tracker.carrier_health import as_time, carrier_health
 from tracker.db import sessionmaker
-from tracker.models import CarrierState, Notification, Shipment
+from tracker.models import CarrierState, Notification, Order, Shipment
 from tracker.privacy.requests import counts as privacy_counts
 from tracker.source_health import STATES, source_health
 
@@ -52,6 +52,8 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
         due_notes, oldest_note = (await s.execute(
             select(func.count(), func.min(Notification.next_attempt_at))
             .where(Notification.state.in_(["queued", "deferred"]), Notification.next_attempt_at <= now))).one()
+        contact_problems = (await s.execute(  # ix_orders_contact_problem holds only these rows
+            select(func.count(Order.id)).where(Order.contact_problem.is_not(None)))).scalar_one()
     health = await carrier_health(engine, sorted(carriers))
     sources = await source_health(engine, pushing)
 
@@ -111,4 +113,8 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
     out.append(Family("tracker_privacy_requests", "gauge", "Privacy requests recorded, by kind and state (to_answer: "
                       "a Shopify data request waiting for `tracker privacy export`).",
                       [({"kind": k, "state": st}, n) for (k, st), n in sorted((await privacy_counts(engine)).items())]))
+    out.append(Family("tracker_orders_contact_problems", "gauge",
+                      "Orders registered without a contact detail the shop sent (a phone in no plan of the "
+                      "customer's country, a bad email): they hear by the other channel; support sees why.",
+                      [({}, contact_problems)]))
     return out

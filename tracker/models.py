@@ -33,9 +33,16 @@ def _ts(nullable: bool = True, index: bool = False) -> sa.Column:
 
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
+    __table_args__ = (
+        # /metrics counts the orders with a contact problem: only those rows are in this index
+        sa.Index("ix_orders_contact_problem", "id", sqlite_where=sa.text("contact_problem IS NOT NULL"),
+                 postgresql_where=sa.text("contact_problem IS NOT NULL")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=64, unique=True, index=True)
     email: str | None = Field(default=None, max_length=254, index=True)
+    # lower(email), written with it: support searches emails case-folded through this column's index
+    email_folded: str | None = Field(default=None, max_length=254, index=True)
     phone: str | None = Field(default=None, max_length=20, index=True)
     locale: str = Field(default="en", max_length=16)
     timezone: str | None = Field(default=None, max_length=64)
@@ -46,6 +53,9 @@ class Order(SQLModel, table=True):
     # shopify.message_link says so.
     status_url: str | None = Field(default=None, max_length=1000)
     cancelled_at: datetime | None = Field(default=None, sa_column=_ts())  # the shop cancelled the order
+    # Why a contact detail the shop sent could not be used (masked), e.g. a phone in no plan of the
+    # customer's country: the order went on with the channels that work; support sees this.
+    contact_problem: str | None = Field(default=None, max_length=300)
 
     @property
     def channel_list(self) -> list[str]:
@@ -88,6 +98,10 @@ class Shipment(SQLModel, table=True):
     public_token: str = Field(max_length=43, unique=True)
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
+    # The carrier as the shop named it (what the customer reads), when it differs from `carrier`'s name
+    carrier_name: str | None = Field(default=None, max_length=64)
+    # The shop's own tracking link: linked for a parcel no source can track (status not_trackable)
+    tracking_url: str | None = Field(default=None, max_length=1000)
 
 
 class TrackingEventRow(SQLModel, table=True):
