@@ -4,7 +4,8 @@ A notification is due when it is queued/deferred with `next_attempt_at <= now`, 
 with an expired lease (its daemon died). Exactly once, step by step:
 
 1. Just before a message is handed to its provider, `handed_at` and the digest of (address, text) are
-   committed. A row reclaimed from `sending` with `handed_at` set, or answered ambiguously (timeout,
+   committed, by an UPDATE that matches only while this daemon owns the row (lease_owner, state): its
+   row count is checked for every row, and a row lost meanwhile is not sent. A row reclaimed from `sending` with `handed_at` set, or answered ambiguously (timeout,
    5xx, connection lost after sending), is *in doubt* (`doubt = 'in_doubt'`), in the database, so any
    daemon that takes it next knows.
 2. An in-doubt row on a channel that can look messages up (Twilio) is looked up first and only sent if
@@ -29,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
-from tracker import fallback, logs, preferences, redact
+from tracker import duplicates, fallback, logs, preferences, redact
 from tracker.clock import Clock
 from tracker.config import DispatcherSettings, Settings
 from tracker.db import insert_ignore, sessionmaker, write_lock
@@ -389,26 +390,21 @@ class Dispatcher:
 
     async def _hand_over(self, note: Notification, digest: str, doubt: str | None) -> bool:
         """Commit, just before the provider call, that this message is being handed over (and renew the
-        lease). False when another daemon owns the row now.
+        lease). False when another daemon owns the row now (or it was recorded meanwhile): then nothing
+        may be sent from here.
 
-        While the lease this daemon took at claim time is far from its end no other daemon can own the row,
-        so hand-overs made at the same moment share one commit (each send still starts only once its own
-        row is committed); near the end of the lease the row is checked and renewed alone."""
+        Hand-overs made at the same moment share one commit, but each row's UPDATE is checked on its own
+        (it matches only while this daemon still owns the row): a lease cannot prove ownership, since a
+        daemon that lost the database past its lease may write its outcome at any moment."""
         now = self.clock.now()
         values = dict(b_id=note.id, b_now=now, b_digest=digest, b_doubt=doubt,
                       b_resent=1 if doubt == "resent" else 0,
                       b_lease=now + timedelta(seconds=self.cfg.lease_seconds))
-        margin = timedelta(seconds=self.cfg.lease_seconds / 4)
-        if note.leased_until is None or now >= note.leased_until - margin:
-            async with self._writing, self.engine.begin() as conn:
-                row = (await conn.execute(self._hand_over_stmt().returning(Notification.id), values)).first()
-            return row is not None
         future = asyncio.get_running_loop().create_future()
         self._handing.append((values, future))
         if self._hand_task is None or self._hand_task.done():
             self._hand_task = asyncio.ensure_future(self._flush_hand_overs())
-        await future
-        return True
+        return await future
 
     def _hand_over_stmt(self):
         T = Notification.__table__
@@ -423,15 +419,15 @@ class Dispatcher:
             batch, self._handing = self._handing, []
             try:
                 async with self._writing, self.engine.begin() as conn:
-                    await conn.execute(stmt, [values for values, _ in batch])
+                    owned = [(await conn.execute(stmt, values)).rowcount == 1 for values, _ in batch]
             except Exception as exc:  # each waiting send sees the failure and does not start
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
             else:
-                for _, future in batch:
+                for (_, future), mine in zip(batch, owned):
                     if not future.done():
-                        future.set_result(None)
+                        future.set_result(mine)
 
     async def _record_sent(self, note_id: int, provider: str, provider_id: str, doubt: str | None = None) -> None:
         """Commit one send's outcome, alone, right away. If the database refuses it, keep it and write it
@@ -458,7 +454,18 @@ class Dispatcher:
                 update(T).where(T.c.id == bindparam("b_id"), T.c.state.in_(["queued", "deferred", "sending"]))
                 .values({k: bindparam(f"b_{k}") for k in values}))
         async with self._writing, self.engine.begin() as conn:
-            await conn.execute(stmt, {"b_id": note_id, **{f"b_{k}": v for k, v in values.items()}})
+            result = await conn.execute(stmt, {"b_id": note_id, **{f"b_{k}": v for k, v in values.items()}})
+            if result.rowcount == 0:
+                await self._already_recorded(conn, note_id, values["provider_id"])
+
+    async def _already_recorded(self, conn, note_id: int, provider_id: str) -> None:
+        """The row was recorded meanwhile (by another daemon, or a provider's report): if with another
+        message, the customer got this one twice. Counted, never hidden."""
+        T = Notification.__table__
+        row = (await conn.execute(select(T.c.channel, T.c.provider_id).where(T.c.id == note_id))).first()
+        if row is not None and row.provider_id and row.provider_id != provider_id:
+            await duplicates.record(conn, self.engine, notification_id=note_id, channel=row.channel,
+                                    provider_id=provider_id, seen_by="outcome", now=self.clock.now())
 
     async def flush_unwritten(self) -> bool:
         """Write the outcomes the database refused earlier. True when none is left."""

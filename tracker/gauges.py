@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from tracker import carrier_codes
+from tracker import carrier_codes, duplicates
 from tracker.carrier_health import as_time, carrier_health
 from tracker.db import sessionmaker
 from tracker.models import CarrierState, Notification, Shipment
@@ -43,6 +43,7 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
         resent = dict((await s.execute(select(Notification.channel, func.sum(Notification.resent_in_doubt))
                                         .where(Notification.resent_in_doubt > 0)
                                         .group_by(Notification.channel))).all())
+        seen_twice = await duplicates.counts(s)
         ships = (await s.execute(select(Shipment.status, func.count()).group_by(Shipment.status))).all()
         due_checks, oldest_check = (await s.execute(
             select(func.count(), func.min(Shipment.next_check_at)).where(Shipment.next_check_at <= now))).one()
@@ -63,8 +64,14 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
     f = Family("tracker_notifications_resent_in_doubt", "gauge",
                "Messages sent again although an interrupted attempt may have reached the provider (it offers "
                "no lookup and sent no event): the possible duplicates.")
-    for channel in sorted({"sms", "email", *resent}):
+    for channel in sorted({"sms", "whatsapp", "email", *resent}):
         f.add(resent.get(channel, 0) or 0, channel=channel)
+    out.append(f)
+    f = Family("tracker_notifications_duplicates", "gauge",
+               "Messages the customer got twice, seen afterwards (a second send outcome, status callback or "
+               "event for one notification).")
+    for channel in sorted({"sms", "whatsapp", "email", *seen_twice}):
+        f.add(seen_twice.get(channel, 0), channel=channel)
     out.append(f)
     f = Family("tracker_shipments", "gauge", "Shipments by status.")
     for status, n in sorted(ships):
