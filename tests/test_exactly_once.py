@@ -354,3 +354,68 @@ async def test_a_twilio_status_callback_for_a_second_message_of_one_notification
     assert metric(text, "tracker_notifications_duplicates", channel="sms") == 1
     [note] = await notifications(daemon.engine, ship.id)
     assert (note.state, note.provider_id) == ("delivered", sms["sid"])
+
+
+async def whatsapp_env(env, tw):
+    from tests.messaging_env import template_sids, whatsapp_sections
+
+    return await env(**whatsapp_sections(tw, template_sids(["shipped"])))
+
+
+async def test_whatsapp_template_in_flight_when_its_daemon_dies_is_found_by_its_template_text(env, fakes, clock):
+    tw, _ = fakes
+    daemon = await whatsapp_env(env, tw)
+    ship = await queue(daemon, "O-W1", channel="whatsapp")
+    await killed_in_flight(daemon.dispatcher, tw)
+    [message] = tw.to(f"whatsapp:{PHONE}")
+    assert message["ContentSid"] and "Body" not in message  # a template, listed by Twilio with its own text
+    clock.advance(daemon.settings.dispatcher.lease_seconds + 1)
+    assert await other_daemon(daemon, "second").tick() == 1
+    [note] = await notifications(daemon.engine, ship.id)
+    assert (note.state, note.doubt, note.provider_id) == ("sent", "found", message["sid"])
+    assert len(tw.to(f"whatsapp:{PHONE}")) == 1 and tw.lookups == 1
+    assert tw.content_fetches == 1  # the template's body is read once, then kept
+
+
+async def test_whatsapp_5xx_after_twilio_took_it_is_found_not_sent_again(env, fakes, clock):
+    tw, _ = fakes
+    daemon = await whatsapp_env(env, tw)
+    ship = await queue(daemon, "O-W2", channel="whatsapp")
+    tw.lose_reply_next(502)
+    await daemon.dispatcher.tick()
+    clock.advance(3600)
+    await daemon.dispatcher.tick()
+    [note] = await notifications(daemon.engine, ship.id)
+    assert (note.state, note.doubt) == ("sent", "found")
+    assert len(tw.to(f"whatsapp:{PHONE}")) == 1
+
+
+async def test_whatsapp_in_doubt_listed_without_a_body_is_settled_by_twilios_status_callback(env, fakes, clock):
+    tw, _ = fakes
+    daemon = await whatsapp_env(env, tw)
+    tw.list_template_text = False  # Twilio may list a template message with an empty body
+    ship = await queue(daemon, "O-W3", channel="whatsapp")
+    await killed_in_flight(daemon.dispatcher, tw)
+    [message] = tw.to(f"whatsapp:{PHONE}")
+    assert (await tw.status_callback(message, "sent")).status == 204  # the callback URL names the notification
+    [note] = await notifications(daemon.engine, ship.id)
+    assert (note.state, note.provider_id) == ("sent", message["sid"])
+    clock.advance(3600)
+    await other_daemon(daemon, "second").tick()
+    assert len(tw.to(f"whatsapp:{PHONE}")) == 1
+
+
+async def test_whatsapp_template_the_content_api_cannot_serve_now_is_retried_not_sent(env, fakes, clock):
+    tw, _ = fakes
+    daemon = await whatsapp_env(env, tw)
+    ship = await queue(daemon, "O-W4", channel="whatsapp")
+    contents, tw.contents = tw.contents, {}
+    await daemon.dispatcher.tick()
+    [note] = await notifications(daemon.engine, ship.id)
+    assert (note.state, note.handed_at) == ("queued", None) and tw.to(f"whatsapp:{PHONE}") == []
+    assert "Content API" in note.error
+    tw.contents = contents
+    clock.advance(3600)
+    await daemon.dispatcher.tick()
+    [note] = await notifications(daemon.engine, ship.id)
+    assert note.state == "sent" and len(tw.to(f"whatsapp:{PHONE}")) == 1

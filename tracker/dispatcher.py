@@ -333,7 +333,16 @@ class Dispatcher:
             log.exception("rendering notification %s failed", note.id)
             await self._retry(job, f"{type(exc).__name__}: {exc}", None, suppressed)
             return
-        if not await self._hand_over(note, body_digest(to, message.text), doubt):
+        try:
+            listed = await channel.listed_text(message)  # WhatsApp templates: the template's own text
+        except Temporary as exc:  # nothing was sent
+            await self._retry(job, str(exc), exc.retry_after, suppressed)
+            return
+        except Permanent as exc:
+            await self._finish(note, state="failed", error=exc.reason)
+            await self._fallback(job, suppressed)
+            return
+        if not await self._hand_over(note, body_digest(to, listed), doubt):
             log.info("notification %s was taken over by another daemon; not sending it here", note.id)
             return
         self._in_flight.add(note.id)
