@@ -142,6 +142,7 @@ async def test_17track_stopping_a_number_hands_it_back_to_polling(tmp_path, star
         await daemon.run_once()
         fake.scan_of("RR123456785ES", "transit")
         assert await fake.stop_pushing("RR123456785ES") == 200
+        await daemon.inbox.tick()
         sub, = await subscriptions(daemon)
         assert sub.state == "stopped"
         row = await shipment(daemon.engine, ship.id)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from tracker import carrier_codes, duplicates
 from tracker.carrier_health import as_time, carrier_health
 from tracker.db import sessionmaker
+from tracker.inbox import store as inbox
 from tracker.models import CarrierState, Notification, Shipment
 from tracker.privacy.requests import counts as privacy_counts
 from tracker.source_health import STATES, source_health
@@ -44,6 +45,7 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
                                         .where(Notification.resent_in_doubt > 0)
                                         .group_by(Notification.channel))).all())
         seen_twice = await duplicates.counts(s)
+        pushes = await inbox.gauges(s, now)
         ships = (await s.execute(select(Shipment.status, func.count()).group_by(Shipment.status))).all()
         due_checks, oldest_check = (await s.execute(
             select(func.count(), func.min(Shipment.next_check_at)).where(Shipment.next_check_at <= now))).one()
@@ -73,6 +75,12 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
     for channel in sorted({"sms", "whatsapp", "email", *seen_twice}):
         f.add(seen_twice.get(channel, 0), channel=channel)
     out.append(f)
+    out.append(Family("tracker_push_inbox_depth", "gauge", "Pushes stored and not applied yet.",
+                      [({}, pushes["depth"])]))
+    out.append(Family("tracker_push_inbox_age_seconds", "gauge", "How long the oldest push not applied yet has "
+                      "waited (0 when none).", [({}, pushes["age"])]))
+    out.append(Family("tracker_push_inbox_failed", "gauge", "Pushes kept after they failed to apply "
+                      "sources.inbox.max_attempts times (support is alerted).", [({}, pushes["failed"])]))
     f = Family("tracker_shipments", "gauge", "Shipments by status.")
     for status, n in sorted(ships):
         f.add(n, status=status)
