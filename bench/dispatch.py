@@ -76,6 +76,7 @@ async def main() -> None:
             try:
                 await fill(daemon, args.messages)
                 start = time.perf_counter()
+                cpu0 = time.process_time()
                 sent = 0
                 while True:
                     n = await daemon.dispatcher.tick()
@@ -83,6 +84,7 @@ async def main() -> None:
                         break
                     sent += n
                 elapsed = time.perf_counter() - start
+                cpu = time.process_time() - cpu0
                 async with sessionmaker(daemon.engine)() as session:
                     states = dict((await session.execute(
                         select(Notification.state, func.count()).group_by(Notification.state))).all())
@@ -94,6 +96,8 @@ async def main() -> None:
     print(f"throughput: {ok / elapsed:.0f} sends/second "
           f"(concurrency {args.concurrency}, claim batch {args.claim_batch}, fake latency {args.latency * 1000:.0f} ms, "
           f"SQLite, {os.cpu_count()} CPUs)")
+    print(f"CPU: {cpu:.2f} s of this process (dispatcher, SDKs and the fake providers together): "
+          f"{ok / cpu:.0f} sends per CPU-second")
     print("command: .venv/bin/python bench/dispatch.py " + " ".join(sys.argv[1:]))
 
 

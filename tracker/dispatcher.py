@@ -34,6 +34,7 @@ from tracker import duplicates, fallback, logs, preferences, redact
 from tracker.clock import Clock
 from tracker.config import DispatcherSettings, Settings
 from tracker.db import insert_ignore, sessionmaker, write_lock
+from tracker.fastsqlite import BUSY, FastSqlite
 from tracker.models import (
     Notification,
     Order,
@@ -88,10 +89,12 @@ class Dispatcher:
         self._sessions: dict[str, datetime] = {}  # phone -> the customer's last WhatsApp message to us
         self._unwritten: dict[int, dict] = {}  # sends the provider took whose outcome the database refused
         self._sent_stmts: dict[frozenset, object] = {}
+        self._sent_sqls: dict[tuple, str] = {}
         self._in_flight: set[int] = set()  # handed to a provider, no answer yet
         self._handing: list[tuple[dict, asyncio.Future]] = []  # hand-overs waiting for their shared commit
         self._hand_task: asyncio.Task | None = None
         self._writing = write_lock(engine)  # shared with the poller: SQLite has one writer at a time
+        self._fast = FastSqlite.open(engine)  # the two hot commits of every send, without async layers
 
     async def claim(self, now: datetime, limit: int) -> list[int]:
         N = Notification
@@ -126,6 +129,9 @@ class Dispatcher:
                 .values(state="queued", leased_until=None, lease_owner=None, attempts=N.attempts - 1,
                         doubt=case((N.id.in_(sorted(self._in_flight) or [-1]), "in_doubt"), else_=N.doubt))
                 .execution_options(synchronize_session=False))
+        if self._fast is not None:
+            self._fast.close()
+            self._fast = None
         if self._unwritten:
             log.error("%d sent messages could not be recorded before shutdown (database unavailable); "
                       "they are in doubt and will be looked up before any resend", len(self._unwritten))
@@ -422,13 +428,23 @@ class Dispatcher:
                         resent_in_doubt=T.c.resent_in_doubt + bindparam("b_resent"),
                         leased_until=bindparam("b_lease")))
 
+    HAND_OVER_SQL = ("UPDATE notifications SET handed_at = ?, body_digest = ?, doubt = ?, "
+                     "resent_in_doubt = resent_in_doubt + ?, leased_until = ? "
+                     "WHERE id = ? AND lease_owner = ? AND state = 'sending'")
+
     async def _flush_hand_overs(self) -> None:
         stmt = self._hand_over_stmt()
         while self._handing:
             batch, self._handing = self._handing, []
             try:
-                async with self._writing, self.engine.begin() as conn:
-                    owned = [(await conn.execute(stmt, values)).rowcount == 1 for values, _ in batch]
+                async with self._writing:
+                    counts = self._fast.rowcounts(self.HAND_OVER_SQL, [
+                        (v["b_now"], v["b_digest"], v["b_doubt"], v["b_resent"], v["b_lease"], v["b_id"], self.owner)
+                        for v, _ in batch]) if self._fast else BUSY
+                    if counts is BUSY:
+                        async with self.engine.begin() as conn:
+                            counts = [(await conn.execute(stmt, values)).rowcount for values, _ in batch]
+                owned = [n == 1 for n in counts]
             except Exception as exc:  # each waiting send sees the failure and does not start
                 for _, future in batch:
                     if not future.done():
@@ -462,10 +478,27 @@ class Dispatcher:
             stmt = self._sent_stmts[frozenset(values)] = (
                 update(T).where(T.c.id == bindparam("b_id"), T.c.state.in_(["queued", "deferred", "sending"]))
                 .values({k: bindparam(f"b_{k}") for k in values}))
-        async with self._writing, self.engine.begin() as conn:
-            result = await conn.execute(stmt, {"b_id": note_id, **{f"b_{k}": v for k, v in values.items()}})
-            if result.rowcount == 0:
-                await self._already_recorded(conn, note_id, values["provider_id"])
+        async with self._writing:
+            counts = self._fast.rowcounts(self._sent_sql(values), [(*values.values(), note_id)]) if self._fast \
+                else BUSY
+            if counts is not BUSY:
+                if counts[0] == 0:
+                    async with self.engine.begin() as conn:
+                        await self._already_recorded(conn, note_id, values["provider_id"])
+                return
+            async with self.engine.begin() as conn:
+                result = await conn.execute(stmt, {"b_id": note_id, **{f"b_{k}": v for k, v in values.items()}})
+                if result.rowcount == 0:
+                    await self._already_recorded(conn, note_id, values["provider_id"])
+
+    def _sent_sql(self, values: dict) -> str:
+        key = tuple(values)
+        sql = self._sent_sqls.get(key)
+        if sql is None:
+            sql = self._sent_sqls[key] = (
+                "UPDATE notifications SET " + ", ".join(f"{k} = ?" for k in key)
+                + " WHERE id = ? AND state IN ('queued', 'deferred', 'sending')")
+        return sql
 
     async def _already_recorded(self, conn, note_id: int, provider_id: str) -> None:
         """The row was recorded meanwhile (by another daemon, or a provider's report): if with another

@@ -11,13 +11,14 @@ as `failed` and support is alerted: nothing acknowledged is lost silently.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from tracker import alerts
@@ -55,10 +56,16 @@ class InboxDrain:
             return 0
         now = self.clock.now()
         rows = await self._claim(now)
-        queued = 0
-        for row in rows:
-            queued += await self._handle(row)
-        if queued and self.on_news is not None:
+        # the claim takes one row per key (shipment): they may be applied together, and the poller's group
+        # commit writes the news of all of them in one transaction
+        outcomes = await asyncio.gather(*(self._try(row) for row in rows))
+        applied = [row.id for row, (queued, exc) in zip(rows, outcomes) if exc is None]
+        if applied:
+            await self._mark_applied(applied)
+        for row, (_, exc) in zip(rows, outcomes):
+            if exc is not None:
+                await self._failed(row, exc)
+        if sum(q for q, _ in outcomes) and self.on_news is not None:
             self.on_news()
         await self._prune(now)
         return len(rows)
@@ -82,14 +89,27 @@ class InboxDrain:
         async with self.maker() as session:
             return list((await session.execute(select(P).where(P.id.in_(ids)).order_by(P.id))).scalars())
 
-    async def _handle(self, row: PushInbox) -> int:
+    async def _try(self, row: PushInbox) -> tuple[int, Exception | None]:
         try:
-            queued = await self._apply(row)
+            return await self._apply(row), None
         except Exception as exc:
+            return 0, exc
+
+    async def _handle(self, row: PushInbox) -> int:
+        """Apply one claimed row and record how it went."""
+        queued, exc = await self._try(row)
+        if exc is None:
+            await self._mark_applied([row.id])
+        else:
             await self._failed(row, exc)
-            return 0
-        await self._done(row, "applied", None)
         return queued
+
+    async def _mark_applied(self, ids: list[int]) -> None:
+        async with self._writing, self.maker() as session, session.begin():
+            await session.execute(
+                update(PushInbox).where(PushInbox.id.in_(ids), PushInbox.lease_owner == self.owner)
+                .values(state="applied", error=None, applied_at=self.clock.now(), lease_owner=None, leased_until=None)
+                .execution_options(synchronize_session=False))
 
     async def _apply(self, row: PushInbox) -> int:
         """The push's news through the same path as a poll result. Returns the notifications queued."""
