@@ -245,7 +245,7 @@ class Dispatcher:
 
     def _render(self, note: Notification, order: Order, milestone: str, ctx: dict,
                 token: str | None = None) -> Message:
-        rendered = self.renderer.render(milestone, order.locale, ctx)
+        rendered = self.renderer.render(milestone, order.locale, ctx, html=note.channel == "email")
         to = self.address(order, note.channel) or ""
         if note.channel == "sms":
             text = segments.pick([rendered.sms, rendered.sms_short], self.settings.sms.budget(rendered.locale))

@@ -48,6 +48,13 @@ class FastSqlite:
 
     def rowcounts(self, sql: str, rows: list[tuple]) -> list[int] | object:
         """Run `sql` once per parameter tuple in ONE transaction; each statement's row count, or BUSY."""
+        if len(rows) == 1:  # one statement is its own transaction (autocommit): one call, not three
+            try:
+                return [self.conn.execute(sql, [_param(v) for v in rows[0]]).rowcount]
+            except sqlite3.OperationalError as exc:
+                if _busy(exc):
+                    return BUSY
+                raise
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
