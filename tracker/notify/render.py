@@ -122,7 +122,8 @@ class Renderer:
                 continue
         raise TemplateNotFound(f"{name} for locale {locale}")
 
-    def render(self, milestone: str, locale: str | None, context: dict[str, Any]) -> Rendered:
+    def render(self, milestone: str, locale: str | None, context: dict[str, Any], *, html: bool = True) -> Rendered:
+        """Every part of one message; `html=False` (SMS, WhatsApp) skips the email layout, the costliest part."""
         template, used = self._pick(f"{milestone}.txt.j2", locale)
         ctx = dict(context)
         ctx["expected_date"] = localized_date(context.get("expected_delivery"), used)
@@ -134,6 +135,8 @@ class Renderer:
         block = lambda name: _squash("".join(tctx.blocks[name][0](tctx)))  # noqa: E731
         subject, sms, text = block("subject").replace("\n", " "), block("sms"), block("text")
         short = block("sms_short") if "sms_short" in tctx.blocks else None
+        if not html:
+            return Rendered(subject=subject, sms=sms, text=text, html="", locale=used, sms_short=short or None)
         layout, _ = self._pick("_email.html.j2", used)
         ctx.setdefault("support_phone", "")
         ctx.setdefault("support_hours", "")
