@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tests.helpers import make_settings, metric
 from tests.test_intake_webhooks import sign
-from tests.web_helpers import SUPPORT, Client, api_key, support_login, web_daemon
+from tests.web_helpers import SUPPORT, Client, api_key, console_get, web_daemon
 from tracker.bulk import validate_item
 from tracker.db import sessionmaker
 from tracker.models import Order
@@ -151,12 +151,7 @@ async def test_a_phone_in_no_plan_is_kept_out_with_its_reason_shown_and_counted(
     # shown to support: API, console (same view), `tracker status`
     status, detail, _ = await c.request("GET", "/api/v1/orders/1201")
     assert detail["order"]["contact_problem"] == order.contact_problem
-    console = Client(daemon)
-    try:
-        await support_login(console)
-        status, page, _ = await console.request("GET", "/support/order?number=1201")
-    finally:
-        await console.close()
+    status, page, _ = await console_get(daemon, "/support/order?number=1201")
     assert status == 200 and "Contact problem: phone left out" in page
     story = await order_story(daemon.engine, "1201", daemon.settings)
     assert "CONTACT PROBLEM: phone left out" in story

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.helpers import add
-from tests.web_helpers import SUPPORT, Client, api_key, support_login, web_daemon
+from tests.web_helpers import SUPPORT, Client, api_key, console_get, web_daemon
 from tracker.search import keys, order_ids
 
 
@@ -50,12 +50,7 @@ async def test_a_miss_and_bad_queries(shop):
 
 async def test_the_console_finds_a_waiting_order_by_email(shop):
     daemon, _ = shop
-    console = Client(daemon)
-    try:
-        await support_login(console)
-        status, page, resp = await console.request("GET", "/support?q=ANA.SOUZA%40example.com")
-    finally:
-        await console.close()
+    status, page, resp = await console_get(daemon, "/support?q=ANA.SOUZA%40example.com")
     assert status == 200 and str(resp.url).endswith("/support/order?number=1001")
     assert "Waiting to ship" in page
 
