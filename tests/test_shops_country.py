@@ -219,3 +219,31 @@ async def test_the_order_keeps_the_locale_it_was_given(shop):
     daemon, c = shop
     await post_shopify(c, shopify_order(1401, "PT", "912 345 678", locale="pt-PT"), "orders/paid", "l1")
     assert (await orders(daemon))["1401"].locale == "pt-PT"
+
+
+def test_csv_reads_each_phone_in_its_rows_country_column(tmp_path, capsys):
+    import asyncio
+
+    from tracker.cli import main
+    from tracker.db import make_engine, upgrade
+
+    settings = make_settings(tmp_path, shop={"default_region": "ES"})
+    path = tmp_path / "orders.csv"
+    rows = [f"C-{i},sandbox,SBX-DELIVER-C{i},c{i}@example.com,{typed},{country}"
+            for i, (country, typed, _) in enumerate(CUSTOMERS)]
+    path.write_text("order_number,carrier,tracking_number,email,phone,country\n" + "\n".join(rows)
+                    + "\nC-X,sandbox,SBX-DELIVER-CX,x@example.com,912 345 678,Portugal\n", encoding="utf-8")
+    assert main(["--config", str(tmp_path / "config.yaml"), "import", str(path)]) == 1  # one bad row
+    out = capsys.readouterr().out
+    assert "row 7: country: 'PORTUGAL' is not an ISO 3166 country code" in out
+
+    async def phones():
+        engine = make_engine(settings.async_database_url)
+        try:
+            await upgrade(engine)
+            async with sessionmaker(engine)() as s:
+                return {o.number: o.phone for o in (await s.execute(select(Order))).scalars()}
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(phones()) == {f"C-{i}": e164 for i, (_, _, e164) in enumerate(CUSTOMERS)}
