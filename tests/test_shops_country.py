@@ -247,3 +247,20 @@ def test_csv_reads_each_phone_in_its_rows_country_column(tmp_path, capsys):
             await engine.dispose()
 
     assert asyncio.run(phones()) == {f"C-{i}": e164 for i, (_, _, e164) in enumerate(CUSTOMERS)}
+
+
+def test_tracker_add_reads_the_phone_in_the_country_given(tmp_path, capsys):
+    import sqlite3
+
+    from tracker.cli import main
+
+    make_settings(tmp_path, shop={"default_region": "ES"})
+    config = ["--config", str(tmp_path / "config.yaml")]
+    assert main([*config, "add", "--order", "GR-1", "--email", "e@example.gr", "--phone", "691 234 5678",
+                 "--country", "GR"]) == 0
+    assert main([*config, "add", "--order", "GR-2", "--email", "e@example.gr", "--phone", "691 234",
+                 "--country", "GR"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tracker: phone:") and "in GR or ES" in err
+    with sqlite3.connect(tmp_path / "tracker.db") as conn:
+        assert conn.execute("select number, phone from orders").fetchall() == [("GR-1", "+306912345678")]
