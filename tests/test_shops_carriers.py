@@ -220,3 +220,15 @@ def test_a_shop_alias_to_auto_keeps_the_shops_name():
     assert carrier({"Mi Mensajero": "auto", "Silva": "ctt"}, "MI MENSAJERO") == "MI MENSAJERO"
     assert carrier({"Mi Mensajero": "auto", "Silva": "ctt"}, "silva") == "ctt"
     assert carrier({}, " Paack ") == "Paack"
+
+
+@pytest.mark.parametrize("typed, country, carrier", [
+    ("DPD", "PT", "dpd-pt"), ("DPD", "GB", "dpd-uk"), ("DPD", "ES", "dpd"), ("GLS", "PT", "gls-pt"),
+    ("GLS", "ES", "gls-es"), ("GLS", "IT", "gls-it"), ("InPost", "PT", "inpost-pt"), ("InPost", "ES", "inpost-es"),
+    ("DPD Germany", "PT", "dpd-de"), ("CTT", "ES", "ctt"),
+])
+def test_a_group_name_is_split_by_the_destination_country(tmp_path, typed, country, carrier):
+    settings = make_settings(tmp_path, carriers={"17track": {"api_key": "k"}}, sources={"default": "17track"})
+    reg = validate_item(settings, {"order_number": "1", "carrier": typed, "tracking_number": "X123456",
+                                   "email": "a@example.com", "country": country})
+    assert reg.carrier == carrier
