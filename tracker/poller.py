@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import aiohttp
-from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, update
+from sqlalchemy import String, bindparam, case, cast, func, or_, select, union_all, update
 
 from tracker import alerts, carrier_codes, logs
 from tracker.carriers.base import (
@@ -186,27 +186,39 @@ class Poller:
                     due_by: datetime | None = None) -> list[tuple[int, str, str]]:
         """Lease up to `limit` shipments due by `due_by` (default now). Carriers in `urgent_only` are short
         of budget: only their urgent shipments are claimed, the rest wait (their checks stretch)."""
+        stmt = self.claim_statement(now, carriers, limit, urgent_only=urgent_only, due_by=due_by)
+        if stmt is None:
+            return []
+        async with self._writing, self.maker() as session, session.begin():
+            rows = (await session.execute(stmt)).all()
+        return [tuple(r) for r in rows]
+
+    def claim_statement(self, now: datetime, carriers: Sequence[str], limit: int, *,
+                        urgent_only: Sequence[str] = (), due_by: datetime | None = None):
+        """The claim's one UPDATE ... RETURNING (None: nothing to claim from)."""
         S = Shipment
-        which = S.source.in_(list(carriers))
-        if urgent_only:
-            which = or_(which, and_(S.source.in_(list(urgent_only)), S.status.in_(URGENT_STATUSES)))
-        due = (
-            select(S.id)
-            .where(S.next_check_at <= (due_by or now), which,
-                   or_(S.leased_until.is_(None), S.leased_until < now))
-            .order_by(S.next_check_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = (
-            update(S).where(S.id.in_(due.scalar_subquery()))
+        by, free = due_by or now, or_(S.leased_until.is_(None), S.leased_until < now)
+        # One index range per source (ix_shipments_claim: source, next_check_at), read in due order and cut at
+        # `limit`; urgent ones one range per (source, status) (ix_shipments_claim_urgent). The union is sorted
+        # again, so a claim reads at most `limit` rows a range, never every row of a carrier.
+        ranges = [(S.source == name,) for name in carriers]
+        ranges += [(S.source == name, S.status == status) for name in urgent_only for status in URGENT_STATUSES]
+        if not ranges:
+            return None
+        parts = [select(S.id, S.next_check_at).where(*where, S.next_check_at <= by, free)
+                 .order_by(S.next_check_at).limit(limit).with_for_update(skip_locked=True).subquery()
+                 for where in ranges]
+        if len(parts) == 1:
+            picked = select(parts[0].c.id)
+        else:
+            union = union_all(*(select(p.c.id, p.c.next_check_at) for p in parts)).subquery()
+            picked = select(union.c.id).order_by(union.c.next_check_at).limit(limit)
+        return (
+            update(S).where(S.id.in_(picked.scalar_subquery()))
             .values(leased_until=now + timedelta(seconds=self.settings.lease_seconds), lease_owner=self.owner)
             .returning(S.id, S.source, S.tracking_number)
             .execution_options(synchronize_session=False)
         )
-        async with self._writing, self.maker() as session, session.begin():
-            rows = (await session.execute(stmt)).all()
-        return [tuple(r) for r in rows]
 
     async def load_budgets(self) -> None:
         """Make sure every carrier has its shared state row and read today's spend (all daemons share it)."""
