@@ -11,6 +11,7 @@ its schema is the one this daemon runs on; 503 otherwise, with the reason and th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import platform
 import time
@@ -37,8 +38,11 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class LastGauges:
     families: list[gauges.Family] = field(default_factory=list)
     read_at: float | None = None  # monotonic
+    read_seconds: float = 0.0  # how long the last read took
     database_up: bool = True
     error: str = ""  # the last failure that was not an outage, logged once
+    large: bool = False  # past server.metrics_cache_above_rows: read in the background, served from here
+    refresh: asyncio.Task | None = None
 
 
 LAST = web.AppKey("last_gauges", LastGauges)
@@ -92,6 +96,10 @@ class _TrackerCollector:
                                 "read for this scrape, more while the database is away (-1: never read).")
         age.add_metric([], -1 if last.read_at is None else round(time.monotonic() - last.read_at, 3))
         yield age
+        took = GaugeMetricFamily("tracker_gauges_read_seconds", "How long the last read of the database-backed "
+                                 "values took (past server.metrics_cache_above_rows it is done in the background).")
+        took.add_metric([], round(last.read_seconds, 4))
+        yield took
         for f in last.families:
             cls = CounterMetricFamily if f.kind == "counter" else GaugeMetricFamily
             names = sorted({k for labels, _ in f.samples for k in labels})
@@ -110,11 +118,24 @@ async def _read_gauges(app: web.Application) -> None:
     if daemon.db_health.waiting():
         last.database_up = False
         return  # the loops found the database away: the last values stand, no scrape waits on a timeout
+    if last.large and last.read_at is not None:
+        # a large database: serve the last values (their age is shown) and read again behind, one read at a time
+        stale = time.monotonic() - last.read_at >= daemon.settings.server.metrics_cache_seconds
+        if stale and (last.refresh is None or last.refresh.done()):
+            last.refresh = asyncio.ensure_future(_refresh(app, timeout=None))
+        return
+    await _refresh(app, timeout=READ_TIMEOUT_SECONDS)
+
+
+async def _refresh(app: web.Application, *, timeout: float | None) -> None:
+    daemon, last = app[DAEMON], app[LAST]
     runtimes = getattr(daemon, "carriers", {})
+    started = time.monotonic()
     try:
         last.families = await asyncio.wait_for(gauges.collect(
             daemon.engine, carriers=sorted(runtimes), pushing=_pushing(daemon), now=daemon.clock.now(),
-            budgets={n: rt.budget for n, rt in runtimes.items() if rt.budget is not None}), READ_TIMEOUT_SECONDS)
+            budgets={n: rt.budget for n, rt in runtimes.items() if rt.budget is not None}), timeout)
+        last.large = await gauges.size(daemon.engine) >= daemon.settings.server.metrics_cache_above_rows
     except Exception as exc:  # /metrics answers anyway, with the last values and their age
         if is_outage(exc):
             last.database_up = False
@@ -123,6 +144,15 @@ async def _read_gauges(app: web.Application) -> None:
         last.error = type(exc).__name__
         return
     last.read_at, last.database_up, last.error = time.monotonic(), True, ""
+    last.read_seconds = last.read_at - started
+
+
+async def _stop_refresh(app: web.Application) -> None:
+    task = app[LAST].refresh
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -161,5 +191,6 @@ def setup(app: web.Application) -> None:
     PlatformCollector(registry=registry)
     registry.register(_TrackerCollector(app))
     app[REGISTRY] = registry
+    app.on_cleanup.append(_stop_refresh)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/readyz", readyz)
