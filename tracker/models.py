@@ -75,7 +75,7 @@ class Shipment(SQLModel, table=True):
         sa.Index("ix_shipments_claim_urgent", "source", "status", "next_check_at"),
         sa.Index("ix_shipments_quiet", "status", "last_event_at", "created_at"),
         sa.Index("ix_shipments_late", "status", "first_expected_delivery"),
-        sa.Index("ix_shipments_delivered_at", "delivered_at"),
+        sa.Index("ix_shipments_delivered", "status", "delivered_at"),
         sa.Index("ix_shipments_date_moved", "status", sqlite_where=sa.text(MOVED), postgresql_where=sa.text(MOVED)),
     )
     id: int | None = Field(default=None, primary_key=True)

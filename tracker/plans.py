@@ -10,7 +10,7 @@ async def explain(engine, statement, *, no_seqscan: bool = False) -> list[str]:
     """The plan's lines. `no_seqscan` (PostgreSQL): the plan it would choose at scale, where a small test table
     would be read whole because that is cheaper there."""
     async with engine.connect() as conn:
-        compiled = statement.compile(dialect=conn.dialect)
+        compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
         processors = compiled._bind_processors
         params = compiled.construct_params()
         values = []

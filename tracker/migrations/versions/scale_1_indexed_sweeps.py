@@ -35,7 +35,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_shipments_claim_urgent", ["source", "status", "next_check_at"], unique=False)
         batch_op.create_index("ix_shipments_quiet", ["status", "last_event_at", "created_at"], unique=False)
         batch_op.create_index("ix_shipments_late", ["status", "first_expected_delivery"], unique=False)
-        batch_op.create_index("ix_shipments_delivered_at", ["delivered_at"], unique=False)
+        batch_op.create_index("ix_shipments_delivered", ["status", "delivered_at"], unique=False)
         batch_op.create_index("ix_shipments_date_moved", ["status"], unique=False,
                               sqlite_where=sa.text(MOVED), postgresql_where=sa.text(MOVED))
     with op.batch_alter_table("notifications", schema=None) as batch_op:
@@ -57,7 +57,7 @@ def downgrade() -> None:
         batch_op.drop_column("event_at")
     with op.batch_alter_table("shipments", schema=None) as batch_op:
         batch_op.drop_index("ix_shipments_date_moved")
-        batch_op.drop_index("ix_shipments_delivered_at")
+        batch_op.drop_index("ix_shipments_delivered")
         batch_op.drop_index("ix_shipments_late")
         batch_op.drop_index("ix_shipments_quiet")
         batch_op.drop_index("ix_shipments_claim_urgent")
