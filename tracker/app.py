@@ -27,7 +27,8 @@ from tracker.db_health import DatabaseHealth, is_outage
 from tracker.dispatcher import Dispatcher
 from tracker.notify import CHANNELS
 from tracker.notify.render import Renderer
-from tracker.poller import CarrierRuntime, Poller, RateLimiter
+from tracker.poller import CarrierRuntime, Poller
+from tracker.rate import SharedRate
 from tracker.subscriber import Subscriber
 from tracker.watch import Watcher
 from tracker.web import build_app, serving
@@ -135,7 +136,7 @@ class Daemon:
                 continue
             carrier = cls(cfg, self.http, self.clock)
             carrier.public_url = self.settings.server.public_url  # the webhook address given at subscription
-            runtimes[name] = CarrierRuntime(carrier, RateLimiter(carrier.requests_per_second))
+            runtimes[name] = CarrierRuntime(carrier, SharedRate(self.engine, name, carrier.requests_per_second))
         return runtimes
 
     def carrier_names(self) -> dict[str, str]:

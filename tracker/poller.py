@@ -45,6 +45,7 @@ from tracker.models import (
     UTCDateTime,
     WebhookEvent,
 )
+from tracker.rate import SharedRate
 from tracker.retry import backoff
 from tracker.schedule import next_check, next_check_pushed
 from tracker.status import Known, Status, announced_from_rows, apply
@@ -57,24 +58,6 @@ MAX_PACING_WAIT = 5.0
 MAX_GROUP = 1000
 # A carrier paused for refused credentials is tried again after this long, doubling up to PAUSE_MAX.
 PAUSE_FIRST, PAUSE_MAX = 15 * 60, 6 * 3600
-
-
-class RateLimiter:
-    """Token bucket on the event loop's monotonic time: requests per second to one carrier."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second
-        self._next = 0.0
-
-    def try_reserve(self, max_wait: float) -> tuple[bool, float]:
-        """Book the next slot if it comes within `max_wait` seconds. Returns (booked, seconds until the slot)."""
-        now = time.monotonic()
-        wait = max(0.0, self._next - now)
-        if wait > max_wait:
-            return False, wait
-        self._next = max(now, self._next) + self.interval
-        return True, wait
-
 
 
 # Statuses whose next step the customer is waiting for right now: served first when a budget is short.
@@ -90,7 +73,7 @@ class CarrierRuntime:
     """One carrier as this process sees it: its client, pacing, budget and health."""
 
     carrier: Carrier
-    limiter: RateLimiter
+    limiter: SharedRate  # requests per second, shared by every daemon on the database
     paused_reason: str | None = None
     paused_until: datetime | None = None
     pauses: int = 0
@@ -334,12 +317,10 @@ class Poller:
                 await self.release(ids)
                 return
             # a slow-paced carrier (USPS: one call a minute) must not hold a slot other carriers need
-            booked, wait = rt.limiter.try_reserve(MAX_PACING_WAIT)
+            booked, wait = await rt.limiter.acquire(MAX_PACING_WAIT)
             if not booked:
                 await self.release(ids, next_check_at=now + timedelta(seconds=wait))
                 return
-            if wait > 0:
-                await asyncio.sleep(wait)
             if self.clock.now() >= fresh_until:  # waited long: make sure the numbers are still ours
                 items = await self.renew(items)
                 if not items:
