@@ -49,6 +49,7 @@ class Daemon:
     def __init__(self, settings: Settings, *, clock: Clock = SYSTEM, rng: random.Random | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self.started_at = clock.now()  # /metrics' freshness histograms count the messages sent from here on
         self.rng = rng or random.Random()
         self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.engine = None

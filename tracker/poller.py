@@ -530,7 +530,7 @@ class Poller:
             ship.updated_at = now
             if isinstance(result, TrackingResult):
                 queued_by[ship.id] += self._apply_result(ship, orders[ship.order_id], result, keys[ship.id],
-                                             notes[ship.id], event_rows, note_rows, supersede, now)
+                                             notes[ship.id], event_rows, note_rows, supersede, now, pushed=pushed)
             elif isinstance(result, NotFoundYet):
                 await self._not_found(session, ship, now)
             elif isinstance(result, Invalid):
@@ -579,7 +579,7 @@ class Poller:
 
     def _apply_result(self, ship: _Ship, order: Order, result: TrackingResult, keys: set[str],
                       notes: list[tuple[str, str]], event_rows: list[dict], note_rows: list[dict],
-                      supersede: list[tuple[int, list[str]]], now: datetime) -> int:
+                      supersede: list[tuple[int, list[str]]], now: datetime, *, pushed: bool = False) -> int:
         known = Known(status=Status(ship.status), status_at=ship.status_at, event_keys=frozenset(keys),
                       announced=announced_from_rows(notes))
         outcome = apply(known, result, now)
@@ -629,7 +629,9 @@ class Poller:
         for channel in channels_for(order):
             note_rows.append(dict(
                 shipment_id=ship.id, order_id=order.id, milestone=outcome.milestone.value, channel=channel,
-                state="queued", attempts=0, next_attempt_at=now, created_at=now, updated_at=now))
+                state="queued", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
+                # freshness (tracker/freshness.py): the carrier's event, and when and how tracker heard of it
+                event_at=outcome.status_at, heard_at=now, heard_via="push" if pushed else "poll"))
             count += 1
         return count
 

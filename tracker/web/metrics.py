@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import generate_latest
+from prometheus_client.utils import floatToGoString
 
-from tracker import gauges, version
+from tracker import freshness, gauges, version
 from tracker.db import schema_status
 from tracker.db_health import is_outage
 from tracker.web.common import DAEMON
@@ -43,6 +44,7 @@ class LastGauges:
     error: str = ""  # the last failure that was not an outage, logged once
     large: bool = False  # past server.metrics_cache_above_rows: read in the background, served from here
     refresh: asyncio.Task | None = None
+    freshness: freshness.Tally | None = None  # messages sent since this process started
 
 
 LAST = web.AppKey("last_gauges", LastGauges)
@@ -100,6 +102,7 @@ class _TrackerCollector:
                                  "values took (past server.metrics_cache_above_rows it is done in the background).")
         took.add_metric([], round(last.read_seconds, 4))
         yield took
+        yield from _freshness(last.freshness)
         for f in last.families:
             cls = CounterMetricFamily if f.kind == "counter" else GaugeMetricFamily
             names = sorted({k for labels, _ in f.samples for k in labels})
@@ -107,6 +110,15 @@ class _TrackerCollector:
             for labels, value in f.samples:
                 family.add_metric([labels.get(k, "") for k in names], value)
             yield family
+
+
+def _freshness(tally: freshness.Tally | None):
+    families = {name: HistogramMetricFamily(name, text, labels=["source", "via", "milestone"])
+                for name, text in freshness.MEASURES.items()}
+    for (name, *labels), hist in sorted((tally.hists if tally else {}).items()):
+        buckets = [(floatToGoString(le), n) for le, n in zip(freshness.BUCKETS, hist.counts)]
+        families[name].add_metric(labels, buckets, hist.total)
+    yield from families.values()
 
 
 def _pushing(daemon) -> list[str]:
@@ -136,6 +148,9 @@ async def _refresh(app: web.Application, *, timeout: float | None) -> None:
             daemon.engine, carriers=sorted(runtimes), pushing=_pushing(daemon), now=daemon.clock.now(),
             budgets={n: rt.budget for n, rt in runtimes.items() if rt.budget is not None}), timeout)
         last.large = await gauges.size(daemon.engine) >= daemon.settings.server.metrics_cache_above_rows
+        if last.freshness is None:
+            last.freshness = freshness.Tally(mark=getattr(daemon, "started_at", None) or daemon.clock.now())
+        await last.freshness.update(daemon.engine)
     except Exception as exc:  # /metrics answers anyway, with the last values and their age
         if is_outage(exc):
             last.database_up = False
