@@ -202,6 +202,9 @@ class PollerSettings(_Strict):
     typical_transit_days: float = Field(3, gt=0)
     near_eta_until: str | None = Field("13:00", description="HH:MM local: past it, near-ETA checks slow to the status interval")
     pickup_interval: float | None = Field(90 * 60, gt=0, description="seconds between checks while the label is created")
+    # A number the carrier does not know yet (pending, "not found") is about to be picked up for this long
+    # after its registration (the shop's handling time and a day): checked every pickup_interval meanwhile
+    pickup_expected_hours: float = Field(72, ge=0)
     timezone: str | None = Field(None, description="unset: shop.timezone")
 
     @field_validator("delivery_window")

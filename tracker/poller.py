@@ -47,7 +47,7 @@ from tracker.models import (
 )
 from tracker.rate import SharedRate
 from tracker.retry import backoff
-from tracker.schedule import next_check, next_check_pushed
+from tracker.schedule import about_to_ship, next_check, next_check_pushed
 from tracker.status import Known, Status, announced_from_rows, apply
 
 log = logging.getLogger("tracker.poller")
@@ -532,7 +532,7 @@ class Poller:
                 queued_by[ship.id] += self._apply_result(ship, orders[ship.order_id], result, keys[ship.id],
                                              notes[ship.id], event_rows, note_rows, supersede, now, pushed=pushed)
             elif isinstance(result, NotFoundYet):
-                await self._not_found(session, ship, now)
+                await self._not_found(session, ship, orders[ship.order_id], now)
             elif isinstance(result, Invalid):
                 ship.last_error = _describe(result)
                 ship.next_check_at = None
@@ -635,7 +635,7 @@ class Poller:
             count += 1
         return count
 
-    async def _not_found(self, session, ship: _Ship, now: datetime) -> None:
+    async def _not_found(self, session, ship: _Ship, order: Order, now: datetime) -> None:
         ship.failures += 1
         ship.last_error = "not known to the carrier yet"
         if now - ship.created_at > timedelta(days=self.settings.expire_after_days) and ship.last_event_at is None:
@@ -644,6 +644,11 @@ class Poller:
                 session, key=f"shipment:{ship.id}:expired", cause="expired", shipment_id=ship.id, now=now,
                 message=f"{ship.carrier} {ship.tracking_number}: still unknown to the carrier after "
                         f"{self.settings.expire_after_days:g} days; polling stopped.")
+            return
+        if self.settings.adaptive and about_to_ship(now, ship.created_at, self.settings):
+            # the shop is most likely still handling it: the pickup scan ("shipped") is news soon
+            ship.next_check_at = next_check(Status.PENDING, now, self.settings, self.rng,
+                                            tz=order.timezone or self.settings.timezone, since=ship.created_at)
             return
         wait = backoff(ship.failures, self.settings.intervals.pending, self.settings.backoff_max_seconds, self.rng)
         ship.next_check_at = now + timedelta(seconds=wait)
