@@ -71,3 +71,34 @@ async def test_claim_and_sweeps_read_index_ranges_on_postgresql(pg_url, tmp_path
     for sweep, index in [("late", "ix_shipments_late"), ("date_moved", "ix_shipments_date_moved"),
                          ("follow_up", "ix_shipments_delivered"), ("preparing", "ix_orders_unshipped")]:
         assert index in plans[sweep], (sweep, plans[sweep])
+
+
+async def test_scale_1_upgrades_a_populated_database_and_marks_the_orders_that_have_a_parcel(tmp_path):
+    from sqlalchemy import select, text
+
+    from tracker.db import sessionmaker
+    from tracker.models import CarrierState, Order
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await upgrade(engine, "connect_1")
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO orders (id, number, email, phone, locale, channels, created_at) VALUES "
+                "(1, '1001', 'ana@example.pt', NULL, 'pt-PT', 'email', '2026-03-01 10:00:00.000000'), "
+                "(2, '1002', NULL, NULL, 'en', 'email', '2026-03-01 11:00:00.000000')"))
+            await conn.execute(text(
+                "INSERT INTO shipments (id, order_id, carrier, source, tracking_number, status, public_token, "
+                "created_at, updated_at, failures) VALUES (1, 1, 'sandbox', 'sandbox', 'SBX-DELIVER-1', 'pending', "
+                "'tok', '2026-03-01 10:30:00.000000', '2026-03-01 10:30:00.000000', 0)"))
+            await conn.execute(text("INSERT INTO carrier_states (carrier, calls_today, failures, updated_at) VALUES "
+                                    "('sandbox', 3, 0, '2026-03-01 10:00:00.000000')"))
+        await upgrade(engine)
+        async with sessionmaker(engine)() as s:
+            orders = (await s.execute(select(Order).order_by(Order.id))).scalars().all()
+            assert [(o.number, o.first_parcel_at) for o in orders] == [
+                ("1001", datetime(2026, 3, 1, 10, 30, tzinfo=timezone.utc)), ("1002", None)]
+            state = (await s.execute(select(CarrierState))).scalar_one()
+            assert (state.calls_today, state.next_slot_at) == (3, None)
+    finally:
+        await engine.dispose()
