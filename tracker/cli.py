@@ -502,7 +502,7 @@ def cmd_report(args) -> int:
     settings = _settings(args)
     from zoneinfo import ZoneInfo
 
-    from tracker import report
+    from tracker import freshness, report
 
     try:
         window = report.parse_since(args.since)
@@ -515,12 +515,17 @@ def cmd_report(args) -> int:
         try:
             now = SYSTEM.now()
             facts = await report.load(engine, now - window)
+            fresh = await freshness.load(engine, now - window, now)
         finally:
             await engine.dispose()
         figs = report.figures(facts, tz)
         title = (f"{settings.shop.name}: carriers, shipments registered since "
                  f"{(now - window).astimezone(tz):%Y-%m-%d %H:%M} ({args.since})")
         print(report.table(figs, title))
+        print()
+        print(freshness.table(fresh, f"How fresh the news was: messages sent since "
+                                     f"{(now - window).astimezone(tz):%Y-%m-%d %H:%M} (carrier event -> heard by "
+                                     f"tracker -> taken by the provider)"))
         if args.html:
             Path(args.html).write_text(report.html(figs, title), encoding="utf-8")
             print(f"wrote {args.html}")
