@@ -1,0 +1,101 @@
+"""Support's side: an order's conversation (console, API, `tracker status`) and answering it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import or_, select
+
+from tracker.config import Settings
+from tracker.conversations import answers, cases, replies
+from tracker.conversations.inbound import clean
+from tracker.conversations.understand import tables
+from tracker.db import sessionmaker
+from tracker.models import Case, Conversation, ConversationMessage, Notification, Order
+
+log = logging.getLogger("tracker.conversations")
+
+MAX_ANSWER = 1600
+
+
+@dataclass
+class Thread:
+    conversations: list[Conversation] = field(default_factory=list)
+    messages: list[ConversationMessage] = field(default_factory=list)
+    states: dict[int, str] = field(default_factory=dict)  # notification id -> outbox state
+    cases: list[Case] = field(default_factory=list)
+
+    def channel_of(self, m: ConversationMessage) -> str:
+        return next((c.channel for c in self.conversations if c.id == m.conversation_id), "")
+
+
+async def thread(session, order: Order) -> Thread:
+    """Every conversation of this order's customer (by the order, its phone or its email), oldest first."""
+    conds = [Conversation.order_id == order.id]
+    conds += [Conversation.address == a for a in (order.phone, order.email) if a]
+    convs = list((await session.execute(select(Conversation).where(or_(*conds)).order_by(Conversation.id))).scalars())
+    out = Thread(convs)
+    if convs:
+        ids = [c.id for c in convs]
+        out.messages = list((await session.execute(select(ConversationMessage).where(
+            ConversationMessage.conversation_id.in_(ids)).order_by(ConversationMessage.created_at,
+                                                                   ConversationMessage.id).limit(500))).scalars())
+        notes = [m.notification_id for m in out.messages if m.notification_id]
+        if notes:
+            out.states = dict((await session.execute(select(Notification.id, Notification.state).where(
+                Notification.id.in_(notes)))).all())
+    out.cases = list((await session.execute(select(Case).where(or_(
+        Case.order_id == order.id, Case.conversation_id.in_([c.id for c in convs] or [-1])))
+        .order_by(Case.opened_at))).scalars())
+    return out
+
+
+async def answer(engine, settings: Settings, now: datetime, *, text: str, who: str, order_number: str | None = None,
+                 case_id: int | None = None) -> ConversationMessage:
+    """Support's answer, on the channel the customer last wrote on, through the outbox. Raises CaseError
+    naming the field when there is nothing to answer or the text is unusable."""
+    body = clean(text, MAX_ANSWER + 1)
+    if not body:
+        raise cases.CaseError("text", "the answer is empty; write what the customer should read")
+    if len(body) > MAX_ANSWER:
+        raise cases.CaseError("text", f"the answer is longer than {MAX_ANSWER} characters; shorten it")
+    async with sessionmaker(engine)() as session, session.begin():
+        order, case, conv = None, None, None
+        if case_id is not None:
+            case = await session.get(Case, case_id)
+            if case is None:
+                raise cases.CaseError("case_id", f"no case {case_id}")
+            conv = await session.get(Conversation, case.conversation_id) if case.conversation_id else None
+            order = await session.get(Order, case.order_id) if case.order_id else None
+        elif order_number is not None:
+            order = (await session.execute(select(Order).where(Order.number == order_number.strip()))).scalars().first()
+            if order is None:
+                raise cases.CaseError("order", f"no order {order_number}")
+        if conv is None and order is not None:
+            conds = [Conversation.order_id == order.id]
+            conds += [Conversation.address == a for a in (order.phone, order.email) if a]
+            conv = (await session.execute(select(Conversation).where(or_(*conds), Conversation.erased_at.is_(None))
+                                          .order_by(Conversation.last_inbound_at.desc()).limit(1))).scalars().first()
+        if conv is None or conv.erased_at is not None:
+            raise cases.CaseError("conversation", "the customer has not written to us (or their messages were "
+                                                  "erased): there is nothing to answer")
+        order_id = (order.id if order else None) or conv.order_id
+        if order_id is None:
+            raise cases.CaseError("order", "this sender is not matched to an order yet; ask them for the order "
+                                           "number and email or phone, or answer from your own mailbox")
+        number = order.number if order else (await session.get(Order, order_id)).number
+        last_subject = (await session.execute(select(ConversationMessage.subject).where(
+            ConversationMessage.conversation_id == conv.id, ConversationMessage.direction == "in")
+            .order_by(ConversationMessage.id.desc()).limit(1))).scalar()
+        texts = tables(settings.conversations.keywords_dir)[answers.language(conv.locale, tables())].texts
+        msg = await replies.queue(session, conversation=conv, order_id=order_id, text=body, author=f"support:{who}",
+                                  kind="support", now=now, case_id=case.id if case else None,
+                                  subject=answers.subject_text(texts, number, last_subject))
+        open_ids = [c.id for c in (await session.execute(select(Case).where(
+            Case.state == "open", or_(Case.conversation_id == conv.id, Case.order_id == order_id)))).scalars()]
+        for cid in open_ids:
+            await cases.answered(session, cid, now)
+    log.info("%s answered the customer of order %s on %s", who, number, conv.channel)
+    return msg
