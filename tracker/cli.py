@@ -486,6 +486,7 @@ def cmd_report(args) -> int:
     from zoneinfo import ZoneInfo
 
     from tracker import report
+    from tracker.conversations.figures import load as conversation_figures
 
     try:
         window = report.parse_since(args.since)
@@ -498,12 +499,14 @@ def cmd_report(args) -> int:
         try:
             now = SYSTEM.now()
             facts = await report.load(engine, now - window)
+            talk = await conversation_figures(engine, now - window)
         finally:
             await engine.dispose()
         figs = report.figures(facts, tz)
         title = (f"{settings.shop.name}: carriers, shipments registered since "
                  f"{(now - window).astimezone(tz):%Y-%m-%d %H:%M} ({args.since})")
         print(report.table(figs, title))
+        print(talk.text())
         if args.html:
             Path(args.html).write_text(report.html(figs, title), encoding="utf-8")
             print(f"wrote {args.html}")

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from tracker import carrier_codes
 from tracker.carrier_health import as_time, carrier_health
+from tracker.conversations.figures import families as conversation_families
 from tracker.db import sessionmaker
 from tracker.models import CarrierState, Notification, Shipment
 from tracker.privacy.requests import counts as privacy_counts
@@ -111,4 +112,5 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
     out.append(Family("tracker_privacy_requests", "gauge", "Privacy requests recorded, by kind and state (to_answer: "
                       "a Shopify data request waiting for `tracker privacy export`).",
                       [({"kind": k, "state": st}, n) for (k, st), n in sorted((await privacy_counts(engine)).items())]))
+    out += [Family(*f) for f in await conversation_families(engine)]
     return out

@@ -41,7 +41,8 @@ async def queue(session: AsyncSession, *, conversation: Conversation, order_id: 
                 case_id: int | None = None) -> ConversationMessage:
     """Record our answer and put it in the outbox, in the caller's transaction."""
     msg = ConversationMessage(conversation_id=conversation.id, direction="out", author=author[:80], kind=kind,
-                              body=text, subject=subject, order_id=order_id, case_id=case_id, created_at=now)
+                              body=text, subject=subject if conversation.channel == "email" else None,
+                              order_id=order_id, case_id=case_id, created_at=now)
     session.add(msg)
     await session.flush()
     # a fresh message id in the milestone: the outbox's unique key (order, milestone, channel) cannot clash

@@ -99,3 +99,42 @@ async def answer(engine, settings: Settings, now: datetime, *, text: str, who: s
             await cases.answered(session, cid, now)
     log.info("%s answered the customer of order %s on %s", who, number, conv.channel)
     return msg
+
+
+# --- privacy: the person's own words go with their contact data (tracker/privacy/parts.py) ---------------
+
+def _mine(order_ids, addresses):
+    conds = [Conversation.order_id.in_(list(order_ids) or [-1])]
+    if addresses:
+        conds.append(Conversation.address.in_(sorted(addresses)))
+    return or_(*conds)
+
+
+async def export_conversations(session, order_ids, addresses) -> list[dict]:
+    convs = list((await session.execute(select(Conversation).where(_mine(order_ids, addresses))
+                                        .order_by(Conversation.id))).scalars())
+    out = []
+    for c in convs:
+        msgs = (await session.execute(select(ConversationMessage).where(ConversationMessage.conversation_id == c.id)
+                                      .order_by(ConversationMessage.id))).scalars()
+        out.append({"channel": c.channel, "address": c.address, "erased_at": c.erased_at and c.erased_at.isoformat(),
+                    "messages": [{"at": m.created_at.isoformat(), "from": "customer" if m.direction == "in" else
+                                  ("shop" if m.author == "auto" else "support"), "subject": m.subject, "text": m.body}
+                                 for m in msgs]})
+    return out
+
+
+async def erase_conversations(session, order_ids, addresses, now: datetime) -> int:
+    """Texts, subjects and the sender's address go; which messages came and went, and when, stays."""
+    ids = [i for (i,) in await session.execute(select(Conversation.id).where(_mine(order_ids, addresses)))]
+    if not ids:
+        return 0
+    from sqlalchemy import update
+
+    result = await session.execute(update(ConversationMessage).where(ConversationMessage.conversation_id.in_(ids))
+                                   .values(body="", subject=None).execution_options(synchronize_session=False))
+    await session.execute(update(Conversation).where(Conversation.id.in_(ids))
+                          .values(address=None, erased_at=now).execution_options(synchronize_session=False))
+    await session.execute(update(Case).where(Case.conversation_id.in_(ids)).values(summary="")
+                          .execution_options(synchronize_session=False))
+    return max(result.rowcount or 0, 0)
