@@ -278,3 +278,32 @@ async def test_an_email_with_attachments_only_is_recorded_for_support(env, fakes
     r = await sg.inbound_parse(parse_url(daemon), EMAIL, "again", message_id="<same@x>")
     r = await sg.inbound_parse(parse_url(daemon), EMAIL, "again", message_id="<same@x>")  # SendGrid retried
     assert r.status == 200 and await count(daemon, ConversationMessage) == 3  # one more in, its case answer
+
+
+async def test_a_shop_extends_the_keyword_tables_and_replaces_texts(env, fakes, clock, tmp_path):
+    tw, sg = fakes
+    folder = tmp_path / "keywords"
+    folder.mkdir()
+    (folder / "es.yaml").write_text('intents:\n  where: ["y lo mio que"]\ntexts:\n'
+                                    '  status_one: "{shop} le informa: {number} {step}{expected}. {link}"\n')
+    daemon = await env(conversations={"keywords_dir": str(folder)})
+    await shipped(daemon, clock, locale="es")
+    before = len(tw.to(PHONE))
+    await tw.inbound(twilio_url(daemon), PHONE, "Y lo mío qué??")
+    await daemon.run_once()
+    (answer,) = tw.to(PHONE)[before:]
+    assert answer["Body"].startswith("Demo Shop le informa: ORDER-1 en camino")
+
+
+def test_a_broken_keyword_file_is_refused_by_config_check_naming_the_key(tmp_path, capsys):
+    from tracker.cli import main
+
+    folder = tmp_path / "keywords"
+    folder.mkdir()
+    (folder / "es.yaml").write_text("intents: [unclosed\n")
+    (folder / "fr.yaml").write_text("{}\n")
+    path = tmp_path / "config.yaml"
+    path.write_text(f"database:\n  url: sqlite:///{tmp_path / 't.db'}\nconversations:\n  keywords_dir: keywords\n")
+    assert main(["--config", str(path), "config", "check"]) != 0
+    err = capsys.readouterr().err
+    assert "conversations.keywords_dir: es.yaml" in err and "fr.yaml is not one of" in err and "Fix:" in err

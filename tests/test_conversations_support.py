@@ -193,3 +193,21 @@ async def test_metrics_and_report_count_replies_answers_cases(env, fakes, clock)
     assert figures.questions == 3 and figures.answered_automatically == 2
     assert round(figures.share_without_person, 2) == 0.67
     assert "answered without a person: 2 (67%)" in figures.text()
+
+
+async def test_a_pages_report_a_problem_opens_one_case_with_one_alert(env, fakes, clock):
+    from tracker.conversations import CaseError, open_case_now
+    from tracker.models import Alert
+
+    tw, sg = fakes
+    daemon = await env()
+    ship = await shipped(daemon, clock)
+    first, new = await open_case_now(daemon.engine, reason="problem", source="page", order_id=ship.order_id,
+                                     shipment_id=ship.id, summary="box empty", now=clock.now())
+    again, new_again = await open_case_now(daemon.engine, reason="problem", source="page", order_id=ship.order_id,
+                                           shipment_id=ship.id, summary="still", now=clock.now())
+    assert new and not new_again and first.id == again.id
+    assert len(await rows(daemon, Alert, Alert.cause == "customer_case")) == 1
+    with pytest.raises(CaseError) as bad:
+        await open_case_now(daemon.engine, reason="bored", order_id=ship.order_id, now=clock.now())
+    assert bad.value.field == "reason"

@@ -231,7 +231,8 @@ def test_config_check_names_each_missing_template(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "whatsapp via twilio_whatsapp" in out
     warnings = [line for line in out.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 2
+    assert len(warnings) == 3
+    assert any("no WhatsApp template for support_reply in el, en, es, pt-BR" in w for w in warnings)  # conversations
     assert any("no WhatsApp template for shipped in el" in w for w in warnings)
     assert any("no WhatsApp template for delivered in es, pt-BR" in w for w in warnings)
     assert all("providers.twilio_whatsapp.templates" in w and "Fix:" in w for w in warnings)

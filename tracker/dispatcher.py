@@ -271,17 +271,17 @@ class Dispatcher:
 
     def _reply_message(self, job: Job) -> Message:
         from tracker.conversations.answers import language, subject_text
-        from tracker.conversations.understand import tables
+        from tracker.conversations.understand import for_settings
 
         pending = self._replies.get(replies.message_id(job.note.milestone))
         to = self.recipient(job) or ""
         lang = language(pending.conversation.locale if pending else job.order.locale,
-                        tables(self.settings.conversations.keywords_dir))
+                        for_settings(self.settings))
         wa = self.channels.get("whatsapp")
         return replies.build(pending, job.note, job.order, to, locale=lang, last_inbound_at=self._sessions.get(to),
                              now=self.clock.now(), templates=getattr(getattr(wa, "settings", None), "templates", None),
                              reply_to=self.settings.conversations.reply_to or None,
-                             subject=subject_text(tables(self.settings.conversations.keywords_dir)[lang].texts,
+                             subject=subject_text(for_settings(self.settings)[lang].texts,
                                                   job.order.number, None))
 
     def _whatsapp_message(self, note: Notification, milestone: str, to: str, rendered, ctx: dict,

@@ -9,6 +9,6 @@ status questions answered at once, everything else a case a person answers on th
     support.py     support answers and the conversation of an order, for the console, the API and the CLI
 """
 
-from tracker.conversations.cases import CaseError, close_case, open_case
+from tracker.conversations.cases import CaseError, close_case, open_case, open_case_now
 
-__all__ = ["CaseError", "close_case", "open_case"]
+__all__ = ["CaseError", "close_case", "open_case", "open_case_now"]

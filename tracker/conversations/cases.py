@@ -65,6 +65,15 @@ async def open_case(session: AsyncSession, *, reason: str, now: datetime, order_
     return case, True
 
 
+async def open_case_now(engine, **kw) -> tuple[Case, bool]:
+    """`open_case` in a transaction of its own: for a page's "report a problem", e.g.
+    `await open_case_now(engine, reason="problem", source="page", order_id=o.id, shipment_id=s.id,
+    summary=text, now=clock.now())`."""
+    async with sessionmaker(engine)() as session, session.begin():
+        case, new = await open_case(session, **kw)
+    return case, new
+
+
 async def close_case(engine, case_id: int, *, by: str, now: datetime) -> Case:
     async with sessionmaker(engine)() as session, session.begin():
         case = await session.get(Case, case_id)

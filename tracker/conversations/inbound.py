@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tracker import redact
 from tracker.config import Settings
 from tracker.conversations import answers, cases, replies
-from tracker.conversations.understand import Understanding, is_auto_reply, is_keyword, tables, understand
+from tracker.conversations.understand import Understanding, for_settings, is_auto_reply, is_keyword, understand
 from tracker.db import insert_ignore
 from tracker.models import Conversation, ConversationMessage, Order, Shipment, Suppression
 from tracker.orders import InputError, normalize_phone
@@ -79,7 +79,7 @@ def own_words(text: str) -> str:
 
 def opt_word(text: str, settings: Settings) -> str | None:
     """"stop" / "start" when the whole message is an opt-out or opt-in word of any language."""
-    all_tables = tables(settings.conversations.keywords_dir)
+    all_tables = for_settings(settings)
     if any(is_keyword(text, t.stop) for t in all_tables.values()):
         return "stop"
     if any(is_keyword(text, t.start) for t in all_tables.values()):
@@ -152,7 +152,7 @@ async def _auto_answers_last_hour(session: AsyncSession, conversation_id: int, n
 
 async def receive(session: AsyncSession, engine, settings: Settings, now: datetime, msg: Inbound) -> Received:
     cfg = settings.conversations
-    all_tables = tables(cfg.keywords_dir)
+    all_tables = for_settings(settings)
     text = clean(msg.text, cfg.max_text_chars)
     if msg.channel == "email":
         text = own_words(text)

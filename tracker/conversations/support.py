@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from tracker.config import Settings
 from tracker.conversations import answers, cases, replies
 from tracker.conversations.inbound import clean
-from tracker.conversations.understand import tables
+from tracker.conversations.understand import for_settings
 from tracker.db import sessionmaker
 from tracker.models import Case, Conversation, ConversationMessage, Notification, Order
 
@@ -89,7 +89,8 @@ async def answer(engine, settings: Settings, now: datetime, *, text: str, who: s
         last_subject = (await session.execute(select(ConversationMessage.subject).where(
             ConversationMessage.conversation_id == conv.id, ConversationMessage.direction == "in")
             .order_by(ConversationMessage.id.desc()).limit(1))).scalar()
-        texts = tables(settings.conversations.keywords_dir)[answers.language(conv.locale, tables())].texts
+        all_tables = for_settings(settings)
+        texts = all_tables[answers.language(conv.locale, all_tables)].texts
         msg = await replies.queue(session, conversation=conv, order_id=order_id, text=body, author=f"support:{who}",
                                   kind="support", now=now, case_id=case.id if case else None,
                                   subject=answers.subject_text(texts, number, last_subject))

@@ -99,6 +99,20 @@ def tables(extra_dir: str = "") -> dict[str, Tables]:
     return out
 
 
+def for_settings(settings) -> dict[str, Tables]:
+    """The tables a daemon uses: the built-in ones, extended by conversations.keywords_dir (a relative
+    folder is read from the config file's folder)."""
+    return tables(keywords_dir(settings))
+
+
+def keywords_dir(settings) -> str:
+    folder = settings.conversations.keywords_dir
+    if not folder:
+        return ""
+    path = Path(folder)
+    return str(path if path.is_absolute() else Path(settings.base_dir) / path)
+
+
 def check_tables(extra_dir: str) -> list[str]:
     """Problems with a shop's keyword folder, one line each (empty: fine)."""
     problems = []
