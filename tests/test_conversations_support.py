@@ -211,3 +211,36 @@ async def test_a_pages_report_a_problem_opens_one_case_with_one_alert(env, fakes
     with pytest.raises(CaseError) as bad:
         await open_case_now(daemon.engine, reason="bored", order_id=ship.order_id, now=clock.now())
     assert bad.value.field == "reason"
+
+
+async def test_the_whole_conversation_on_postgresql(env, fakes, clock, pg_url):
+    """Status answer, unknown sender, case with its alert, support's answer, erasure: on PostgreSQL."""
+    from tracker.privacy.requests import erase_people, person
+
+    tw, sg = fakes
+    daemon = await env(database={"url": pg_url})
+    await shipped(daemon, clock, locale="es")
+    await tw.inbound(twilio_url(daemon), PHONE, "donde esta mi pedido")
+    await tw.inbound(twilio_url(daemon), PHONE, "donde esta mi pedido")
+    r = await tw.inbound(twilio_url(daemon), "+14155550199", "donde esta mi pedido ORDER-1")
+    assert "ORDER-1" not in (await r.text()).split("<Message>")[1]
+    await sg.inbound_parse(parse_url(daemon), EMAIL, "Llegó roto", subject="Roto", message_id="<pg1@x>")
+    await sg.inbound_parse(parse_url(daemon), EMAIL, "Llegó roto", subject="Roto", message_id="<pg1@x>")
+    await daemon.run_once()
+    assert len([m for m in tw.to(PHONE) if "en camino" in m["Body"]]) == 2
+    (case,) = await rows(daemon, Case)
+    c = Client(daemon, await api_key(daemon))
+    try:
+        status, _, _ = await c.request("POST", f"/api/v1/cases/{case.id}/reply", json={"text": "Le enviamos otro."})
+        assert status == 202
+    finally:
+        await c.close()
+    await daemon.run_once()
+    assert len([m for m in sg.to(EMAIL) if "Le enviamos otro." in sg.text_of(m)]) == 1
+    await erase_people(daemon.engine, daemon.settings, [person(EMAIL, daemon.settings)], clock.now(), by="test")
+    from tracker.models import Conversation
+
+    stranger = {c.id for c in await rows(daemon, Conversation) if c.order_id is None}
+    msgs = await rows(daemon, ConversationMessage)
+    assert all(m.body == "" for m in msgs if m.conversation_id not in stranger)
+    assert all(m.body for m in msgs if m.conversation_id in stranger)  # another person: not theirs to erase
