@@ -273,11 +273,13 @@ async def test_an_email_with_attachments_only_is_recorded_for_support(env, fakes
     await shipped(daemon, clock)
     r = await sg.inbound_parse(parse_url(daemon), EMAIL, None, subject="", attachments=2)
     assert r.status == 200
-    (m,) = await rows(daemon, ConversationMessage)
-    assert m.kind == "empty" and m.order_id is not None
+    (m, told) = await rows(daemon, ConversationMessage)
+    assert m.kind == "unknown" and m.order_id is not None and m.body == "" and told.kind == "case_ack"
+    (case,) = await rows(daemon, Case)
+    assert "2 attachments" in case.summary  # a person looks; the files themselves are not kept
     r = await sg.inbound_parse(parse_url(daemon), EMAIL, "again", message_id="<same@x>")
     r = await sg.inbound_parse(parse_url(daemon), EMAIL, "again", message_id="<same@x>")  # SendGrid retried
-    assert r.status == 200 and await count(daemon, ConversationMessage) == 3  # one more in, its case answer
+    assert r.status == 200 and await count(daemon, ConversationMessage) == 3  # once, in the open case
 
 
 async def test_a_shop_extends_the_keyword_tables_and_replaces_texts(env, fakes, clock, tmp_path):
@@ -307,3 +309,35 @@ def test_a_broken_keyword_file_is_refused_by_config_check_naming_the_key(tmp_pat
     assert main(["--config", str(path), "config", "check"]) != 0
     err = capsys.readouterr().err
     assert "conversations.keywords_dir: es.yaml" in err and "fr.yaml is not one of" in err and "Fix:" in err
+
+
+async def test_an_unknown_email_sender_is_asked_by_email_once_and_given_no_order_data(env, fakes, clock):
+    tw, sg = fakes
+    daemon = await env()
+    await shipped(daemon, clock)
+    stranger = "someone@elsewhere.example"
+    r = await sg.inbound_parse(parse_url(daemon), stranger, "Where is my order ORDER-1?", subject="Order",
+                               message_id="<u1@elsewhere.example>")
+    assert r.status == 200
+    await daemon.run_once()
+    await daemon.run_once()
+    (mail,) = sg.to(stranger)
+    text = sg.text_of(mail)
+    assert "order number" in text and "ORDER-1" not in text and "/t/" not in text
+    assert mail["subject"] == "Re: Order" and mail["headers"]["In-Reply-To"] == "<u1@elsewhere.example>"
+    assert mail["headers"]["Auto-Submitted"] == "auto-replied" and mail["reply_to"]["email"] == REPLY_TO
+    out = (await rows(daemon, ConversationMessage, ConversationMessage.direction == "out"))[0]
+    assert (out.state, out.attempts, out.order_id) == ("sent", 1, None)
+
+
+async def test_an_answer_without_an_order_that_may_have_gone_out_is_not_sent_twice(env, fakes, clock):
+    tw, sg = fakes
+    daemon = await env()
+    sg.lose_reply_next(500)  # SendGrid takes it but answers 500: it may have gone out
+    await sg.inbound_parse(parse_url(daemon), "someone@elsewhere.example", "where is my parcel")
+    for _ in range(3):
+        await daemon.run_once()
+        clock.advance(timedelta(minutes=10))
+    assert len(sg.to("someone@elsewhere.example")) == 1
+    out = (await rows(daemon, ConversationMessage, ConversationMessage.direction == "out"))[0]
+    assert out.state == "failed" and "not sent again" in out.error

@@ -244,3 +244,25 @@ async def test_the_whole_conversation_on_postgresql(env, fakes, clock, pg_url):
     msgs = await rows(daemon, ConversationMessage)
     assert all(m.body == "" for m in msgs if m.conversation_id not in stranger)
     assert all(m.body for m in msgs if m.conversation_id in stranger)  # another person: not theirs to erase
+
+
+async def test_support_answers_a_sender_matched_to_no_order(env, fakes, clock):
+    tw, sg = fakes
+    daemon = await env()
+    stranger = "someone@elsewhere.example"
+    await sg.inbound_parse(parse_url(daemon), stranger, "My box arrived crushed", subject="Crushed",
+                           message_id="<s1@elsewhere.example>")
+    await daemon.run_once()
+    (case,) = await rows(daemon, Case)
+    assert case.order_id is None and case.reason == "damaged"
+    (ack,) = sg.to(stranger)  # told once that a person will answer
+    c = Client(daemon, await api_key(daemon))
+    try:
+        status, _, _ = await c.request("POST", f"/api/v1/cases/{case.id}/reply", json={"text": "Which order is it?"})
+        assert status == 202
+    finally:
+        await c.close()
+    await daemon.run_once()
+    answers = [m for m in sg.to(stranger) if "Which order is it?" in sg.text_of(m)]
+    assert len(answers) == 1 and answers[0]["headers"]["In-Reply-To"] == "<s1@elsewhere.example>"
+    assert "Auto-Submitted" not in answers[0]["headers"]

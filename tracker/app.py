@@ -22,6 +22,7 @@ from tracker.carriers import CARRIERS
 from tracker.carriers.catalog import CATALOG
 from tracker.clock import SYSTEM, Clock
 from tracker.config import Settings, shown_database
+from tracker.conversations.replies import DirectSender
 from tracker.db import SqliteLock, describe, make_engine, schema_status, upgrade
 from tracker.db_health import DatabaseHealth, is_outage
 from tracker.dispatcher import Dispatcher
@@ -110,6 +111,9 @@ class Daemon:
                 renderer=Renderer(s.templates.override_dir, brand=brand(s)),
                 carrier_names=self.carrier_names(),
                 clock=self.clock, owner=self.owner, rng=self.rng, link_secret=self.link_secret)
+            # answers to customers matched to no order (tracker/conversations/replies.py)
+            self.direct = DirectSender(engine=self.engine, settings=s, channels=self.channels, clock=self.clock,
+                                       rng=self.rng)
             self.watcher = Watcher(engine=self.engine, settings=s, clock=self.clock)
             self.support = AlertSender(engine=self.engine, settings=s, email=self.channels["email"], http=self.http,
                                        clock=self.clock, rng=self.rng)
@@ -175,7 +179,7 @@ class Daemon:
             subscribed = await self.subscriber.tick()
             stats = await self.poller.tick()
             watched = await self.watcher.tick()
-            sent = await self.dispatcher.tick()
+            sent = await self.dispatcher.tick() + await self.direct.tick()
             alerted = await self.support.tick()
             totals["checked"] += stats.checked
             totals["sent"] += sent
@@ -211,7 +215,7 @@ class Daemon:
     async def _dispatch_loop(self) -> None:
         while not self._closing:
             self._dispatch_again = False
-            if not await self.dispatcher.tick() and not self._dispatch_again:
+            if not await self.dispatcher.tick() + await self.direct.tick() and not self._dispatch_again:
                 return
 
     async def _tracked(self, coro) -> None:
@@ -253,7 +257,7 @@ class Daemon:
                     "work and exits (code %d) so that the service manager starts the release that matches",
                     ", ".join(self.schema_revisions), status.current, by, self.version, EXIT_SCHEMA_MOVED)
         self.exit_code = EXIT_SCHEMA_MOVED
-        for part in ("poller", "dispatcher", "watcher", "support", "subscriber"):
+        for part in ("poller", "dispatcher", "direct", "watcher", "support", "subscriber"):
             if hasattr(self, part):
                 getattr(self, part).stopping = True
         if self._stop is not None:
@@ -312,7 +316,7 @@ class Daemon:
         self._closing = True
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        for part in ("poller", "dispatcher", "watcher", "support", "subscriber"):
+        for part in ("poller", "dispatcher", "direct", "watcher", "support", "subscriber"):
             if hasattr(self, part):
                 getattr(self, part).stopping = True
         if self._inflight:

@@ -278,7 +278,8 @@ class Dispatcher:
         lang = language(pending.conversation.locale if pending else job.order.locale,
                         for_settings(self.settings))
         wa = self.channels.get("whatsapp")
-        return replies.build(pending, job.note, job.order, to, locale=lang, last_inbound_at=self._sessions.get(to),
+        return replies.build(pending, job.note.id, job.note.channel, job.order.number, to, locale=lang,
+                             last_inbound_at=self._sessions.get(to),
                              now=self.clock.now(), templates=getattr(getattr(wa, "settings", None), "templates", None),
                              reply_to=self.settings.conversations.reply_to or None,
                              subject=subject_text(for_settings(self.settings)[lang].texts,

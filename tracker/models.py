@@ -407,7 +407,8 @@ class ConversationMessage(SQLModel, table=True):
     automatic answer or support's, sent through the outbox as notification `notification_id`)."""
 
     __tablename__ = "conversation_messages"
-    __table_args__ = (sa.Index("ix_conversation_messages_conv", "conversation_id", "created_at"),)
+    __table_args__ = (sa.Index("ix_conversation_messages_conv", "conversation_id", "created_at"),
+                      sa.Index("ix_conversation_messages_due", "state", "next_attempt_at"))
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversations.id")
     direction: str = Field(max_length=4)  # in | out
@@ -421,6 +422,13 @@ class ConversationMessage(SQLModel, table=True):
     notification_id: int | None = Field(default=None, index=True)
     answered: bool = False  # an inbound message that got an automatic answer
     created_at: datetime = Field(sa_column=_ts(nullable=False))
+    # An answer to a sender matched to no order cannot use the order outbox: it is sent from here
+    # (replies.DirectSender): queued -> sending -> sent | failed. None for everything else.
+    state: str | None = Field(default=None, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_ts())
+    leased_until: datetime | None = Field(default=None, sa_column=_ts())
+    error: str | None = None
 
 
 class Case(SQLModel, table=True):

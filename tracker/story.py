@@ -130,7 +130,7 @@ def conversation_lines(talk, t) -> list[str]:
         out.append("  Conversation:")
         for m in talk.messages:
             who = "customer" if m.direction == "in" else m.author
-            state = f" [{talk.states.get(m.notification_id, 'recorded')}]" if m.direction == "out" else f" ({m.kind})"
+            state = f" [{talk.state_of(m)}]" if m.direction == "out" else f" ({m.kind})"
             text = " / ".join(m.body.split("\n"))[:200] if m.body else "(erased)" if m.direction == "in" else ""
             out.append(f"    {t(m.created_at)}  {talk.channel_of(m):<8} {who}: {text}{state}")
     for c in talk.cases:

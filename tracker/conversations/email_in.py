@@ -126,5 +126,10 @@ def parse(raw: bytes, content_type: str) -> Inbound:
     message_id = str(headers.get("Message-ID") or headers.get("Message-Id") or "").strip()
     if not message_id:  # deduplication still needs a stable id
         message_id = "sha256:" + hashlib.sha256(raw).hexdigest()
-    return Inbound("email", sender.strip(), text, provider_id=message_id[:255], subject=subject,
-                   automatic=automatic(headers, sender, subject))
+    try:
+        attachments = int(_text(fields, "attachments", charsets) or 0)
+    except ValueError:
+        attachments = 0
+    # one conversation per mailbox, however its owner capitalises it
+    return Inbound("email", sender.strip().lower(), text, provider_id=message_id[:255], subject=subject,
+                   automatic=automatic(headers, sender, subject), attachments=max(0, min(attachments, 1000)))

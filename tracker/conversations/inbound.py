@@ -50,6 +50,7 @@ class Inbound:
     subject: str | None = None
     automatic: bool = False  # the transport says so (email Auto-Submitted, Precedence: bulk...)
     opt: str | None = None  # "stop" / "start": already applied by the web layer, only recorded here
+    attachments: int = 0  # photos, files: not kept; a message of attachments only goes to a person
 
 
 @dataclass
@@ -192,7 +193,7 @@ async def receive(session: AsyncSession, engine, settings: Settings, now: dateti
         return quiet("auto_reply")
     if msg.sender.strip().lower() in own_addresses(settings):
         return quiet("own_address")
-    if not text and not subject:
+    if not text and not subject and not msg.attachments:
         return quiet("empty")
     suppressed = (await session.execute(select(Suppression.id).where(
         Suppression.channel == msg.channel, Suppression.address == msg.sender))).first() is not None
@@ -200,19 +201,20 @@ async def receive(session: AsyncSession, engine, settings: Settings, now: dateti
     texts = all_tables[lang].texts
 
     intent = said.intent
+    if not text and msg.attachments and intent in ("where", "thanks", "unknown"):
+        intent = "unknown"  # only a photo or a file: a person looks
+        about = about or states
     delivered = next((s.delivered() for s in about if s.delivered()), None)
     if intent == "not_received" and delivered is None and about:
         intent = "where"  # not there yet, and the carrier agrees: a status question
     if intent == "thanks":
         return quiet("thanks")
     if intent in ("where", "unknown") and not about:
-        if suppressed or limited or msg.channel == "email":
-            # an unmatched email sender is kept for support; the outbox sends only about an order
-            return quiet("unmatched" if not (suppressed or limited) else "limited" if limited else "suppressed")
+        if suppressed or limited:
+            return quiet("limited" if limited else "suppressed")
         answer = answers.ask_text(settings, texts)
-        session.add(ConversationMessage(conversation_id=conv.id, direction="out", author="auto", kind="ask",
-                                        body=answer, created_at=now))
-        inbound.answered, result.direct, result.kind = True, answer, "unmatched"
+        await _answer_unmatched(session, conv, answer, "ask", now, result, subject=subject)
+        inbound.answered, result.kind = True, "unmatched"
         log.info("%s message from %s: no order matches; asked for the order number", msg.channel, who)
         return result
     if intent == "where":
@@ -229,7 +231,7 @@ async def receive(session: AsyncSession, engine, settings: Settings, now: dateti
     case, new = await cases.open_case(
         session, reason=reason, now=now, order_id=about[0].order.id if about else None,
         shipment_id=delivered.id if reason == "not_received" and delivered else None, conversation_id=conv.id,
-        summary=text[:500])
+        summary=text[:500] or f"({msg.attachments} attachments, not kept: ask the customer to describe them)")
     inbound.case_id, result.case_id, result.kind = case.id, case.id, reason
     if new:
         log.info("%s message from %s opened case %s (%s)", msg.channel, who, case.id, reason)
@@ -241,11 +243,24 @@ async def receive(session: AsyncSession, engine, settings: Settings, now: dateti
                             kind="case_ack", now=now, case_id=case.id,
                             subject=answers.subject_text(texts, about[0].order.number, subject))
         result.queued = True
-    elif msg.channel != "email":
-        session.add(ConversationMessage(conversation_id=conv.id, direction="out", author="auto", kind="case_ack",
-                                        body=ack, case_id=case.id, created_at=now))
-        result.direct = ack
+    else:
+        await _answer_unmatched(session, conv, ack, "case_ack", now, result, subject=subject, case_id=case.id)
     return result
+
+
+async def _answer_unmatched(session: AsyncSession, conv: Conversation, text: str, kind: str, now: datetime,
+                            result: Received, *, subject: str | None, case_id: int | None = None) -> None:
+    """No order to send about: SMS and WhatsApp answer in Twilio's own reply (TwiML); email from the message's
+    own row (replies.DirectSender)."""
+    if conv.channel == "email":
+        await replies.queue(session, conversation=conv, order_id=None, text=text, author="auto", kind=kind, now=now,
+                            subject=f"Re: {subject}" if subject and not subject.lower().startswith("re:")
+                            else subject, case_id=case_id)
+        result.queued = True
+        return
+    session.add(ConversationMessage(conversation_id=conv.id, direction="out", author="auto", kind=kind, body=text,
+                                    case_id=case_id, created_at=now, state="sent"))
+    result.direct = text
 
 
 def sender_of(channel: str, raw: str) -> str:

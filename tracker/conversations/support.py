@@ -27,6 +27,12 @@ class Thread:
     states: dict[int, str] = field(default_factory=dict)  # notification id -> outbox state
     cases: list[Case] = field(default_factory=list)
 
+    def state_of(self, m: ConversationMessage) -> str | None:
+        """Where one of our answers is: its outbox state (or its own, sent without an order)."""
+        if m.direction == "in":
+            return None
+        return self.states.get(m.notification_id) or m.state or "recorded"
+
     def channel_of(self, m: ConversationMessage) -> str:
         return next((c.channel for c in self.conversations if c.id == m.conversation_id), "")
 
@@ -81,11 +87,8 @@ async def answer(engine, settings: Settings, now: datetime, *, text: str, who: s
         if conv is None or conv.erased_at is not None:
             raise cases.CaseError("conversation", "the customer has not written to us (or their messages were "
                                                   "erased): there is nothing to answer")
-        order_id = (order.id if order else None) or conv.order_id
-        if order_id is None:
-            raise cases.CaseError("order", "this sender is not matched to an order yet; ask them for the order "
-                                           "number and email or phone, or answer from your own mailbox")
-        number = order.number if order else (await session.get(Order, order_id)).number
+        order_id = (order.id if order else None) or conv.order_id  # None: sent without the order outbox
+        number = order.number if order else (await session.get(Order, order_id)).number if order_id else None
         last_subject = (await session.execute(select(ConversationMessage.subject).where(
             ConversationMessage.conversation_id == conv.id, ConversationMessage.direction == "in")
             .order_by(ConversationMessage.id.desc()).limit(1))).scalar()

@@ -244,7 +244,7 @@ async def get_order(request: web.Request) -> web.Response:
 def message_json(m, talk) -> dict:
     return {"id": m.id, "at": _ts(m.created_at), "channel": talk.channel_of(m),
             "from": "customer" if m.direction == "in" else m.author, "kind": m.kind, "subject": m.subject,
-            "text": m.body, "state": talk.states.get(m.notification_id) if m.direction == "out" else None}
+            "text": m.body, "state": talk.state_of(m)}
 
 
 def case_json(c, number: str | None = None, channel: str | None = None) -> dict:

@@ -247,12 +247,17 @@ async def twilio_inbound(request: web.Request) -> web.Response:
         if daemon.settings.conversations.enabled:
             received = await receive(session, daemon.engine, daemon.settings, now, Inbound(
                 channel, sender, body, provider_id=form.get("MessageSid"),
-                opt="stop" if stop else "start" if start else None))
+                opt="stop" if stop else "start" if start else None, attachments=_media_count(form)))
     if received is not None and received.queued:
         daemon.wake_dispatcher()
     if received is not None and received.direct:  # an unmatched sender: answered in Twilio's own reply
         return web.Response(text=TWIML_MESSAGE.format(escape(received.direct)), content_type="text/xml")
     return twiml  # Twilio itself answers the keywords; answers to questions go through the outbox
+
+
+def _media_count(form) -> int:
+    raw = form.get("NumMedia") or "0"
+    return min(int(raw), 10) if raw.isascii() and raw.isdigit() else 0
 
 
 async def _open_session(session, engine, phone: str, now) -> None:

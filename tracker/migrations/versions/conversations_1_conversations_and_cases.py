@@ -77,12 +77,18 @@ def upgrade() -> None:
         sa.Column("notification_id", sa.Integer(), nullable=True),
         sa.Column("answered", sa.Boolean(), nullable=False),
         sa.Column("created_at", T(timezone=True), nullable=False),
+        sa.Column("state", S(length=16), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", T(timezone=True), nullable=True),
+        sa.Column("leased_until", T(timezone=True), nullable=True),
+        sa.Column("error", S(), nullable=True),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"]),
         sa.ForeignKeyConstraint(["order_id"], ["orders.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("conversation_messages", schema=None) as batch_op:
         batch_op.create_index("ix_conversation_messages_conv", ["conversation_id", "created_at"], unique=False)
+        batch_op.create_index("ix_conversation_messages_due", ["state", "next_attempt_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_conversation_messages_order_id"), ["order_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_conversation_messages_case_id"), ["case_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_conversation_messages_notification_id"), ["notification_id"],
