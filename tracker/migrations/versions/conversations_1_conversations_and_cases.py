@@ -1,7 +1,7 @@
 """conversations: what customers write to us, our answers, and the cases support answers
 
 Revision ID: conversations_1
-Revises: connect_1
+Revises: exactly_1
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import tracker.models
 
 revision = "conversations_1"
-down_revision = "connect_1"
+down_revision = "exactly_1"
 branch_labels = None
 depends_on = None
 
