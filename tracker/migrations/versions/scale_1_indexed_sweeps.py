@@ -2,7 +2,7 @@
 the carrier rate shared by every daemon, and the freshness times of each message
 
 Revision ID: scale_1
-Revises: connect_1
+Revises: exactly_1
 """
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from alembic import op
 import tracker.models
 
 revision = "scale_1"
-down_revision = "connect_1"
+down_revision = "exactly_1"
 branch_labels = None
 depends_on = None
 
