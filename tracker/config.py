@@ -504,6 +504,27 @@ class SourcesSettings(_Strict):
         return v.strip().lower() or None if v is not None else None
 
 
+class ConversationsSettings(_Strict):
+    """What customers write back (tracker/conversations/): answered at once, or handed to a person."""
+
+    enabled: bool = True
+    reply_to: str = Field("", description="the Reply-To of every email: an address at your SendGrid Inbound "
+                          "Parse domain, e.g. replies@reply.yourshop.example; empty: replies go to the sender")
+    parse_public_key: str = Field("", description="the public key of the Inbound Parse security policy "
+                                  "(signature enabled); empty: Inbound Parse requests are refused")
+    parse_max_age_seconds: int = Field(600, ge=30, le=86400)
+    auto_answers_per_hour: int = Field(3, ge=0, le=100)
+    max_text_chars: int = Field(2000, ge=100, le=20000)
+    own_addresses: list[str] = Field([], description="the shop's own numbers and addresses: never answered")
+    keywords_dir: str = Field("", description="a folder of <language>.yaml files extending the keyword tables")
+
+    @field_validator("reply_to")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        return _empty_or_matching(v.strip(), r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+",
+                                  "is not an email address; write it like replies@reply.yourshop.example")
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
@@ -528,6 +549,7 @@ class Settings(_Strict):
     shopify: ShopifySettings = ShopifySettings()
     woocommerce: WooCommerceSettings = WooCommerceSettings()
     sources: SourcesSettings = SourcesSettings()
+    conversations: ConversationsSettings = ConversationsSettings()
 
     # Not from the file: where it was read, to resolve relative paths.
     source: str = Field("<defaults>", exclude=True)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from tracker import carrier_codes, duplicates
 from tracker.carrier_health import as_time, carrier_health
+from tracker.conversations.figures import families as conversation_families
 from tracker.db import sessionmaker
 from tracker.inbox import store as inbox
 from tracker.models import CarrierState, Notification, Order, Shipment
@@ -143,4 +144,5 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
                       "Orders registered without a contact detail the shop sent (a phone in no plan of the "
                       "customer's country, a bad email): they hear by the other channel; support sees why.",
                       [({}, contact_problems)]))
+    out += [Family(*f) for f in await conversation_families(engine)]
     return out

@@ -34,11 +34,11 @@ def _ts(nullable: bool = True, index: bool = False) -> sa.Column:
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (
-        sa.Index("ix_orders_unshipped", "created_at", sqlite_where=sa.text("first_parcel_at IS NULL"),
-                 postgresql_where=sa.text("first_parcel_at IS NULL")),
         # /metrics counts the orders with a contact problem: only those rows are in this index
         sa.Index("ix_orders_contact_problem", "id", sqlite_where=sa.text("contact_problem IS NOT NULL"),
                  postgresql_where=sa.text("contact_problem IS NOT NULL")),
+        sa.Index("ix_orders_unshipped", "created_at", sqlite_where=sa.text("first_parcel_at IS NULL"),
+                 postgresql_where=sa.text("first_parcel_at IS NULL")),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=64, unique=True, index=True)
@@ -471,3 +471,70 @@ class SchemaHistory(SQLModel, table=True):
     revision: str = Field(max_length=32)
     tracker_version: str = Field(max_length=64)
     applied_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class Conversation(SQLModel, table=True):
+    """Everything one sender wrote to us on one channel, and what was answered (tracker/conversations/).
+    `address` is the sender's phone (E.164) or email; None once erased."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (sa.UniqueConstraint("channel", "address", name="uq_conversation_sender"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)  # sms | whatsapp | email
+    address: str | None = Field(default=None, max_length=254)
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)  # the order it is about
+    locale: str = Field(default="en", max_length=16)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    last_inbound_at: datetime | None = Field(default=None, sa_column=_ts())
+    erased_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class ConversationMessage(SQLModel, table=True):
+    """One message of a conversation: the customer's (direction "in", text sanitized) or ours ("out": an
+    automatic answer or support's, sent through the outbox as notification `notification_id`)."""
+
+    __tablename__ = "conversation_messages"
+    __table_args__ = (sa.Index("ix_conversation_messages_conv", "conversation_id", "created_at"),
+                      sa.Index("ix_conversation_messages_due", "state", "next_attempt_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id")
+    direction: str = Field(max_length=4)  # in | out
+    author: str = Field(max_length=80)  # customer | auto | support:<name>
+    kind: str = Field(default="", max_length=32)  # what it was understood as / what the answer is
+    body: str = ""
+    subject: str | None = Field(default=None, max_length=300)
+    provider_id: str | None = Field(default=None, max_length=255)  # MessageSid, email Message-ID
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    case_id: int | None = Field(default=None, index=True)
+    notification_id: int | None = Field(default=None, index=True)
+    answered: bool = False  # an inbound message that got an automatic answer
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    # An answer to a sender matched to no order cannot use the order outbox: it is sent from here
+    # (replies.DirectSender): queued -> sending -> sent | failed. None for everything else.
+    state: str | None = Field(default=None, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_ts())
+    leased_until: datetime | None = Field(default=None, sa_column=_ts())
+    error: str | None = None
+
+
+class Case(SQLModel, table=True):
+    """Something a person must answer: opened from a customer's message or a page's "report a problem";
+    one support alert when opened; closed by support."""
+
+    __tablename__ = "cases"
+    __table_args__ = (sa.Index("ix_cases_state_opened", "state", "opened_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int | None = Field(default=None, foreign_key="conversations.id", index=True)
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    shipment_id: int | None = Field(default=None, foreign_key="shipments.id", index=True)
+    reason: str = Field(max_length=32)  # not_received | damaged | wrong_item | cancel | address_change | ...
+    source: str = Field(default="message", max_length=32)  # message | page | api
+    state: str = Field(default="open", max_length=8)  # open | closed
+    summary: str = ""
+    opened_at: datetime = Field(sa_column=_ts(nullable=False))
+    told_at: datetime | None = Field(default=None, sa_column=_ts())  # the customer was told a person answers
+    first_answer_at: datetime | None = Field(default=None, sa_column=_ts())
+    first_answer_seconds: int | None = None
+    closed_at: datetime | None = Field(default=None, sa_column=_ts())
+    closed_by: str | None = Field(default=None, max_length=80)
