@@ -172,7 +172,8 @@ class InboxDrain:
         queued = 0
         try:
             if items:
-                queued = await self.poller.persist(name, items, results, event=news.event_id)
+                queued = await self.poller.persist(name, items, results, event=news.event_id,
+                                                   heard_at=row.received_at)  # freshness: when it arrived
             if stopped:
                 await self._stopped(name, stopped, news.event_id if not items else news.event_id + "#stop", now)
         except DuplicateEvent:  # applied already (by a daemon that died before marking the row): not again
