@@ -266,3 +266,30 @@ async def test_support_answers_a_sender_matched_to_no_order(env, fakes, clock):
     answers = [m for m in sg.to(stranger) if "Which order is it?" in sg.text_of(m)]
     assert len(answers) == 1 and answers[0]["headers"]["In-Reply-To"] == "<s1@elsewhere.example>"
     assert "Auto-Submitted" not in answers[0]["headers"]
+
+
+async def test_support_answers_a_sender_matched_to_no_order_from_the_console(env, fakes, clock):
+    tw, sg = fakes
+    daemon = await env(**SUPPORT)
+    stranger = "someone@elsewhere.example"
+    await sg.inbound_parse(parse_url(daemon), stranger, "<i>My box</i> arrived crushed", subject="Crushed")
+    await daemon.run_once()
+    c = Client(daemon)
+    try:
+        await support_login(c)
+        _, home, _ = await c.request("GET", "/support")
+        assert "no order matched" in home
+        (case,) = await rows(daemon, Case)
+        status, page, _ = await c.request("GET", f"/support/cases/{case.id}")
+        assert status == 200 and "&lt;i&gt;My box&lt;/i&gt; arrived crushed" in page and "Answer the customer" in page
+        status, page, resp = await c.request("POST", f"/support/cases/{case.id}/reply", data={
+            "csrf": csrf_of(page), "text": "Which order number is it?"})
+        assert status == 200 and "Answer queued" in page and resp.url.path == f"/support/cases/{case.id}"
+        await daemon.run_once()
+        assert len([m for m in sg.to(stranger) if "Which order number" in sg.text_of(m)]) == 1
+        status, page, _ = await c.request("POST", f"/support/cases/{case.id}/close", data={"csrf": csrf_of(page),
+                                                                                          "number": ""})
+        assert "Case closed" in page
+        assert (await c.request("GET", "/support/cases/99999"))[0] == 404
+    finally:
+        await c.close()

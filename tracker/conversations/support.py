@@ -42,6 +42,20 @@ async def thread(session, order: Order) -> Thread:
     conds = [Conversation.order_id == order.id]
     conds += [Conversation.address == a for a in (order.phone, order.email) if a]
     convs = list((await session.execute(select(Conversation).where(or_(*conds)).order_by(Conversation.id))).scalars())
+    return await _thread(session, convs, Case.order_id == order.id)
+
+
+async def case_thread(engine, case_id: int) -> tuple[Case | None, Thread]:
+    """A case and the conversation it came from (a sender matched to no order has no order page)."""
+    async with sessionmaker(engine)() as session:
+        case = await session.get(Case, case_id)
+        if case is None:
+            return None, Thread()
+        conv = await session.get(Conversation, case.conversation_id) if case.conversation_id else None
+        return case, await _thread(session, [conv] if conv else [], Case.id == case.id)
+
+
+async def _thread(session, convs: list[Conversation], cases_too) -> Thread:
     out = Thread(convs)
     if convs:
         ids = [c.id for c in convs]
@@ -53,7 +67,7 @@ async def thread(session, order: Order) -> Thread:
             out.states = dict((await session.execute(select(Notification.id, Notification.state).where(
                 Notification.id.in_(notes)))).all())
     out.cases = list((await session.execute(select(Case).where(or_(
-        Case.order_id == order.id, Case.conversation_id.in_([c.id for c in convs] or [-1])))
+        cases_too, Case.conversation_id.in_([c.id for c in convs] or [-1])))
         .order_by(Case.opened_at))).scalars())
     return out
 
