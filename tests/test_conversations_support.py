@@ -293,3 +293,20 @@ async def test_support_answers_a_sender_matched_to_no_order_from_the_console(env
         assert (await c.request("GET", "/support/cases/99999"))[0] == 404
     finally:
         await c.close()
+
+
+async def test_a_person_with_no_order_who_wrote_to_us_can_be_erased(env, fakes, clock):
+    from tracker.privacy.requests import erase_people, export_person, person
+
+    tw, sg = fakes
+    daemon = await env()
+    stranger = "Someone@Elsewhere.example"
+    await sg.inbound_parse(parse_url(daemon), stranger, "My box arrived crushed, I live at Rua X 12")
+    await daemon.run_once()
+    exported = await export_person(daemon.engine, daemon.settings, person(stranger, daemon.settings), clock.now(),
+                                   by="test")
+    assert "Rua X 12" in str(exported.data["conversations"])
+    outcome = await erase_people(daemon.engine, daemon.settings, [person(stranger, daemon.settings)], clock.now(),
+                                 by="test")
+    assert outcome.erased["conversations"] == 2  # their message and our answer
+    assert all(m.body == "" for m in await rows(daemon, ConversationMessage))

@@ -123,8 +123,8 @@ async def answer(engine, settings: Settings, now: datetime, *, text: str, who: s
 
 def _mine(order_ids, addresses):
     conds = [Conversation.order_id.in_(list(order_ids) or [-1])]
-    if addresses:
-        conds.append(Conversation.address.in_(sorted(addresses)))
+    if addresses:  # email conversations are keyed in lower case
+        conds.append(Conversation.address.in_(sorted(set(addresses) | {a.lower() for a in addresses})))
     return or_(*conds)
 
 
