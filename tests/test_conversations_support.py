@@ -310,3 +310,18 @@ async def test_a_person_with_no_order_who_wrote_to_us_can_be_erased(env, fakes, 
                                  by="test")
     assert outcome.erased["conversations"] == 2  # their message and our answer
     assert all(m.body == "" for m in await rows(daemon, ConversationMessage))
+
+
+async def test_a_conversation_matched_to_no_order_is_erased_after_the_contact_lifetime(env, fakes, clock):
+    from tracker.models import Conversation
+
+    tw, sg = fakes
+    daemon = await env(privacy={"erase_contact_after_days": 2})
+    await tw.inbound(twilio_url(daemon), "+14155550199", "where is my order?")  # asked for the number
+    await tw.inbound(twilio_url(daemon), "+14155550188", "my box arrived broken")  # a case, left open
+    await walk(daemon, clock, 24 * 3, step=timedelta(hours=1))
+    convs = {c.id: c for c in await rows(daemon, Conversation)}
+    erased = [c for c in convs.values() if c.erased_at is not None]
+    assert len(erased) == 1 and erased[0].address is None  # the open case waits for support
+    assert all(m.body == "" for m in await rows(daemon, ConversationMessage, ConversationMessage.conversation_id
+                                                == erased[0].id))

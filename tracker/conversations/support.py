@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from tracker.config import Settings
 from tracker.conversations import answers, cases, replies
@@ -145,10 +145,12 @@ async def export_conversations(session, order_ids, addresses) -> list[dict]:
 async def erase_conversations(session, order_ids, addresses, now: datetime) -> int:
     """Texts, subjects and the sender's address go; which messages came and went, and when, stays."""
     ids = [i for (i,) in await session.execute(select(Conversation.id).where(_mine(order_ids, addresses)))]
+    return await _erase(session, ids, now)
+
+
+async def _erase(session, ids: list[int], now: datetime) -> int:
     if not ids:
         return 0
-    from sqlalchemy import update
-
     result = await session.execute(update(ConversationMessage).where(ConversationMessage.conversation_id.in_(ids))
                                    .values(body="", subject=None).execution_options(synchronize_session=False))
     await session.execute(update(Conversation).where(Conversation.id.in_(ids))
@@ -156,3 +158,14 @@ async def erase_conversations(session, order_ids, addresses, now: datetime) -> i
     await session.execute(update(Case).where(Case.conversation_id.in_(ids)).values(summary="")
                           .execution_options(synchronize_session=False))
     return max(result.rowcount or 0, 0)
+
+
+async def erase_unmatched_conversations(engine, now: datetime, days: float) -> int:
+    """Conversations matched to no order have no order whose erasure takes them: they go `days` after the
+    last message in them (privacy.erase_contact_after_days), once no case of theirs is open."""
+    open_case = select(Case.id).where(Case.conversation_id == Conversation.id, Case.state == "open")
+    async with sessionmaker(engine)() as session, session.begin():
+        ids = [i for (i,) in await session.execute(select(Conversation.id).where(
+            Conversation.order_id.is_(None), Conversation.erased_at.is_(None),
+            Conversation.last_inbound_at < now - timedelta(days=days), ~open_case.exists()).limit(1000))]
+        return await _erase(session, ids, now)
