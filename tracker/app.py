@@ -29,7 +29,8 @@ from tracker.dispatcher import Dispatcher
 from tracker.inbox.drain import InboxDrain
 from tracker.notify import CHANNELS
 from tracker.notify.render import Renderer
-from tracker.poller import CarrierRuntime, Poller, RateLimiter
+from tracker.poller import CarrierRuntime, Poller
+from tracker.rate import SharedRate
 from tracker.subscriber import Subscriber
 from tracker.watch import Watcher
 from tracker.web import build_app, serving
@@ -50,6 +51,7 @@ class Daemon:
     def __init__(self, settings: Settings, *, clock: Clock = SYSTEM, rng: random.Random | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self.started_at = clock.now()  # /metrics' freshness histograms count the messages sent from here on
         self.rng = rng or random.Random()
         self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.engine = None
@@ -141,7 +143,7 @@ class Daemon:
                 continue
             carrier = cls(cfg, self.http, self.clock)
             carrier.public_url = self.settings.server.public_url  # the webhook address given at subscription
-            runtimes[name] = CarrierRuntime(carrier, RateLimiter(carrier.requests_per_second))
+            runtimes[name] = CarrierRuntime(carrier, SharedRate(self.engine, name, carrier.requests_per_second))
         return runtimes
 
     def carrier_names(self) -> dict[str, str]:

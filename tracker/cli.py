@@ -502,7 +502,7 @@ def cmd_report(args) -> int:
     settings = _settings(args)
     from zoneinfo import ZoneInfo
 
-    from tracker import report
+    from tracker import freshness, report
     from tracker.conversations.figures import load as conversation_figures
 
     try:
@@ -516,6 +516,7 @@ def cmd_report(args) -> int:
         try:
             now = SYSTEM.now()
             facts = await report.load(engine, now - window)
+            fresh = await freshness.load(engine, now - window, now)
             talk = await conversation_figures(engine, now - window)
         finally:
             await engine.dispose()
@@ -523,6 +524,10 @@ def cmd_report(args) -> int:
         title = (f"{settings.shop.name}: carriers, shipments registered since "
                  f"{(now - window).astimezone(tz):%Y-%m-%d %H:%M} ({args.since})")
         print(report.table(figs, title))
+        print()
+        print(freshness.table(fresh, f"How fresh the news was: messages sent since "
+                                     f"{(now - window).astimezone(tz):%Y-%m-%d %H:%M} (carrier event -> heard by "
+                                     f"tracker -> taken by the provider)"))
         print(talk.text())
         if args.html:
             Path(args.html).write_text(report.html(figs, title), encoding="utf-8")

@@ -62,6 +62,11 @@ class ServerSettings(_Strict):
     header_timeout_seconds: float = Field(10, gt=0, le=300)
     body_timeout_seconds: float = Field(30, gt=0, le=600)
     max_connections: int = Field(4096, ge=16, le=1_000_000)
+    # /metrics on a large database: its gauges are read in the background at most this often, a scrape
+    # serves the last values with their age (tracker_gauges_age_seconds)
+    metrics_cache_seconds: float = Field(30, ge=0, le=3600)
+    # ... once the database holds this many shipments or notifications; below, every scrape reads them
+    metrics_cache_above_rows: int = Field(100_000, ge=0)
 
 
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -197,6 +202,9 @@ class PollerSettings(_Strict):
     typical_transit_days: float = Field(3, gt=0)
     near_eta_until: str | None = Field("13:00", description="HH:MM local: past it, near-ETA checks slow to the status interval")
     pickup_interval: float | None = Field(90 * 60, gt=0, description="seconds between checks while the label is created")
+    # A number the carrier does not know yet (pending, "not found") is about to be picked up for this long
+    # after its registration (the shop's handling time and a day): checked every pickup_interval meanwhile
+    pickup_expected_hours: float = Field(72, ge=0)
     timezone: str | None = Field(None, description="unset: shop.timezone")
 
     @field_validator("delivery_window")

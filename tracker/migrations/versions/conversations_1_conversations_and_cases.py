@@ -11,7 +11,7 @@ from alembic import op
 import tracker.models
 
 revision = "conversations_1"
-down_revision = "exactly_1"
+down_revision = "scale_1"
 branch_labels = None
 depends_on = None
 
