@@ -39,6 +39,7 @@ from sqlalchemy import String, and_, bindparam, cast, delete, func, literal, or_
 from tracker import alerts
 from tracker.clock import Clock
 from tracker.config import Settings, WatchSettings
+from tracker.conversations.support import erase_unmatched_conversations
 from tracker.db import insert_ignore, rare, sessionmaker
 from tracker.carrier_health import as_time
 from tracker.models import (
@@ -262,6 +263,7 @@ class Watcher:
                 await self._follow_up(now, stats)
             if self.settings.privacy.erase_contact_after_days:
                 await self._erase_contacts(now, stats)
+                await erase_unmatched_conversations(self.engine, now, self.settings.privacy.erase_contact_after_days)
             await self._forget_whatsapp_sessions(now)
         if stats.total:
             log.info("watchers: %d expired, %d silent, %d late, %d follow-ups, %d still-preparing, %d new-date "
