@@ -91,7 +91,9 @@ async def run(args, url: str | None, tmp: Path):
             tmp, tw, sg, database={"url": url or f"sqlite:///{tmp / 'tracker.db'}"},
             server={"enabled": True, "host": "127.0.0.1", "port": 0}, logging={"level": "WARNING"},
             carriers={"17track": {"api_key": API_KEY, "base_url": "http://127.0.0.1:9"}},
-            sources={"default": "17track"}, api={"max_body_bytes": 1024 * 1024})
+            sources={"default": "17track"}, api={"max_body_bytes": 1024 * 1024},
+            # the tests' 0.5 s provider timeout puts sends in doubt on a loaded machine: production's default
+            providers={"twilio": {"timeout_seconds": 10}, "sendgrid": {"timeout_seconds": 10}})
         engine = make_engine(settings.async_database_url)
         await upgrade(engine)
         later = datetime.now(timezone.utc) + timedelta(days=2)  # pushed: no poll due during the run
