@@ -139,3 +139,29 @@ async def test_no_carrier_name_and_a_number_nobody_knows_is_kept_not_trackable_n
     (alert,) = [a for a in await rows(daemon, Alert) if a.cause == "not_trackable"]
     assert "ZX99" in alert.message and "carrier name" in alert.message and "sources.default" in alert.message
 
+
+async def test_the_page_of_a_parcel_nobody_tracks_says_shipped_with_the_shops_carrier_and_follows_its_link(
+        tmp_path, start_daemon, fakes):
+    daemon = await daemon_for(start_daemon, tmp_path, fakes)
+    c = Client(daemon)
+    try:
+        status, body, _ = await post_shopify(c, unnumbered(3201, "Transportes Silva", LINK), "fulfillments/create", "f1")
+        assert status == 200 and body["registered"], body
+        status, body, _ = await post_shopify(c, {**unnumbered(3202, None), "tracking_numbers": ["ZX98"]},
+                                             "fulfillments/create", "f2")
+        assert status == 200 and body["registered"], body
+        silva, bare = await rows(daemon, Shipment)
+        for lang, said, follow in [
+                ("en", "Shipped with Transportes Silva", "Follow your parcel on the carrier&#39;s website"),
+                ("pt-BR", "Enviado pela Transportes Silva", "Acompanhe sua encomenda no site da transportadora"),
+                ("es", "Enviado con Transportes Silva", "Sigue tu paquete en la web del transportista"),
+                ("el", "Στάλθηκε μέσω Transportes Silva", "Παρακολουθήστε το δέμα σας στον ιστότοπο της μεταφορικής")]:
+            status, page, _ = await c.request("GET", f"/t/{silva.public_token}?lang={lang}")
+            assert status == 200 and said in page and follow in page, (lang, page)
+            assert f'href="{LINK.replace("&", "&amp;")}"' in page or f'href="{LINK}"' in page
+            assert "NO-NUMBER" not in page and 'data-status="not_trackable"' in page
+        status, page, _ = await c.request("GET", f"/t/{bare.public_token}?lang=en")
+        assert status == 200 and ">Shipped<" in page and "ZX98" in page and "unknown" not in page.lower(), page
+        assert "does not share this parcel" in page and 'class="follow"' not in page
+    finally:
+        await c.close()
