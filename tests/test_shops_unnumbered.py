@@ -36,14 +36,15 @@ def unnumbered(n: int, company: str | None, url: str | None = None) -> dict:
             "tracking_numbers": [], "tracking_url": url, "tracking_urls": [url] if url else []}
 
 
-async def daemon_for(start_daemon, tmp_path, fakes):
+async def daemon_for(start_daemon, tmp_path, fakes) -> tuple:
+    """A daemon taking signed Shopify and WooCommerce webhooks, sending by the fakes, and a client of it."""
     tw, sg = fakes
     settings = make_settings(tmp_path, **messaging_sections(tw, sg), watch={"handling_hours": 24}, **SUPPORT,
                              shop={"default_region": "ES"},
                              intake={"shopify_secret": SHOPIFY_SECRET, "woocommerce_secret": WOO_SECRET})
     daemon = await start_daemon(settings, web_server=True)
     point_public_url(daemon)
-    return daemon
+    return daemon, Client(daemon)
 
 
 async def rows(daemon, model) -> list:
@@ -63,8 +64,7 @@ async def milestones(daemon) -> dict[str, set[str]]:
 async def test_a_fulfillment_without_a_tracking_number_is_a_parcel_and_never_still_preparing(
         tmp_path, start_daemon, clock, fakes):
     tw, sg = fakes
-    daemon = await daemon_for(start_daemon, tmp_path, fakes)
-    c = Client(daemon)
+    daemon, c = await daemon_for(start_daemon, tmp_path, fakes)
     try:
         for n, wid in ((3001, "p1"), (3002, "p2")):  # 3002 is never fulfilled: the watch does run
             status, body, _ = await post_shopify(c, shopify_order(n, "PT", "912 345 678"), "orders/paid", wid)
@@ -115,8 +115,7 @@ async def test_a_fulfillment_without_a_tracking_number_is_a_parcel_and_never_sti
 async def test_no_carrier_name_and_a_number_nobody_knows_is_kept_not_trackable_naming_what_is_missing(
         tmp_path, start_daemon, clock, fakes):
     tw, sg = fakes
-    daemon = await daemon_for(start_daemon, tmp_path, fakes)
-    c = Client(daemon)
+    daemon, c = await daemon_for(start_daemon, tmp_path, fakes)
     try:
         status, body, _ = await post_shopify(c, shopify_order(3101, "PT", "912 345 678"), "orders/paid", "p1")
         assert status == 200, body
@@ -142,8 +141,7 @@ async def test_no_carrier_name_and_a_number_nobody_knows_is_kept_not_trackable_n
 
 async def test_the_page_of_a_parcel_nobody_tracks_says_shipped_with_the_shops_carrier_and_follows_its_link(
         tmp_path, start_daemon, fakes):
-    daemon = await daemon_for(start_daemon, tmp_path, fakes)
-    c = Client(daemon)
+    daemon, c = await daemon_for(start_daemon, tmp_path, fakes)
     try:
         status, body, _ = await post_shopify(c, unnumbered(3201, "Transportes Silva", LINK), "fulfillments/create", "f1")
         assert status == 200 and body["registered"], body
