@@ -74,7 +74,7 @@ def seed_woocommerce(fake, now: datetime) -> None:
         fake.add_order(created=now - timedelta(days=3 + i), status="completed", email=email, phone=phone,
                        country=country, tracking=[("Sandbox", f"SBX-DELIVER-W{i}")])
         fake.add_order(created=now - timedelta(days=4 + i), status="completed", email=email, phone=phone,
-                       country=country)  # shipped without tracking data: nothing to follow
+                       country=country)  # shipped without tracking data: a parcel nobody can track
         fake.add_order(created=now - timedelta(days=2 + i), status="on-hold", email=email, phone=phone,
                        country=country)  # awaiting payment: not asked for
         fake.add_order(created=now - timedelta(days=40 + i), status="processing", email=email, phone=phone,

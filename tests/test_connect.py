@@ -62,14 +62,18 @@ async def test_shopify_connect_makes_the_webhooks_and_backfills_once(tmp_path, s
             ("FULFILLMENTS_CREATE", HOOK, "JSON"), ("FULFILLMENTS_UPDATE", HOOK, "JSON"),
             ("ORDERS_CANCELLED", HOOK, "JSON"), ("ORDERS_PAID", HOOK, "JSON")]
         orders, ships = await rows(engine)
-        want = {n for n, k in kinds.items() if k in ("waiting", "in transit", "two parcels, one moving")}
+        want = {n for n, k in kinds.items()
+                if k in ("waiting", "in transit", "two parcels, one moving", "shipped untracked")}
         assert set(orders) == want  # not the delivered, unpaid, cancelled or older ones
+        # shipped without a tracking number: a parcel all the same (not trackable, under its fulfillment's
+        # name), as the fulfillments/create webhook makes it, so the order is never "still preparing"
         assert {s.tracking_number for s in ships} == {
             f"SBX-DELIVER-{n}" for n, k in kinds.items() if k == "in transit"} | {
-            f"SBX-SILENT-{n}B" for n, k in kinds.items() if k == "two parcels, one moving"}
-        assert report.parcels == 6 and report.waiting == 5 and report.known == 0 and report.rejected == []
-        assert report.skipped == {"delivered or cancelled parcels": 5, "not paid": 5,  # cancelled: not asked for
-                                  "shipped without a tracking number": 5}
+            f"SBX-SILENT-{n}B" for n, k in kinds.items() if k == "two parcels, one moving"} | {
+            f"NO-NUMBER-{n}.1" for n, k in kinds.items() if k == "shipped untracked"}
+        assert {s.status for s in ships if s.tracking_number.startswith("NO-NUMBER-")} == {"not_trackable"}
+        assert report.parcels == 11 and report.waiting == 5 and report.known == 0 and report.rejected == []
+        assert report.skipped == {"delivered or cancelled parcels": 5, "not paid": 5}  # cancelled: not asked for
         # each customer's contact data and language, and Shopify's order status page
         pt = orders["1001"]
         assert (pt.email, pt.phone, pt.locale) == ("ana.conceicao@example.pt", "+351912345678", "pt-PT")
@@ -84,7 +88,7 @@ async def test_shopify_connect_makes_the_webhooks_and_backfills_once(tmp_path, s
 
         again = await connect.shopify_connect(engine, settings, days=30, clock=clock)
         assert len(shopify.hooks) == 4 and again.created == [] and len(again.kept) == 4
-        assert (again.parcels, again.waiting, again.known) == (0, 0, 11)
+        assert (again.parcels, again.waiting, again.known) == (0, 0, 16)
         assert await rows(engine) == (orders, ships) or len((await rows(engine))[1]) == len(ships)
         assert "kept      orders/paid (already there)" in connect.format_report(again, settings)
     finally:
@@ -168,7 +172,7 @@ async def test_the_rate_limit_is_honoured(tmp_path, shopify, clock):
         report = await connect.shopify_connect(engine, settings, clock=clock, page_size=5)
     finally:
         await engine.dispose()
-    assert report.parcels == 6 and report.waiting == 5
+    assert report.parcels == 11 and report.waiting == 5  # 5 of them shipped without a tracking number
     assert shopify.throttled == 0 and report.throttled == 2  # only the two injected
     assert report.waited > 0.1  # it waited for the refill between pages
 
@@ -225,16 +229,19 @@ async def test_woocommerce_connect_makes_the_webhooks_and_backfills_once(tmp_pat
         assert sorted((h["topic"], h["delivery_url"], h["status"], h["secret"]) for h in woo.hooks) == [
             ("order.created", uri, "active", WOO_SECRET), ("order.updated", uri, "active", WOO_SECRET)]
         orders, ships = await rows(engine)
-        assert len(orders) == 10 and sorted(s.tracking_number for s in ships) == [f"SBX-DELIVER-W{i}" for i in range(5)]
-        assert (report.parcels, report.waiting, report.skipped) == (5, 5, {"completed without tracking data": 5})
+        # completed without tracking data: a parcel all the same (not trackable), as its webhook makes it
+        assert len(orders) == 15 and sorted(s.tracking_number for s in ships if s.status != "not_trackable") == [
+            f"SBX-DELIVER-W{i}" for i in range(5)]
+        assert sum(s.tracking_number.startswith("NO-NUMBER-") and s.status == "not_trackable" for s in ships) == 5
+        assert (report.parcels, report.waiting, report.skipped) == (10, 5, {})
         assert "Completed order" in connect.format_report(report, settings)
         async with sessionmaker(engine)() as s:
-            assert (await s.execute(select(func.count()).select_from(ShopResource))).scalar_one() == 10
+            assert (await s.execute(select(func.count()).select_from(ShopResource))).scalar_one() == 15
 
         woo.hooks[0]["status"] = "disabled"  # WooCommerce disabled it after failed deliveries
         again = await connect.woocommerce_connect(engine, settings, clock=clock)
         assert (again.created, again.reactivated, again.parcels, again.waiting, again.known) == (
-            [], ["order.created"], 0, 0, 10)
+            [], ["order.created"], 0, 0, 15)
         assert len(woo.hooks) == 2 and all(h["status"] == "active" for h in woo.hooks)
     finally:
         await engine.dispose()
@@ -296,9 +303,9 @@ async def test_shopify_backfill_on_postgresql(tmp_path, shopify, clock, pg_url):
         orders, ships = await rows(engine)
     finally:
         await engine.dispose()
-    assert (first.parcels, first.waiting, first.rejected) == (6, 5, [])
-    assert (again.parcels, again.waiting, again.known) == (0, 0, 11)
-    assert len(orders) == 11 and len(ships) == 6
+    assert (first.parcels, first.waiting, first.rejected) == (11, 5, [])  # 5 shipped without a tracking number
+    assert (again.parcels, again.waiting, again.known) == (0, 0, 16)
+    assert len(orders) == 16 and len(ships) == 11
 
 
 async def test_an_unreachable_shop_is_named_not_a_traceback(tmp_path, clock):

@@ -47,6 +47,7 @@ from tracker.models import (
 from tracker.notify import quiet, segments, whatsapp
 from tracker.notify.base import Channel, Message, Permanent, Temporary, body_digest
 from tracker.notify.render import Renderer, localized_date
+from tracker.orders import UNKNOWN_CARRIER, has_number
 from tracker.parcels import Parcel, template_for, view_of
 from tracker.retry import backoff
 from tracker.shops.links import tracking_url
@@ -234,8 +235,10 @@ class Dispatcher:
             support_phone=contact.phone,
             support_hours=contact.hours,
             order_number=order.number,
-            carrier_name=ship.carrier_name or self.carrier_names.get(ship.carrier, ship.carrier),
-            tracking_number=ship.tracking_number,
+            # a parcel the shop named no carrier for, or sent without a number: the messages leave it out
+            carrier_name=ship.carrier_name or ("" if ship.carrier == UNKNOWN_CARRIER
+                                               else self.carrier_names.get(ship.carrier, ship.carrier)),
+            tracking_number=ship.tracking_number if has_number(ship.tracking_number) else "",
             tracking_url=tracking_url(self.settings, order, ship),
             # a date already gone is no estimate: templates then say there is no new date yet
             expected_delivery=ship.expected_delivery if ship.expected_delivery and ship.expected_delivery >= today

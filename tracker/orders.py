@@ -36,6 +36,14 @@ CHANNELS = ("whatsapp", "sms", "email")
 # A parcel no source can follow (a carrier no module or aggregator serves): kept, announced as shipped with
 # the shop's link, never polled.
 NOT_TRACKABLE = "not_trackable"
+# A shop's fulfillment without a tracking number is still a parcel: it stands under this prefix and the
+# shop's own reference of it (Shopify's fulfillment name, WooCommerce's order number), never shown.
+NO_NUMBER = "NO-NUMBER-"
+UNKNOWN_CARRIER = "unknown"  # a parcel whose carrier the shop did not name and nobody recognises
+
+
+def has_number(tracking_number: str | None) -> bool:
+    return bool(tracking_number) and not tracking_number.startswith(NO_NUMBER)
 CHUNK = 500  # values per IN (...) lookup on SQLite
 CONTACT = ("email", "phone", "locale", "timezone", "channels")  # what re-registering an order may change
 STORED = (*CONTACT, "contact_problem", "email_folded")  # the order columns a registration writes
@@ -180,6 +188,8 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
     elif len(tracking) > 64 or not _TRACKING.fullmatch(tracking):
         raise InputError("tracking_number", f"{tracking_number!r} is not a tracking number",
                          "use the letters and digits printed on the label")
+    elif untrackable and tracking.startswith(NO_NUMBER):  # a shop's fulfillment without a number
+        carried = Carried(_slug(carrier), "", name=" ".join((carrier or "").split())[:64] or None, trackable=False)
     else:
         carried = _carrier_and_source(tracking, carrier, known_carriers, route, untrackable, countries_of(country))
     url = (tracking_url or "").strip() or None
@@ -454,6 +464,10 @@ class Carried:
     trackable: bool = True
 
 
+def _slug(name: str | None) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", normalise(name or "")).strip("-")[:32] or UNKNOWN_CARRIER
+
+
 def _carrier_and_source(tracking: str, carrier: str | None, known_carriers: list[str],
                         route: Callable[[str], tuple[str, float | None] | None] | None,
                         untrackable: bool = False, countries: tuple[str, ...] = ()) -> Carried:
@@ -471,6 +485,8 @@ def _carrier_and_source(tracking: str, carrier: str | None, known_carriers: list
             posts = [c for c in exc.candidates if c.startswith("post-")]
             if AUTO in known_carriers and posts and posts == exc.candidates:
                 carrier, name = AUTO, f"Post {posts[0][5:].upper()}"  # another country's post: the aggregator
+            elif untrackable and AUTO not in known_carriers:
+                return Carried(UNKNOWN_CARRIER, "", trackable=False)  # no name, no aggregator: kept all the same
             elif exc.candidates or AUTO not in known_carriers:
                 raise InputError("carrier", exc.problem, exc.fix) from None
             else:
@@ -485,8 +501,7 @@ def _carrier_and_source(tracking: str, carrier: str | None, known_carriers: list
         if AUTO in known_carriers and route is not None:
             carrier, name = AUTO, given[:64]
         elif untrackable and given:
-            return Carried(re.sub(r"[^a-z0-9]+", "-", normalise(given)).strip("-")[:32] or "unknown", "",
-                           name=given[:64], trackable=False)
+            return Carried(_slug(given), "", name=given[:64], trackable=False)
         else:
             raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
     source, first_check = carrier, None

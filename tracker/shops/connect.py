@@ -134,15 +134,13 @@ def shopify_deliveries(node: dict, aliases: dict[str, str], report: Report) -> l
         report.skip("cancelled")
         return []
     fulfillments = payloads.rest_fulfillments(node)
-    tracked = [f for f in fulfillments if f["tracking_numbers"]]
-    moving = [f for f in tracked if fulfillment_open(f)]
-    if tracked and not moving:
+    # a parcel sent without a tracking number is a parcel all the same (not trackable), as its webhook makes it
+    shipped = [f for f in fulfillments if f["tracking_numbers"] or f["status"] not in payloads.CANCELLED]
+    moving = [f for f in shipped if fulfillment_open(f)]
+    if shipped and not moving:
         report.skip("delivered or cancelled parcels")
         return []
-    if not tracked and any(f["status"] not in payloads.CANCELLED for f in fulfillments):
-        report.skip("shipped without a tracking number")  # nothing to follow, and never "still preparing"
-        return []
-    if not tracked and str(node.get("displayFinancialStatus") or "").upper() not in PAID:
+    if not shipped and str(node.get("displayFinancialStatus") or "").upper() not in PAID:
         report.skip("not paid")
         return []
     paid = payloads.shopify_paid(order)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracker.carriers.catalog import AUTO, normalise
+from tracker.orders import NO_NUMBER
 
 # Shopify fulfillment statuses that end a parcel (REST lower case; GraphQL's enum is upper case)
 CANCELLED = ("cancelled", "error", "failure")
@@ -67,15 +68,22 @@ def shopify_order_number(name: str | None, fallback: Any = None) -> str | None:
     return name.rsplit(".", 1)[0].lstrip("#") if name else text(fallback)
 
 
+def _no_number(reference: str | None) -> str | None:
+    """The stand-in tracking number of a parcel the shop sent without one (orders.NO_NUMBER)."""
+    ref = re.sub(r"[^A-Z0-9\-_.]+", "-", (reference or "").upper()).strip("-")
+    return f"{NO_NUMBER}{ref}"[:64] if ref else None
+
+
 def shopify_fulfillment(data: dict, aliases: dict[str, str]) -> Mapped:
-    """A REST Fulfillment (fulfillments/create, fulfillments/update): one item per tracking number."""
+    """A REST Fulfillment (fulfillments/create, fulfillments/update): one item per tracking number; none:
+    still a parcel (not trackable), under the fulfillment's name ("#1001.1")."""
     name = text(data.get("name"))
     number = name.rsplit(".", 1)[0].lstrip("#") if name else text(data.get("order_id"))
     numbers = data.get("tracking_numbers") or ([data.get("tracking_number")] if data.get("tracking_number") else [])
-    if not isinstance(numbers, list):
-        numbers = []
+    numbers = [n for n in (text(x) for x in numbers) if n] if isinstance(numbers, list) else []
+    numbers = numbers or [n for n in [_no_number(name or text(data.get("id")))] if n]
     if data.get("status") in CANCELLED:
-        return Mapped(number, cancel=[n for n in (text(x) for x in numbers) if n])
+        return Mapped(number, cancel=numbers)
     dest = _dict(data.get("destination"))
     urls = data.get("tracking_urls") if isinstance(data.get("tracking_urls"), list) else []
     urls = urls or [data.get("tracking_url")]
@@ -84,7 +92,7 @@ def shopify_fulfillment(data: dict, aliases: dict[str, str]) -> Mapped:
               "country": country(dest), "tracking_url": _https(urls[i] if i < len(urls) else urls[0])}
              for i, n in enumerate(numbers)]
     items = [i for i in items if i["tracking_number"]]
-    return Mapped(number, items, ignored=None if items else "no tracking number in this fulfillment")
+    return Mapped(number, items, ignored=None if items else "no tracking number and no fulfillment name or id")
 
 
 def shopify_paid(data: dict) -> Mapped:
@@ -105,6 +113,8 @@ def shopify_paid(data: dict) -> Mapped:
 
 
 def woo_tracking(order: dict) -> list[tuple[str | None, str, str | None]]:
+    """(carrier, tracking number, the shop's tracking link) of each parcel; a completed order without
+    any: one parcel without a number (not trackable)."""
     out = []
     meta = order.get("meta_data") if isinstance(order.get("meta_data"), list) else []
     by_key = {m.get("key"): m.get("value") for m in meta if isinstance(m, dict)}
@@ -116,6 +126,8 @@ def woo_tracking(order: dict) -> list[tuple[str | None, str, str | None]]:
                 out.append((provider, text(t.get("tracking_number")), _https(t.get("custom_tracking_link"))))
     if not out and text(by_key.get("_tracking_number")):
         out.append((text(by_key.get("_tracking_provider")), text(by_key.get("_tracking_number")), None))
+    if not out and order.get("status") == "completed" and (ref := _no_number(text(order.get("number")) or text(order.get("id")))):
+        out.append((None, ref, None))
     return out
 
 

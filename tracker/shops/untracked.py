@@ -1,6 +1,7 @@
 """Parcels no source can track (a carrier no module serves and no default aggregator): still parcels.
 
-A shop's fulfillment naming such a carrier is registered with status not_trackable, the shop's carrier
+A shop's fulfillment naming such a carrier, without a tracking number, or with a number nobody recognises
+and no carrier name, is registered with status not_trackable, the shop's carrier
 name and its tracking link. In the same transaction the customer's "shipped" is queued (it names the
 shop's carrier and links the shop's tracking page) and support gets one alert per carrier, naming it.
 The order has a parcel, so "still preparing" never fires for it; nothing polls it.
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tracker import alerts, fallback
 from tracker.db import insert_ignore
 from tracker.models import Notification, Order, Shipment
-from tracker.orders import NOT_TRACKABLE, Registration
+from tracker.orders import NOT_TRACKABLE, UNKNOWN_CARRIER, Registration, has_number
 from tracker.status import Milestone
 
 CAUSE = "not_trackable"
@@ -39,11 +40,28 @@ async def announce(session: AsyncSession, regs: list[Registration], now: datetim
                 shipment_id=ship.id, order_id=order.id, milestone=Milestone.SHIPPED.value, channel=c, state="queued",
                 attempts=0, next_attempt_at=now, created_at=now, updated_at=now) for c in wanted],
                 ["shipment_id", "milestone", "channel"]))
-        name = ship.carrier_name or ship.carrier
-        await alerts.raise_alert(
-            session, key=f"{CAUSE}:{ship.carrier}"[:128], cause=CAUSE, carrier=ship.carrier[:32], now=now,
-            message=f"carrier {name!r} (first on order {order.number}, {ship.tracking_number}): no tracking source "
-                    f"can follow it, so its parcels are kept as not trackable; the customer was told it shipped, "
-                    f"with the shop's tracking link. Fix: map the name to a carrier in intake.carrier_aliases, or "
-                    f"set sources.default to an aggregator (17track, aftership, easypost)")
+        key, message = _alert(ship, order)
+        await alerts.raise_alert(session, key=key[:128], cause=CAUSE, carrier=ship.carrier[:32], now=now, message=message)
     return len(rows)
+
+
+def _alert(ship: Shipment, order: Order) -> tuple[str, str]:
+    """(key, message) of the one alert a kind of not-trackable parcel raises: what is missing and the fix."""
+    told = "the customer was told it shipped" + (", with the shop's tracking link" if ship.tracking_url else "")
+    if not has_number(ship.tracking_number):
+        name = f"with {ship.carrier_name!r} " if ship.carrier_name else ""
+        return (f"{CAUSE}:no-number:{ship.carrier}",
+                f"order {order.number} was fulfilled {name}without a tracking number: kept as a parcel nobody can "
+                f"track; {told}. Fix: add the tracking number to the fulfillment in the shop (it is tracked from "
+                f"then on), and have the shop send numbers with its fulfillments")
+    if ship.carrier == UNKNOWN_CARRIER and not ship.carrier_name:
+        return (f"{CAUSE}:{UNKNOWN_CARRIER}",
+                f"parcel {ship.tracking_number} of order {order.number} came without a carrier name and its number "
+                f"matches no carrier tracker knows: kept as not trackable; {told}. Fix: have the shop send the "
+                f"carrier name with its fulfillments, or set sources.default to an aggregator (17track, aftership, "
+                f"easypost), which detects the carrier from the number")
+    return (f"{CAUSE}:{ship.carrier}",
+            f"carrier {ship.carrier_name or ship.carrier!r} (first on order {order.number}, {ship.tracking_number}): "
+            f"no tracking source can follow it, so its parcels are kept as not trackable; {told}. Fix: map the "
+            f"name to a carrier in intake.carrier_aliases, or set sources.default to an aggregator (17track, "
+            f"aftership, easypost)")

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from tracker.db import sessionmaker
 from tracker.models import Order, Shipment, TrackingEventRow
+from tracker.orders import NOT_TRACKABLE, UNKNOWN_CARRIER, has_number
 from tracker.web.common import DAEMON
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -45,6 +46,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "failed_attempt": "Delivery attempt failed", "delivered": "Delivered",
         "exception": "There is a problem with the delivery", "expired": "No news from the carrier",
         "unknown": "Update from the carrier",
+        "not_trackable": "Shipped", "shipped_with": "Shipped with {carrier}",
+        "follow": "Follow your parcel on the carrier's website",
+        "untracked_link": "The carrier shows this parcel's journey on its own website: use the link above.",
+        "untracked": "The carrier does not share this parcel's journey with us. Questions? Contact us below.",
     },
     "pt-BR": {
         "reach_us": "Dúvidas? Fale com a gente", "email": "E-mail", "phone": "Telefone",
@@ -63,6 +68,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "failed_attempt": "Tentativa de entrega sem sucesso", "delivered": "Entregue",
         "exception": "Há um problema com a entrega", "expired": "Sem notícias da transportadora",
         "unknown": "Atualização da transportadora",
+        "not_trackable": "Enviado", "shipped_with": "Enviado pela {carrier}",
+        "follow": "Acompanhe sua encomenda no site da transportadora",
+        "untracked_link": "A transportadora mostra o trajeto desta encomenda no site dela: use o link acima.",
+        "untracked": "A transportadora não compartilha conosco o trajeto desta encomenda. Dúvidas? Fale com a gente abaixo.",
     },
     "es": {
         "reach_us": "¿Dudas? Escríbenos", "email": "Correo", "phone": "Teléfono", "hours": "Horario",
@@ -81,6 +90,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "failed_attempt": "Intento de entrega fallido", "delivered": "Entregado",
         "exception": "Hay un problema con la entrega", "expired": "Sin noticias del transportista",
         "unknown": "Actualización del transportista",
+        "not_trackable": "Enviado", "shipped_with": "Enviado con {carrier}",
+        "follow": "Sigue tu paquete en la web del transportista",
+        "untracked_link": "El transportista muestra el recorrido de este paquete en su propia web: usa el enlace de arriba.",
+        "untracked": "El transportista no comparte con nosotros el recorrido de este paquete. ¿Dudas? Escríbenos abajo.",
     },
     "el": {
         "reach_us": "Ερωτήσεις; Επικοινωνήστε μαζί μας", "email": "Email", "phone": "Τηλέφωνο",
@@ -99,6 +112,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "failed_attempt": "Αποτυχημένη απόπειρα παράδοσης", "delivered": "Παραδόθηκε",
         "exception": "Υπάρχει πρόβλημα με την παράδοση", "expired": "Χωρίς νέα από τη μεταφορική",
         "unknown": "Ενημέρωση από τη μεταφορική",
+        "not_trackable": "Στάλθηκε", "shipped_with": "Στάλθηκε μέσω {carrier}",
+        "follow": "Παρακολουθήστε το δέμα σας στον ιστότοπο της μεταφορικής",
+        "untracked_link": "Η μεταφορική δείχνει τη διαδρομή αυτού του δέματος στον δικό της ιστότοπο: χρησιμοποιήστε τον σύνδεσμο παραπάνω.",
+        "untracked": "Η μεταφορική δεν μας ενημερώνει για τη διαδρομή αυτού του δέματος. Ερωτήσεις; Επικοινωνήστε μαζί μας παρακάτω.",
     },
 }
 
@@ -116,7 +133,7 @@ CARRIER_WORDS_SHOWN = {"exception", "failed_attempt", "unknown"}
 
 # Progress bar position by status (0 label created, 1 shipped, 2 out for delivery / pickup, 3 delivered).
 STEP = {"pending": -1, "info_received": 0, "in_transit": 1, "exception": 1, "failed_attempt": 2, "expired": 1,
-        "out_for_delivery": 2, "available_for_pickup": 2, "delivered": 3}
+        "out_for_delivery": 2, "available_for_pickup": 2, "delivered": 3, NOT_TRACKABLE: 1}
 PROBLEM = {"exception", "failed_attempt", "expired"}
 
 
@@ -176,7 +193,14 @@ async def tracking_page(request: web.Request) -> web.Response:
     def when(dt: datetime) -> str:
         return format_datetime(dt.astimezone(tz), "medium", locale=loc)
 
-    carrier_name = ship.carrier_name or daemon.carrier_names().get(ship.carrier, ship.carrier)
+    carrier_name = ship.carrier_name or ("" if ship.carrier == UNKNOWN_CARRIER
+                                         else daemon.carrier_names().get(ship.carrier, ship.carrier))
+    status_label = t.get(ship.status, t["unknown"])
+    follow_url = None
+    if ship.status == NOT_TRACKABLE:  # nobody tracks it here: it shipped, and the shop's link (if any) follows it
+        status_label = t["shipped_with"].format(carrier=carrier_name) if carrier_name else t["not_trackable"]
+        follow_url = ship.tracking_url
+        t = {**t, "no_events": t["untracked_link"] if follow_url else t["untracked"]}
     from tracker.preferences import page_query
 
     prefs = f"/p/{ship.public_token}?" + page_query(daemon.link_secret, ship.public_token, daemon.clock.now(),
@@ -184,14 +208,15 @@ async def tracking_page(request: web.Request) -> web.Response:
     html = render_page(
         "customer.html.j2", lang=lang, t=t, shop=shop.name, order_number=order.number,
         logo_url=shop.logo_url, colors=shop.colors, **reach_the_shop(shop, order.locale),
-        status=ship.status, status_label=t.get(ship.status, t["unknown"]), problem=ship.status in PROBLEM,
+        status=ship.status, status_label=status_label, problem=ship.status in PROBLEM, follow_url=follow_url,
         stopped=ship.stopped_at is not None,
         steps=[t["step_ordered"], t["step_shipped"], t["step_out"], t["step_delivered"]],
         step=STEP.get(ship.status, -1),
         expected=format_date(ship.expected_delivery, "full", locale=loc) if ship.expected_delivery else None,
         delivered_on=when(ship.delivered_at) if ship.delivered_at else None,
         pickup=ship.pickup_location if ship.status == "available_for_pickup" else None,
-        carrier=carrier_name, tracking_number=ship.tracking_number, preferences_url=prefs,
+        carrier=carrier_name, tracking_number=ship.tracking_number if has_number(ship.tracking_number) else "",
+        preferences_url=prefs,
         events=[{"iso": e.occurred_at.isoformat(), "when": when(e.occurred_at), "label": t.get(e.status, t["unknown"]),
                  "text": e.raw_text if e.status in CARRIER_WORDS_SHOWN else "", "location": e.location}
                 for e in events],
