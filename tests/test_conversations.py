@@ -357,3 +357,27 @@ async def test_a_long_list_by_sms_keeps_to_the_languages_segment_budget(env, fak
     (answer,) = tw.to(PHONE)[before:]
     assert info(answer["Body"]).segments <= daemon.settings.sms.budget("el")
     assert "ORDER-5" in answer["Body"]  # the newest order first
+
+
+async def test_a_message_the_conversation_code_cannot_handle_keeps_its_stop_and_reaches_a_person(
+        env, fakes, clock, monkeypatch, caplog):
+    # A fault inside the conversation code (a bug, a rule that breaks) must not cost the customer their STOP
+    # nor drop their words: the STOP commits, the text goes to support in one alert, the webhook answers 200.
+    from tracker.conversations import inbound
+    from tracker.models import Suppression
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("a rule that breaks")
+
+    tw, sg = fakes
+    daemon = await env()
+    await shipped(daemon, clock, locale="es")
+    monkeypatch.setattr(inbound, "receive", broken)
+    resp = await tw.inbound(twilio_url(daemon), PHONE, "BAJA")
+    assert resp.status == 200
+    resp = await tw.inbound(twilio_url(daemon), PHONE, "Chegou quebrado, quero devolver")
+    assert resp.status == 200
+    assert [(s.channel, s.address) for s in await rows(daemon, Suppression)] == [("sms", PHONE)]
+    alerts = [a for a in await rows(daemon, Alert) if a.cause == "inbound_unhandled"]
+    assert len(alerts) == 2 and "Chegou quebrado" in alerts[1].message
+    assert PHONE not in alerts[1].message and PHONE not in caplog.text

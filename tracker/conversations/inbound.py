@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracker import redact
+from tracker.alerts import raise_alert
 from tracker.config import Settings
 from tracker.conversations import answers, cases, replies
 from tracker.conversations.understand import Understanding, for_settings, is_auto_reply, is_keyword, understand
@@ -149,6 +150,28 @@ async def _auto_answers_last_hour(session: AsyncSession, conversation_id: int, n
     return (await session.execute(select(func.count()).where(
         ConversationMessage.conversation_id == conversation_id, ConversationMessage.direction == "out",
         ConversationMessage.author == "auto", ConversationMessage.created_at > now - timedelta(hours=1)))).scalar_one()
+
+
+async def receive_or_keep(session: AsyncSession, engine, settings: Settings, now: datetime,
+                          msg: Inbound) -> Received | None:
+    """`receive()` in a savepoint of the webhook's transaction. Should it fail (a bug, a rule file that
+    breaks), what the web layer already did in that transaction (STOP/START, the dedupe row) still commits,
+    and the message is kept for a person in one support alert (its text, the sender masked) and logged
+    once: never a 500 that loses a STOP, never a message dropped without a word."""
+    try:
+        async with session.begin_nested():
+            return await receive(session, engine, settings, now, msg)
+    except Exception as exc:  # noqa: BLE001 - the message is kept whatever went wrong
+        who = redact.email(msg.sender) if msg.channel == "email" else redact.phone(msg.sender)
+        log.error("a %s message from %s could not be handled (%s: %s); kept in a support alert",
+                  msg.channel, who, type(exc).__name__, exc, exc_info=True)
+        text = clean(msg.text, min(settings.conversations.max_text_chars, 1000))
+        ref = (msg.provider_id or "")[:100]
+        await raise_alert(session, key=f"inbound-unhandled:{msg.channel}:{ref}:{int(now.timestamp())}",
+                          cause="inbound_unhandled", now=now,
+                          message=f"A customer's {msg.channel} message from {who} could not be handled "
+                                  f"automatically; answer them yourself. It said: {text}")
+        return None
 
 
 async def receive(session: AsyncSession, engine, settings: Settings, now: datetime, msg: Inbound) -> Received:

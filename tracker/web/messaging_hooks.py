@@ -33,7 +33,7 @@ from sqlalchemy import case, delete, select, update
 
 from tracker import duplicates, fallback, preferences, redact
 from tracker.conversations import email_in
-from tracker.conversations.inbound import Inbound, opt_word, receive
+from tracker.conversations.inbound import Inbound, opt_word, receive_or_keep
 from tracker.db import insert_ignore, sessionmaker
 from tracker.models import (
     Notification,
@@ -268,7 +268,7 @@ async def twilio_inbound(request: web.Request) -> web.Response:
                                      now)
             log.info("%s opted back in to %s", redact.phone(sender), label)
         if daemon.settings.conversations.enabled:
-            received = await receive(session, daemon.engine, daemon.settings, now, Inbound(
+            received = await receive_or_keep(session, daemon.engine, daemon.settings, now, Inbound(
                 channel, sender, body, provider_id=form.get("MessageSid"),
                 opt="stop" if stop else "start" if start else None, attachments=_media_count(form)))
     if received is not None and received.queued:
@@ -431,8 +431,8 @@ async def sendgrid_inbound(request: web.Request) -> web.Response:
     async with sessionmaker(daemon.engine)() as session, session.begin():
         if not await _first_time(session, daemon.engine, "sendgrid-inbound", inbound.provider_id or "", now):
             return web.Response(status=200, text="already received")
-        received = await receive(session, daemon.engine, daemon.settings, now, inbound)
-    if received.queued:
+        received = await receive_or_keep(session, daemon.engine, daemon.settings, now, inbound)
+    if received is not None and received.queued:
         daemon.wake_dispatcher()
     return web.Response(status=200, text="stored")
 
