@@ -47,6 +47,7 @@ from tracker.notify.render import Renderer, localized_date
 from tracker.parcels import Parcel, template_for, view_of
 from tracker.retry import backoff
 from tracker.shops.links import tracking_url
+from tracker.wording import details
 
 log = logging.getLogger("tracker.dispatcher")
 
@@ -221,12 +222,14 @@ class Dispatcher:
             pickup_until=ship.pickup_until,
             signed_by=ship.signed_by,
             pickup_location=ship.pickup_location,
-            event_text=latest.raw_text if latest else "",
             location=latest.location if latest else "",
             locale_tag=order.locale,
             parcel_index=parcel.index, parcel_count=parcel.count, parcels_delivered=parcel.delivered,
             parcels_remaining=parcel.remaining, window_from=window[0], window_to=window[-1],
         )
+        kind = details.kind_of((ship.source or ship.carrier, ship.carrier), latest.raw_code, latest.raw_text,
+                               latest.status) if latest else None
+        ctx.update(details.template_context(kind, order.locale))  # the same words watch.py tells support
         if "@" in note.milestone:  # the date this news is about, even if the carrier moved it again since
             ctx["expected_delivery"] = date.fromisoformat(note.milestone.split("@", 1)[1])
             ctx["later_than_promised"] = bool(ship.first_expected_delivery and

@@ -30,6 +30,8 @@ FALLBACK = "en"
 
 # How a date reads inside a sentence: no year (estimates are days away), the weekday first.
 DATE_PATTERNS = {"en": "EEEE, MMMM d", "pt": "EEEE, d 'de' MMMM", "es": "EEEE d 'de' MMMM", "el": "EEEE d MMMM"}
+# ... and in an SMS short form, where every character counts (the page has the full date).
+SHORT_DATE_PATTERNS = {"en": "M/d", "pt": "dd/MM", "es": "d/M", "el": "d/M"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,28 +67,50 @@ def locale_chain(locale: str | None) -> list[str]:
     return chain
 
 
-def localized_date(value: date | None, locale: str) -> str | None:
+def localized_date(value: date | None, locale: str, patterns: dict[str, str] = DATE_PATTERNS) -> str | None:
     if value is None:
         return None
     try:
         babel_locale = Locale.parse(locale.replace("-", "_"))
     except (ValueError, UnknownLocaleError):
         babel_locale = Locale.parse(FALLBACK)
-    pattern = DATE_PATTERNS.get(babel_locale.language, DATE_PATTERNS[FALLBACK])
+    pattern = patterns.get(babel_locale.language, patterns[FALLBACK])
     return format_date(value, format=pattern, locale=babel_locale)
+
+
+def short_date(value: date | None, locale: str) -> str | None:
+    """'13/01' (pt-BR), '1/13' (en-US): a date for an SMS short form."""
+    return localized_date(value, locale, SHORT_DATE_PATTERNS)
+
+
+def place_name(location: str | None) -> str | None:
+    """'Agência Jadlog Vila Mariana, Rua Domingos de Morais 1500, São Paulo' -> 'Agência Jadlog Vila Mariana':
+    the pickup point an SMS short form names (the page gives its address, hours and map)."""
+    return location.split(",")[0].strip() if location else location
+
+
+# Greek keeps the final ν of the feminine article before a vowel and before κ, π, τ, ξ, ψ, μπ, ντ, γκ, τσ, τζ:
+# τη Δευτέρα, την Τρίτη, την Τετάρτη, την Πέμπτη, την Παρασκευή, την Κυριακή; Saturday is neuter: το Σάββατο.
+GREEK_KEEPS_NU = tuple("αεηιουωάέήίόύώκπτξψ") + ("μπ", "ντ", "γκ", "τσ", "τζ")
+
+
+def greek_article(day: str) -> str:
+    if day.startswith("Σάββατο"):
+        return "το"
+    return "την" if day.lower().startswith(GREEK_KEEPS_NU) else "τη"
 
 
 @pass_context
 def with_article(ctx, day: str | None) -> str:
-    """'jueves 5 de marzo' -> 'el jueves 5 de marzo'; Greek weekdays are feminine but Saturday:
-    'την Πέμπτη', 'το Σάββατο'. Other languages take the date as it is."""
+    """'jueves 5 de marzo' -> 'el jueves 5 de marzo'; Greek: 'τη Δευτέρα', 'την Πέμπτη', 'το Σάββατο'.
+    Other languages take the date as it is."""
     if not day:
         return ""
     lang = str(ctx.get("render_locale", FALLBACK)).split("-")[0]
     if lang == "es":
         return f"el {day}"
     if lang == "el":
-        return f"{'το' if day.startswith('Σάββατο') else 'την'} {day}"
+        return f"{greek_article(day)} {day}"
     return day
 
 
@@ -119,7 +143,15 @@ class Renderer:
         ctx = dict(context)
         ctx["expected_date"] = localized_date(context.get("expected_delivery"), used)
         ctx["pickup_until_date"] = localized_date(context.get("pickup_until"), used)
+        ctx["pickup_until_short"] = short_date(context.get("pickup_until"), used)
+        ctx["expected_short"] = short_date(context.get("expected_delivery"), used)
+        ctx["pickup_place"] = place_name(context.get("pickup_location"))
+        # an SMS names the number to call when the shop has one: one tap, and shorter than an address
+        ctx["sms_contact"] = context.get("support_phone") or context.get("support_email", "")
         ctx.setdefault("milestone", milestone)
+        for key in ("detail_what", "detail_next", "detail_todo"):  # tracker/wording/details.py
+            ctx.setdefault(key, "")
+        ctx.setdefault("must_act", False)
         ctx["render_locale"] = used
         tctx = template.new_context(ctx)
         list(template.root_render_func(tctx))  # registers the blocks of a template it extends (parcel_*): super()

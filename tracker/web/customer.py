@@ -21,6 +21,7 @@ from sqlalchemy import select
 from tracker.db import sessionmaker
 from tracker.models import Order, Shipment, TrackingEventRow
 from tracker.web.common import DAEMON
+from tracker.wording import details
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -30,7 +31,7 @@ TEMPLATES = Environment(loader=PackageLoader("tracker", "web/templates"), autoes
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "reach_us": "Questions? Contact us", "email": "Email", "phone": "Phone", "hours": "Hours",
-        "carrier_says": "The carrier's words",
+        "carrier_says": "The carrier's own words", "todo": "What you need to do",
         "title": "Your package", "order": "Order", "progress": "Delivery progress",
         "expected": "Expected delivery", "delivered_on": "Delivered on", "pickup": "Pickup point",
         "carrier": "Carrier", "tracking_number": "Tracking number", "history": "Tracking history",
@@ -49,6 +50,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "pt-BR": {
         "reach_us": "Dúvidas? Fale com a gente", "email": "E-mail", "phone": "Telefone",
         "hours": "Horário de atendimento", "carrier_says": "Mensagem original da transportadora",
+        "todo": "O que você precisa fazer",
         "title": "Sua encomenda", "order": "Pedido", "progress": "Andamento da entrega",
         "expected": "Previsão de entrega", "delivered_on": "Entregue em", "pickup": "Ponto de retirada",
         "carrier": "Transportadora", "tracking_number": "Código de rastreio", "history": "Histórico de rastreamento",
@@ -66,7 +68,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "es": {
         "reach_us": "¿Dudas? Escríbenos", "email": "Correo", "phone": "Teléfono", "hours": "Horario",
-        "carrier_says": "Mensaje original del transportista",
+        "carrier_says": "Mensaje original del transportista", "todo": "Qué tienes que hacer",
         "title": "Tu paquete", "order": "Pedido", "progress": "Progreso de la entrega",
         "expected": "Entrega prevista", "delivered_on": "Entregado el", "pickup": "Punto de recogida",
         "carrier": "Transportista", "tracking_number": "Número de seguimiento", "history": "Historial de seguimiento",
@@ -85,6 +87,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "el": {
         "reach_us": "Ερωτήσεις; Επικοινωνήστε μαζί μας", "email": "Email", "phone": "Τηλέφωνο",
         "hours": "Ωράριο", "carrier_says": "Το αρχικό μήνυμα της μεταφορικής",
+        "todo": "Τι χρειάζεται να κάνετε",
         "title": "Το δέμα σας", "order": "Παραγγελία", "progress": "Πρόοδος παράδοσης",
         "expected": "Αναμενόμενη παράδοση", "delivered_on": "Παραδόθηκε στις", "pickup": "Σημείο παραλαβής",
         "carrier": "Μεταφορική", "tracking_number": "Αριθμός αποστολής", "history": "Ιστορικό αποστολής",
@@ -111,8 +114,9 @@ PARCEL_STRINGS: dict[str, dict[str, str]] = {
            "this": "αυτή η σελίδα"},
 }
 
-# Events whose carrier text helps the customer (what went wrong, what to do); elsewhere the step says it.
-CARRIER_WORDS_SHOWN = {"exception", "failed_attempt", "unknown"}
+# Events whose carrier text a customer may want to read, folded away behind "the carrier's own words": what
+# they read first is the step and its detail in their language (tracker/wording/details.py).
+CARRIER_WORDS_SHOWN = {"exception", "failed_attempt", "available_for_pickup", "unknown"}
 
 # Progress bar position by status (0 label created, 1 shipped, 2 out for delivery / pickup, 3 delivered).
 STEP = {"pending": -1, "info_received": 0, "in_transit": 1, "exception": 1, "failed_attempt": 2, "expired": 1,
@@ -193,11 +197,23 @@ async def tracking_page(request: web.Request) -> web.Response:
         pickup=ship.pickup_location if ship.status == "available_for_pickup" else None,
         carrier=carrier_name, tracking_number=ship.tracking_number, preferences_url=prefs,
         events=[{"iso": e.occurred_at.isoformat(), "when": when(e.occurred_at), "label": t.get(e.status, t["unknown"]),
-                 "text": e.raw_text if e.status in CARRIER_WORDS_SHOWN else "", "location": e.location}
-                for e in events],
+                 "detail": detail_of(ship, e, lang), "text": e.raw_text if e.status in CARRIER_WORDS_SHOWN else "",
+                 "location": e.location} for e in events],
+        detail=current_detail(ship, events, lang),
         **parcels_context(siblings, ship, lang, t, loc, tz),
     )
     return web.Response(text=html, content_type="text/html", headers=headers)
+
+
+def detail_of(ship: Shipment, event: TrackingEventRow, lang: str) -> details.Detail | None:
+    return details.detail(details.kind_of((ship.source or ship.carrier, ship.carrier), event.raw_code, event.raw_text,
+                                          event.status), lang)
+
+
+def current_detail(ship: Shipment, events: list[TrackingEventRow], lang: str) -> details.Detail | None:
+    """The detail of the step the parcel is at: its newest event of that status (events come newest first)."""
+    latest = next((e for e in events if e.status == ship.status), None)
+    return detail_of(ship, latest, lang) if latest else None
 
 
 def parcels_context(siblings: list[Shipment], ship: Shipment, lang: str, t: dict, loc: Locale, tz: ZoneInfo) -> dict:
