@@ -19,9 +19,12 @@ email: 6 messages per shipment. Scenarios:
                 message, every 5-10 s
   no-events     as sqlite-kill, with SendGrid's Event Webhook not configured: the one case where an email
                 can go out twice, counted
+  whatsapp      as sqlite-kill, on WhatsApp (approved Content templates, outside the 24-hour session) and
+                email: the daemon is SIGKILLed the instant Twilio took a WhatsApp template message; the next
+                one finds it in Twilio's list by the template's own text (read from the Content API)
 
 Printed per scenario: shipments, kills (or faults, or cuts), messages expected, sent once, lost,
-duplicated (SMS / email), and the rows tracker sent again in doubt (its own count of possible duplicates).
+duplicated (SMS / WhatsApp / email), and the rows tracker sent again in doubt (its own count of possible duplicates).
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ from tracker.db import make_engine, upgrade  # noqa: E402
 from tracker.models import Notification  # noqa: E402
 
 STEPS = (("shipped", 2), ("out_for_delivery", 30), ("delivered", 34))
-SCENARIOS = ("sqlite-kill", "pg-kill", "faults", "db-cut", "no-events")
+SCENARIOS = ("sqlite-kill", "pg-kill", "faults", "db-cut", "no-events", "whatsapp")
+KILLS = ("sqlite-kill", "pg-kill", "no-events", "whatsapp")
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Result:
     dup_email: int
     resent_in_doubt: int
     seconds: float
+    dup_whatsapp: int = 0
 
 
 def free_port() -> int:
@@ -122,6 +127,7 @@ class Chaos:
         self.kill_on = kill_on
         self.accepts = 0
         self.arming = False
+        self.channels = ("whatsapp", "email") if scenario == "whatsapp" else ("sms", "email")
 
     # --- wiring ------------------------------------------------------------------------------------
     def config(self, name: str, database_url: str, port: int) -> Path:
@@ -139,16 +145,30 @@ class Chaos:
             database={"url": database_url},
             server={"enabled": True, "host": "127.0.0.1", "port": port, "public_url": public},
             carriers={"sandbox": {"base_url": self.sandbox_url, "time_scale": 3600}},
-            channels={"sms": {"provider": "twilio"}, "email": {"provider": "sendgrid"}},
+            channels={"sms": {"provider": "twilio"}, "email": {"provider": "sendgrid"},
+                      **({"whatsapp": {"provider": "twilio_whatsapp"}} if "whatsapp" in self.channels else {})},
             providers={"twilio": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN,
                                   "from_number": "+15005550006", "base_url": f"{self.tw.url}/{name}",
                                   "timeout_seconds": self.timeout},
-                       "sendgrid": sendgrid},
+                       "sendgrid": sendgrid,
+                       **({"twilio_whatsapp": self.whatsapp(name)} if "whatsapp" in self.channels else {})},
             logging={"level": "WARNING"},
         )
         own = self.work / f"{name}.yaml"
         path.rename(own)
         return own
+
+    def whatsapp(self, name: str) -> dict:
+        """The WhatsApp sender on the fake Twilio, an approved template per step, each in its Content API."""
+        templates = {}
+        for i, (milestone, _) in enumerate(STEPS):
+            sid = f"HX{i + 1:032x}"
+            self.tw.add_template(sid, f"Your order {{{{1}}}} from {{{{5}}}}: {milestone.replace('_', ' ')} "
+                                      f"with {{{{2}}}}. Follow it at {{{{4}}}}")
+            templates[milestone] = {"en": sid}
+        return {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "from_number": "+15005550007",
+                "base_url": f"{self.tw.url}/{name}", "content_base_url": f"{self.tw.url}/{name}",
+                "timeout_seconds": self.timeout, "templates": templates}
 
     async def start(self, name: str) -> None:
         self.procs[name] = await self.daemons[name].start("run", name=f"{name}-{self.kills}")
@@ -156,6 +176,8 @@ class Chaos:
     def on_accept(self, message: dict) -> None:
         if message.get("custom_args") is not None and self.events_on:
             self.pending_events.append(message)  # SendGrid will report it processed
+        if self.scenario == "whatsapp" and not message.get("ContentSid"):
+            return  # the worst moment for WhatsApp is a template message just taken: only those count
         now = time.monotonic()
         self.accepts += 1
         if self.kill_on is not None:
@@ -175,7 +197,7 @@ class Chaos:
                 asyncio.get_running_loop().call_later(8, self.proxy.restore)
                 self.next_at = now + 8 + self.rng.uniform(5, 10)
             return
-        if self.scenario not in ("sqlite-kill", "pg-kill", "no-events"):
+        if self.scenario not in KILLS:
             return
         proc = self.procs.get(message.get("_via", ""))
         if proc is None or proc.returncode is not None:
@@ -246,7 +268,7 @@ class Chaos:
             epoch = int(time.time())
             await seed(engine, str(engine.url.render_as_string(hide_password=False)), self.n, carrier="sandbox",
                        tracking=f"SBX-DELIVER-{{i}}-{epoch}", now=datetime.now(timezone.utc),
-                       channels="sms,email", phone=True)
+                       channels=",".join(self.channels), phone=True)
             daemon_url = url
             if self.scenario == "db-cut":
                 host_port, name = url.split("@", 1)[1].split("/", 1)
@@ -282,7 +304,7 @@ class Chaos:
         got: Counter = Counter()
         for m in self.tw.messages:
             n = parse_qs(urlparse(m.get("StatusCallback", "")).query).get("n", [""])[0]
-            got[("sms", n)] += 1
+            got[("whatsapp" if m.get("To", "").startswith("whatsapp:") else "sms", n)] += 1
         for mail in self.sg.mails:
             got[("email", mail.get("custom_args", {}).get("notification_id", ""))] += 1
         return got
@@ -317,10 +339,10 @@ class Chaos:
         got = self._received()
         rows = await self._rows(engine)
         by_key = {(r[1], r[2], r[3]): r for r in rows}
-        once = lost = dup_sms = dup_email = 0
+        once = lost = dup_sms = dup_email = dup_whatsapp = 0
         for ship in range(1, self.n + 1):
             for milestone, _ in STEPS:
-                for channel in ("sms", "email"):
+                for channel in self.channels:
                     row = by_key.get((ship, milestone, channel))
                     count = got[(channel, str(row[0]))] if row else 0
                     if count == 0:
@@ -329,13 +351,15 @@ class Chaos:
                         once += 1
                     elif channel == "sms":
                         dup_sms += count - 1
+                    elif channel == "whatsapp":
+                        dup_whatsapp += count - 1
                     else:
                         dup_email += count - 1
         resent = sum(r[5] for r in rows)
         disruptions, what = {"db-cut": (self.cuts, "cuts"),
                              "faults": (self.faults[0], "faults")}.get(self.scenario, (self.kills, "kills"))
         return Result(self.scenario, self.n, disruptions, what, 6 * self.n, once, lost, dup_sms, dup_email,
-                      resent, 0.0)
+                      resent, 0.0, dup_whatsapp)
 
 
 async def run_scenario(scenario: str, shipments: int, work: Path, **kwargs) -> Result:
@@ -343,12 +367,12 @@ async def run_scenario(scenario: str, shipments: int, work: Path, **kwargs) -> R
 
 
 def table(results: list[Result]) -> str:
-    head = ("scenario", "shipments", "disruptions", "expected", "sent once", "lost", "dup SMS", "dup email",
-            "resent in doubt", "seconds")
+    head = ("scenario", "shipments", "disruptions", "expected", "sent once", "lost", "dup SMS", "dup WhatsApp",
+            "dup email", "resent in doubt", "seconds")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         lines.append(f"| {r.scenario} | {r.shipments} | {r.disruptions} {r.what} | {r.expected} | {r.once} | "
-                     f"{r.lost} | {r.dup_sms} | {r.dup_email} | {r.resent_in_doubt} | {r.seconds:.0f} |")
+                     f"{r.lost} | {r.dup_sms} | {r.dup_whatsapp} | {r.dup_email} | {r.resent_in_doubt} | {r.seconds:.0f} |")
     return "\n".join(lines)
 
 
@@ -362,7 +386,7 @@ async def main() -> None:
         with tempfile.TemporaryDirectory(prefix=f"chaos-{scenario}-") as tmp:
             r = await run_scenario(scenario, args.shipments, Path(tmp))
         print(f"{scenario}: {r.disruptions} {r.what}, {r.expected} expected, {r.once} once, {r.lost} lost, "
-              f"{r.dup_sms} dup SMS, {r.dup_email} dup email, {r.resent_in_doubt} resent in doubt "
+              f"{r.dup_sms} dup SMS, {r.dup_whatsapp} dup WhatsApp, {r.dup_email} dup email, {r.resent_in_doubt} resent in doubt "
               f"({r.seconds:.0f} s)", flush=True)
         results.append(r)
     print()

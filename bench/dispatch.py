@@ -1,7 +1,10 @@
 """Notification dispatch throughput: the real dispatcher and the real Twilio and SendGrid SDKs, against
 the local fake provider servers (tests/fakes), on the embedded SQLite database.
 
-    .venv/bin/python bench/dispatch.py [--messages 4000] [--concurrency 16] [--latency 0.0]
+    .venv/bin/python bench/dispatch.py [--messages 4000] [--concurrency 16] [--latency 0.0] [--fakes-inside]
+
+The fake providers run in a child process (bench/fakeproviders.py), so the CPU time printed is the
+dispatcher's own (SDKs, rendering, SQLite); --fakes-inside runs them in this process as before.
 
 It fills the outbox with queued notifications (half SMS, half email), then times the dispatcher until
 the outbox is empty, and prints sends per second. Each send is a full round: claim, render (Jinja2 +
@@ -23,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, insert, select  # noqa: E402
+
+from bench.fakeproviders import fake_providers_process  # noqa: E402
 
 from tests.fakes.sendgrid import FakeSendGrid  # noqa: E402
 from tests.fakes.twilio import FakeTwilio  # noqa: E402
@@ -61,40 +66,60 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16, help="dispatcher.concurrency (shipped default 16)")
     ap.add_argument("--claim-batch", type=int, default=200, help="dispatcher.claim_batch (shipped default 200)")
     ap.add_argument("--latency", type=float, default=0.0, help="seconds each fake provider waits before answering")
+    ap.add_argument("--fakes-inside", action="store_true", help="run the fake providers in this process")
+    ap.add_argument("--async-commits", action="store_true",
+                    help="commit through SQLAlchemy's async engine only, as before the sqlite3 fast path (A/B)")
     args = ap.parse_args()
+    if args.fakes_inside:
+        async with FakeTwilio(latency=args.latency) as tw, FakeSendGrid(latency=args.latency) as sg:
+            states, elapsed, cpu, sent = await measure(args, tw, sg)
+        counts = {"sms": len(tw.messages), "emails": len(sg.mails)}
+    else:
+        with fake_providers_process(args.latency) as (tw, sg, counts):
+            states, elapsed, cpu, sent = await measure(args, tw, sg)
+    ok = states.get("sent", 0)
+    where = "in this process" if args.fakes_inside else "in a child process, not counted"
+    print(f"dispatched {sent} notifications ({counts.get('sms')} SMS via Twilio SDK, {counts.get('emails')} emails "
+          f"via SendGrid/aiohttp) in {elapsed:.2f}s; outbox states {states}")
+    print(f"throughput: {ok / elapsed:.0f} sends/second wall "
+          f"(concurrency {args.concurrency}, claim batch {args.claim_batch}, fake latency {args.latency * 1000:.0f} ms, "
+          f"SQLite, {os.cpu_count()} CPUs, shared machine)")
+    commits = "SQLAlchemy async engine" if args.async_commits else "sqlite3 fast path"
+    print(f"CPU: {cpu:.2f} s of this process (fake providers {where}; hot commits through the {commits}): "
+          f"{ok / cpu:.0f} sends per CPU-second")
+    print("command: .venv/bin/python bench/dispatch.py " + " ".join(sys.argv[1:]))
 
+
+async def measure(args, tw, sg):
     clock = FakeClock(datetime(2026, 3, 2, 14, 0, tzinfo=timezone.utc))
     with tempfile.TemporaryDirectory() as tmp:
-        async with FakeTwilio(latency=args.latency) as tw, FakeSendGrid(latency=args.latency) as sg:
-            settings = messaging_settings(Path(tmp), tw, sg, dispatcher={
-                "concurrency": args.concurrency, "claim_batch": args.claim_batch},
-                providers={"twilio": {"timeout_seconds": 10}, "sendgrid": {"timeout_seconds": 10}},
-                logging={"level": "WARNING"})
-            daemon = Daemon(settings, clock=clock)
-            await daemon.start(web_server=True)
-            point_public_url(daemon)
-            try:
-                await fill(daemon, args.messages)
-                start = time.perf_counter()
-                sent = 0
-                while True:
-                    n = await daemon.dispatcher.tick()
-                    if not n:
-                        break
-                    sent += n
-                elapsed = time.perf_counter() - start
-                async with sessionmaker(daemon.engine)() as session:
-                    states = dict((await session.execute(
-                        select(Notification.state, func.count()).group_by(Notification.state))).all())
-            finally:
-                await daemon.close()
-    ok = states.get("sent", 0)
-    print(f"dispatched {sent} notifications ({len(tw.messages)} SMS via Twilio SDK, {len(sg.mails)} emails via "
-          f"SendGrid/aiohttp) in {elapsed:.2f}s; outbox states {states}")
-    print(f"throughput: {ok / elapsed:.0f} sends/second "
-          f"(concurrency {args.concurrency}, claim batch {args.claim_batch}, fake latency {args.latency * 1000:.0f} ms, "
-          f"SQLite, {os.cpu_count()} CPUs)")
-    print("command: .venv/bin/python bench/dispatch.py " + " ".join(sys.argv[1:]))
+        settings = messaging_settings(Path(tmp), tw, sg, dispatcher={
+            "concurrency": args.concurrency, "claim_batch": args.claim_batch},
+            providers={"twilio": {"timeout_seconds": 10}, "sendgrid": {"timeout_seconds": 10}},
+            logging={"level": "WARNING"})
+        daemon = Daemon(settings, clock=clock)
+        await daemon.start(web_server=True)
+        point_public_url(daemon)
+        if args.async_commits:
+            daemon.dispatcher._fast = None
+        try:
+            await fill(daemon, args.messages)
+            start = time.perf_counter()
+            cpu0 = time.process_time()
+            sent = 0
+            while True:
+                n = await daemon.dispatcher.tick()
+                if not n:
+                    break
+                sent += n
+            elapsed = time.perf_counter() - start
+            cpu = time.process_time() - cpu0
+            async with sessionmaker(daemon.engine)() as session:
+                states = dict((await session.execute(
+                    select(Notification.state, func.count()).group_by(Notification.state))).all())
+        finally:
+            await daemon.close()
+    return states, elapsed, cpu, sent
 
 
 if __name__ == "__main__":

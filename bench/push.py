@@ -56,6 +56,7 @@ async def pusher(url: str, count: int, rate: float) -> None:
     import aiohttp
 
     sent: dict[str, float] = {}
+    answered: list[tuple[float, float]] = []  # (s since the first push, ms from sending it to the answer)
     statuses: dict[int, int] = {}
     when = datetime.now(timezone.utc) - timedelta(minutes=5)
     bodies = [body(i, when) for i in range(count)]
@@ -65,9 +66,10 @@ async def pusher(url: str, count: int, rate: float) -> None:
             b = bodies[i]
             headers = {"Content-Type": "application/json",
                        "sign": hashlib.sha256(b + b"/" + API_KEY.encode()).hexdigest()}
-            sent[NUMBER.format(i=i)] = time.monotonic()
+            sent[NUMBER.format(i=i)] = t0 = time.monotonic()
             async with http.post(url, data=b, headers=headers) as resp:
                 await resp.read()
+                answered.append((t0 - start, (time.monotonic() - t0) * 1000))
                 statuses[resp.status] = statuses.get(resp.status, 0) + 1
 
         start = time.monotonic()
@@ -78,7 +80,7 @@ async def pusher(url: str, count: int, rate: float) -> None:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(i)))
         await asyncio.gather(*tasks)
-    print(json.dumps({"sent": sent, "statuses": statuses}))
+    print(json.dumps({"sent": sent, "statuses": statuses, "answered": answered}))
 
 
 async def run(args, url: str | None, tmp: Path):
@@ -103,10 +105,15 @@ async def run(args, url: str | None, tmp: Path):
         proc = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--pusher", f"http://127.0.0.1:{daemon.port}/webhooks/sources/17track",
             "--pushes", str(args.pushes), "--rate", str(args.rate), stdout=subprocess.PIPE)
+        cpu0 = time.process_time()
         out, _ = await proc.communicate()
-        deadline = time.monotonic() + 60
+        ended = time.monotonic()
+        backlog = await left(daemon, args.pushes, tw, sg)
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and (len(tw.arrived) < args.pushes or len(sg.arrived) < args.pushes):
             await asyncio.sleep(0.2)
+        drained = time.monotonic() - ended
+        cpu = time.process_time() - cpu0
         stop.set()
         await serving
     report = json.loads(out)
@@ -122,7 +129,21 @@ async def run(args, url: str | None, tmp: Path):
                 lat.append((end - start) * 1000)
                 if start - first > WARM_UP:
                     steady.append((end - start) * 1000)
-    return lat, steady, report["statuses"], 2 * args.pushes - len(lat), to_commit
+    extra = dict(answered=report["answered"], backlog=backlog, drained=drained, cpu=cpu)
+    return lat, steady, report["statuses"], 2 * args.pushes - len(lat), to_commit, extra
+
+
+async def left(daemon, pushes: int, tw, sg) -> dict:
+    """What is still to do the moment the last push was answered: pushes stored and not applied, messages
+    not at the providers yet."""
+    from sqlalchemy import func, select
+
+    from tracker.db import sessionmaker
+    from tracker.models import PushInbox
+
+    async with sessionmaker(daemon.engine)() as session:
+        inbox = (await session.execute(select(func.count()).where(PushInbox.state == "pending"))).scalar_one()
+    return {"inbox": inbox, "messages": 2 * pushes - len(tw.arrived) - len(sg.arrived)}
 
 
 async def main() -> None:
@@ -139,9 +160,9 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.pg:
             async with pg_database() as url:
-                lat, steady, statuses, missing, to_commit = await run(args, url, Path(tmp))
+                lat, steady, statuses, missing, to_commit, extra = await run(args, url, Path(tmp))
         else:
-            lat, steady, statuses, missing, to_commit = await run(args, None, Path(tmp))
+            lat, steady, statuses, missing, to_commit, extra = await run(args, None, Path(tmp))
     engine = "PostgreSQL" if args.pg else "SQLite"
     print(f"{engine}: {args.pushes} pushes at {args.rate:g}/s (answers {statuses}), {len(lat)} messages "
           f"({missing} missing); push -> provider latency p50 {pct(lat, .5):.0f} ms, p90 {pct(lat, .9):.0f} ms, "
@@ -152,6 +173,15 @@ async def main() -> None:
               f"p50 {pct(steady, .5):.0f} ms, p99 {pct(steady, .99):.0f} ms, max {max(steady):.0f} ms")
     print(f"  of which push -> events and outbox committed: p50 {pct(to_commit, .5):.0f} ms, "
           f"p99 {pct(to_commit, .99):.0f} ms")
+    answered = [ms for _, ms in extra["answered"]]
+    calm = [ms for at, ms in extra["answered"] if at > WARM_UP]
+    print(f"  webhook answer (push sent -> the daemon's answer, at the pusher): p50 {pct(answered, .5):.0f} ms, "
+          f"p99 {pct(answered, .99):.0f} ms, max {max(answered):.0f} ms; steady state p50 {pct(calm, .5):.0f} ms, "
+          f"p99 {pct(calm, .99):.0f} ms")
+    b = extra["backlog"]
+    print(f"  backlog when the last push was answered: {b['inbox']} pushes in the inbox, {b['messages']} messages "
+          f"not at the providers yet; all done {extra['drained']:.1f} s later")
+    print(f"  CPU of the daemon's process (fake providers included) over the run: {extra['cpu']:.1f} s")
     print("command: .venv/bin/python bench/push.py " + " ".join(a for a in sys.argv[1:]))
 
 

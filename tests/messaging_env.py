@@ -52,11 +52,17 @@ def template_sids(milestones, locales=LOCALES) -> dict[str, dict[str, str]]:
 
 
 def whatsapp_sections(tw: FakeTwilio, templates: dict) -> dict:
-    """channels.whatsapp through providers.twilio_whatsapp on the fake Twilio."""
+    """channels.whatsapp through providers.twilio_whatsapp on the fake Twilio, each template's body in its
+    Content API."""
+    for milestone, by_locale in templates.items():
+        for locale, sid in by_locale.items():
+            tw.add_template(sid, f"[{locale}] {milestone}: order {{{{1}}}} with {{{{2}}}}, expected {{{{3}}}}. "
+                                 f"Track it: {{{{4}}}} - {{{{5}}}}", language=locale)
     return {"channels": {"whatsapp": {"provider": "twilio_whatsapp"}},
             "providers": {"twilio_whatsapp": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN,
                                               "from_number": WHATSAPP_FROM, "base_url": tw.url,
-                                              "timeout_seconds": 0.5, "templates": templates}}}
+                                              "timeout_seconds": 0.5, "templates": templates,
+                                              "content_base_url": tw.url}}}
 
 
 @contextlib.asynccontextmanager

@@ -13,6 +13,7 @@ def check(result) -> None:
     print(result)
     assert result.lost == 0, result
     assert result.dup_sms == 0, result
+    assert result.dup_whatsapp == 0, result
     assert result.dup_email <= result.resent_in_doubt, result
     assert result.once + result.dup_sms + result.dup_email >= result.expected - result.lost
 
@@ -33,4 +34,10 @@ async def test_three_postgres_daemons_killed_with_sends_in_flight(tmp_path, pg_u
 async def test_providers_failing_a_quarter_of_requests(tmp_path):
     result = await run_scenario("faults", 8, tmp_path, step_timeout=240)
     assert result.disruptions > 0
+    check(result)
+
+
+async def test_sqlite_daemon_killed_the_instant_twilio_took_a_whatsapp_template_sends_none_twice(tmp_path):
+    result = await run_scenario("whatsapp", 12, tmp_path, kill_on={3, 14, 26}, step_timeout=240)
+    assert result.disruptions == 3
     check(result)

@@ -251,3 +251,171 @@ async def test_near_the_end_of_its_lease_a_row_is_handed_over_only_by_its_owner(
     [note] = await notifications(daemon.engine, ship.id)
     assert note.handed_at == clock.now() and note.body_digest == "d" * 64
     assert note.leased_until == clock.now() + timedelta(seconds=daemon.settings.dispatcher.lease_seconds)
+
+
+def refuse_sent_writes(db):
+    """The database breaks the instant the provider has the message (for every daemon)."""
+    def refuse(message):
+        with sqlite3.connect(db, timeout=30) as conn:
+            conn.execute("CREATE TRIGGER IF NOT EXISTS full BEFORE UPDATE ON notifications "
+                         "WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    return refuse
+
+
+def comes_back(db):
+    with sqlite3.connect(db, timeout=30) as conn:
+        conn.execute("DROP TRIGGER full")
+
+
+async def cut_past_the_lease(daemon, sg, clock, db):
+    """Daemon A sends an email, the database is cut before A records it and stays away past the lease;
+    B re-claims the row (in doubt), waits for SendGrid's event that never comes, and decides to resend."""
+    ship = await queue(daemon, "O-9", channel="email")
+    first = daemon.dispatcher
+    sg.on_accept = refuse_sent_writes(db)
+    await first.tick()
+    sg.on_accept = None
+    assert first._unwritten and len(sg.to(EMAIL)) == 1
+    comes_back(db)  # the database answers again, but A has not written yet
+    clock.advance(daemon.settings.dispatcher.lease_seconds + 1)
+    return ship, first
+
+
+async def test_database_cut_past_the_lease_the_second_daemon_does_not_send_once_the_first_wrote_sent(
+        env, fakes, clock, tmp_path):
+    _, sg = fakes
+    daemon = await env()
+    ship, first = await cut_past_the_lease(daemon, sg, clock, tmp_path / "tracker.db")
+
+    class Second(Dispatcher):
+        async def _hand_over(self, note, digest, doubt):
+            await first.flush_unwritten()  # A writes "sent" between B's claim and B's hand-over
+            return await super()._hand_over(note, digest, doubt)
+
+    d = daemon.dispatcher
+    second = Second(engine=daemon.engine, settings=daemon.settings, channels=d.channels, renderer=d.renderer,
+                    carrier_names=d.carrier_names, clock=clock, owner="second")
+    assert await second.tick() == 1  # in doubt: waits for SendGrid's word
+    clock.advance(daemon.settings.dispatcher.email_doubt_wait_seconds + 1)
+    assert await second.tick() == 1  # decides to resend, loses the row at its hand-over: sends nothing
+    [note] = await notifications(daemon.engine, ship.id)
+    assert (note.state, note.provider_id, note.resent_in_doubt) == ("sent", sg.mails[0]["_message_id"], 0)
+    assert len(sg.to(EMAIL)) == 1
+    clock.advance(3600)
+    await second.tick()
+    await first.tick()
+    assert len(sg.to(EMAIL)) == 1
+
+
+async def test_a_send_outcome_for_a_row_recorded_meanwhile_with_another_message_is_counted(
+        env, fakes, clock, tmp_path):
+    import aiohttp
+
+    _, sg = fakes
+    daemon = await env()
+    ship, first = await cut_past_the_lease(daemon, sg, clock, tmp_path / "tracker.db")
+
+    class Second(Dispatcher):
+        async def _record_sent(self, note_id, provider, provider_id, doubt=None):
+            await first.flush_unwritten()  # A writes "sent" while B's resend is at SendGrid
+            return await super()._record_sent(note_id, provider, provider_id, doubt)
+
+    d = daemon.dispatcher
+    second = Second(engine=daemon.engine, settings=daemon.settings, channels=d.channels, renderer=d.renderer,
+                    carrier_names=d.carrier_names, clock=clock, owner="second")
+    await second.tick()
+    clock.advance(daemon.settings.dispatcher.email_doubt_wait_seconds + 1)
+    assert await second.tick() == 1
+    assert len(sg.to(EMAIL)) == 2  # the duplicate this race can still make (SendGrid has no lookup) ...
+    [note] = await notifications(daemon.engine, ship.id)
+    assert (note.state, note.provider_id) == ("sent", sg.mails[0]["_message_id"])
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{daemon.settings.server.public_url}/metrics") as r:
+            text = await r.text()
+    assert metric(text, "tracker_notifications_duplicates", channel="email") == 1  # ... is counted
+    assert metric(text, "tracker_notifications_resent_in_doubt", channel="email") == 1
+
+
+async def test_a_twilio_status_callback_for_a_second_message_of_one_notification_is_counted(env, fakes, clock):
+    import aiohttp
+
+    tw, _ = fakes
+    daemon = await env()
+    ship = await queue(daemon, "O-10")
+    await daemon.dispatcher.tick()
+    [note] = await notifications(daemon.engine, ship.id)
+    [sms] = tw.to(PHONE)
+    ghost = {**sms, "sid": "SM" + "f" * 32}  # a second message Twilio took for the same notification
+    for message in (sms, ghost, ghost):
+        assert (await tw.status_callback(message, "delivered")).status == 204
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{daemon.settings.server.public_url}/metrics") as r:
+            text = await r.text()
+    assert metric(text, "tracker_notifications_duplicates", channel="sms") == 1
+    [note] = await notifications(daemon.engine, ship.id)
+    assert (note.state, note.provider_id) == ("delivered", sms["sid"])
+
+
+async def whatsapp_env(env, tw):
+    from tests.messaging_env import template_sids, whatsapp_sections
+
+    return await env(**whatsapp_sections(tw, template_sids(["shipped"])))
+
+
+async def test_whatsapp_template_in_flight_when_its_daemon_dies_is_found_by_its_template_text(env, fakes, clock):
+    tw, _ = fakes
+    daemon = await whatsapp_env(env, tw)
+    ship = await queue(daemon, "O-W1", channel="whatsapp")
+    await killed_in_flight(daemon.dispatcher, tw)
+    [message] = tw.to(f"whatsapp:{PHONE}")
+    assert message["ContentSid"] and "Body" not in message  # a template, listed by Twilio with its own text
+    clock.advance(daemon.settings.dispatcher.lease_seconds + 1)
+    assert await other_daemon(daemon, "second").tick() == 1
+    [note] = await notifications(daemon.engine, ship.id)
+    assert (note.state, note.doubt, note.provider_id) == ("sent", "found", message["sid"])
+    assert len(tw.to(f"whatsapp:{PHONE}")) == 1 and tw.lookups == 1
+    assert tw.content_fetches == 1  # the template's body is read once, then kept
+
+
+async def test_whatsapp_5xx_after_twilio_took_it_is_found_not_sent_again(env, fakes, clock):
+    tw, _ = fakes
+    daemon = await whatsapp_env(env, tw)
+    ship = await queue(daemon, "O-W2", channel="whatsapp")
+    tw.lose_reply_next(502)
+    await daemon.dispatcher.tick()
+    clock.advance(3600)
+    await daemon.dispatcher.tick()
+    [note] = await notifications(daemon.engine, ship.id)
+    assert (note.state, note.doubt) == ("sent", "found")
+    assert len(tw.to(f"whatsapp:{PHONE}")) == 1
+
+
+async def test_whatsapp_in_doubt_listed_without_a_body_is_settled_by_twilios_status_callback(env, fakes, clock):
+    tw, _ = fakes
+    daemon = await whatsapp_env(env, tw)
+    tw.list_template_text = False  # Twilio may list a template message with an empty body
+    ship = await queue(daemon, "O-W3", channel="whatsapp")
+    await killed_in_flight(daemon.dispatcher, tw)
+    [message] = tw.to(f"whatsapp:{PHONE}")
+    assert (await tw.status_callback(message, "sent")).status == 204  # the callback URL names the notification
+    [note] = await notifications(daemon.engine, ship.id)
+    assert (note.state, note.provider_id) == ("sent", message["sid"])
+    clock.advance(3600)
+    await other_daemon(daemon, "second").tick()
+    assert len(tw.to(f"whatsapp:{PHONE}")) == 1
+
+
+async def test_whatsapp_template_the_content_api_cannot_serve_now_is_retried_not_sent(env, fakes, clock):
+    tw, _ = fakes
+    daemon = await whatsapp_env(env, tw)
+    ship = await queue(daemon, "O-W4", channel="whatsapp")
+    contents, tw.contents = tw.contents, {}
+    await daemon.dispatcher.tick()
+    [note] = await notifications(daemon.engine, ship.id)
+    assert (note.state, note.handed_at) == ("queued", None) and tw.to(f"whatsapp:{PHONE}") == []
+    assert "Content API" in note.error
+    tw.contents = contents
+    clock.advance(3600)
+    await daemon.dispatcher.tick()
+    [note] = await notifications(daemon.engine, ship.id)
+    assert note.state == "sent" and len(tw.to(f"whatsapp:{PHONE}")) == 1

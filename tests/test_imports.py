@@ -15,7 +15,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("leaf", {"tracker", "tracker.clock", "tracker.retry", "tracker.redact", "tracker.logs", "tracker.stopping"}),
     ("core", set()),  # everything not named elsewhere
     ("daemon loops", {"tracker.poller", "tracker.dispatcher", "tracker.watch", "tracker.subscriber",
-                      "tracker.reroute"}),
+                      "tracker.reroute", "tracker.inbox.drain"}),
     ("web", {"tracker.web"}),  # and its submodules
     ("app", {"tracker.app"}),
     ("cli", {"tracker.cli", "tracker.__main__"}),

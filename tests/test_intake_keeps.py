@@ -87,7 +87,7 @@ async def api_rules(c: Client) -> None:
     _, order, _ = await c.request("GET", "/api/v1/orders/O-1")
     assert order["order"] | {"created_at": None} == {
         "number": "O-1", "email": "b@example.com", "phone": "+5511987654321", "locale": "pt-BR",
-        "timezone": "America/Sao_Paulo", "channels": ["sms", "email"], "created_at": None}
+        "timezone": "America/Sao_Paulo", "channels": ["sms", "email"], "created_at": None, "contact_problem": None}
 
     status, body, _ = await c.request("POST", "/api/v1/shipments", json={**key, "phone": None, "locale": None})
     assert status == 200 and body["changed"] == ["phone", "locale"]

@@ -117,9 +117,10 @@ async def test_woocommerce_order_with_tracking_data(shop):
 
 async def test_unusable_items_are_acknowledged_with_the_reason(shop):
     daemon, c = shop
+    # a carrier no source serves is still a parcel (not trackable), never acknowledged and lost
     status, body, _ = await post_shopify(c, {**FULFILLMENT, "tracking_company": "Pigeon Post"})
-    assert status == 200 and body["registered"] == []
-    assert body["rejected"][0]["field"] == "carrier"
+    assert status == 200 and body["rejected"] == []
+    assert body["registered"][0]["carrier"] == "pigeon-post"
     # a bad phone does not lose the shipment when the email is good
     status, body, _ = await post_shopify(c, {**FULFILLMENT, "destination": {"phone": "12"}}, webhook_id="w-9")
     assert body["registered"][0]["created"] is True

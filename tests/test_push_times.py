@@ -44,6 +44,7 @@ async def test_aftership_ts_out_of_range_answers_400(tmp_path, start_daemon, clo
         assert (await shipment(daemon.engine, ship.id)).status == "pending"
         assert await notifications(daemon.engine) == []
         assert await source.push(parcel) == 200  # the daemon still serves; a good push is applied
+        await daemon.inbox.tick()
         assert (await shipment(daemon.engine, ship.id)).status == "in_transit"
 
 
@@ -67,6 +68,7 @@ async def test_a_scan_dated_out_of_range_is_skipped_and_the_rest_applied(tmp_pat
         events.append({**events[0], "time_iso": "9999-12-31T23:00:00-05:00", "time_utc": "9999-12-31T23:00:00Z",
                        "description": "from the far future"})
         assert await source.push(parcel, body=json.dumps(data).encode()) == 200
+        await daemon.inbox.tick()
         row = await shipment(daemon.engine, ship.id)
         assert row.status == "in_transit" and row.last_event_at.year == 2026
 

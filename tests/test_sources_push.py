@@ -168,19 +168,27 @@ async def test_tampered_unsigned_and_replayed_pushes_change_nothing(tmp_path, st
 
         assert await fake.push(parcel) == 200           # the real one
         body = fake.pushed[-1][1]
-        assert await fake.push(parcel, body=body) == 403  # the same delivery again: a replay
+        assert await fake.push(parcel, body=body) == 200  # the same delivery again: an honest retry ...
+        assert fake.answers[-1] == {"duplicate": True}    # ... recognised, never a 403
         await daemon.run_once()
+        assert await fake.push(parcel, body=body) == 200 and fake.answers[-1] == {"duplicate": True}
         assert (await shipment(daemon.engine, ship.id)).status == "delivered"
         assert len(tw.messages) == 0  # registered already delivered: nothing to tell (and no duplicate)
 
 
-async def test_aftership_replay_outside_the_window_is_refused(tmp_path, start_daemon, clock, fakes):
+async def test_aftership_retry_within_its_retry_horizon_is_applied_and_a_stale_one_refused(
+        tmp_path, start_daemon, clock, fakes):
     async with FakeAfterShip(now=clock.now) as fake:
         daemon = await start(tmp_path, start_daemon, fake, fakes)
         await add(daemon, "GR-1", "7200123456", carrier="acs", locale="el", phone=None, email="e@example.gr")
         await daemon.run_once()
         parcel = fake.scan_of("7200123456", "transit")
-        old = fake.body(parcel)
-        clock.advance(timedelta(hours=7))
-        assert await fake.push(parcel, body=old) == 403
-        assert await notifications(daemon.engine) == []
+        late = fake.body(parcel)
+        stale = fake.body(parcel)
+        # AfterShip retries a webhook 14 times over 245,730 s (~68 h), with its first ts
+        clock.advance(timedelta(seconds=245_730))
+        assert await fake.push(parcel, body=late) == 200
+        await daemon.run_once()
+        assert len(await notifications(daemon.engine)) == 1  # shipped, by email
+        clock.advance(timedelta(days=2))  # 4 days and more after it was sent: no source retries that late
+        assert await fake.push(parcel, body=stale) == 403

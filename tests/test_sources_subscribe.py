@@ -142,6 +142,7 @@ async def test_17track_stopping_a_number_hands_it_back_to_polling(tmp_path, star
         await daemon.run_once()
         fake.scan_of("RR123456785ES", "transit")
         assert await fake.stop_pushing("RR123456785ES") == 200
+        await daemon.inbox.tick()
         sub, = await subscriptions(daemon)
         assert sub.state == "stopped"
         row = await shipment(daemon.engine, ship.id)
@@ -179,3 +180,26 @@ async def test_the_support_console_shows_a_failing_source(tmp_path, start_daemon
             await client.close()
         assert status == 200 and "Push sources" in html
         assert "FAILING" in html and "1 pending" in html and "503" in html
+
+
+async def test_a_429_retry_after_stops_every_register_request_to_that_source_for_that_long(
+        tmp_path, start_daemon, clock, fakes):
+    async with FakeSeventeenTrack(now=clock.now) as fake:
+        daemon = await start(tmp_path, start_daemon, fake, fakes, sources={"quota_check_hours": 1000})
+        await daemon.run_once()  # quota read at start
+        await seed(daemon, 120, clock)  # three requests of 40
+        fake.fail_next(429, retry_after="3")
+        await daemon.subscriber.tick()
+        assert [n for e, n in fake.requests if e == "register"] == [40]  # the other two wait, not sent 1 s later
+        clock.advance(timedelta(seconds=2))
+        await daemon.subscriber.tick()
+        assert [n for e, n in fake.requests if e == "register"] == [40]
+        other = type(daemon.subscriber)(engine=daemon.engine, settings=daemon.settings,
+                                        sources={"17track": daemon.carriers["17track"]}, clock=clock)
+        daemon.carriers["17track"].cooldown_until = None  # another daemon knows it from the database only
+        await other.tick()
+        assert [n for e, n in fake.requests if e == "register"] == [40]
+        clock.advance(timedelta(seconds=1))
+        await daemon.run_once()
+        assert sorted(n for e, n in fake.requests if e == "register") == [40, 40, 40, 40]
+        assert {s.state for s in await subscriptions(daemon)} == {"active"}

@@ -25,6 +25,7 @@ from tracker.config import Settings, shown_database
 from tracker.db import SqliteLock, describe, make_engine, schema_status, upgrade
 from tracker.db_health import DatabaseHealth, is_outage
 from tracker.dispatcher import Dispatcher
+from tracker.inbox.drain import InboxDrain
 from tracker.notify import CHANNELS
 from tracker.notify.render import Renderer
 from tracker.poller import CarrierRuntime, Poller, RateLimiter
@@ -57,8 +58,8 @@ class Daemon:
         self.lock: SqliteLock | None = None
         self.port: int | None = None
         self._inflight: set[asyncio.Task] = set()
-        self._dispatch_task: asyncio.Future | None = None
-        self._dispatch_again = False
+        self._loops: dict[str, asyncio.Future] = {}  # "dispatch", "inbox": the loop running now, if any
+        self._again: dict[str, bool] = {}
         self._closing = False
         self.db_health = DatabaseHealth()
         self.schema_revisions: tuple[str, ...] = ()
@@ -107,9 +108,11 @@ class Daemon:
             self.link_secret = s.preferences.secret or await self._database_secret()
             self.dispatcher = Dispatcher(
                 engine=self.engine, settings=s, channels=self.channels,
-                renderer=Renderer(s.templates.override_dir, brand=brand(s)),
+                renderer=Renderer(s.templates.override_dir, brand=brand(s), default_locale=s.shop.default_locale),
                 carrier_names=self.carrier_names(),
                 clock=self.clock, owner=self.owner, rng=self.rng, link_secret=self.link_secret)
+            self.inbox = InboxDrain(engine=self.engine, carriers=self.carriers, poller=self.poller,
+                                    settings=s.sources.inbox, clock=self.clock, owner=self.owner, rng=self.rng)
             self.watcher = Watcher(engine=self.engine, settings=s, clock=self.clock)
             self.support = AlertSender(engine=self.engine, settings=s, email=self.channels["email"], http=self.http,
                                        clock=self.clock, rng=self.rng)
@@ -173,13 +176,14 @@ class Daemon:
         totals = {"checked": 0, "sent": 0}
         while not self._closing:
             subscribed = await self.subscriber.tick()
+            drained = await self.inbox.tick()
             stats = await self.poller.tick()
             watched = await self.watcher.tick()
             sent = await self.dispatcher.tick()
             alerted = await self.support.tick()
             totals["checked"] += stats.checked
             totals["sent"] += sent
-            if (stats.claimed == 0 and sent == 0 and watched.total == 0 and alerted == 0
+            if (stats.claimed == 0 and sent == 0 and watched.total == 0 and alerted == 0 and drained == 0
                     and subscribed.calls == 0 and subscribed.enrolled == 0):
                 break
         return totals
@@ -208,11 +212,8 @@ class Daemon:
     async def _dispatch_job(self) -> None:
         self.wake_dispatcher()
 
-    async def _dispatch_loop(self) -> None:
-        while not self._closing:
-            self._dispatch_again = False
-            if not await self.dispatcher.tick() and not self._dispatch_again:
-                return
+    async def _inbox_job(self) -> None:
+        self.wake_inbox()
 
     async def _tracked(self, coro) -> None:
         """Run one tick of a loop. While the database is away the loops wait out its backoff (one log line
@@ -253,7 +254,7 @@ class Daemon:
                     "work and exits (code %d) so that the service manager starts the release that matches",
                     ", ".join(self.schema_revisions), status.current, by, self.version, EXIT_SCHEMA_MOVED)
         self.exit_code = EXIT_SCHEMA_MOVED
-        for part in ("poller", "dispatcher", "watcher", "support", "subscriber"):
+        for part in ("poller", "dispatcher", "watcher", "support", "subscriber", "inbox"):
             if hasattr(self, part):
                 getattr(self, part).stopping = True
         if self._stop is not None:
@@ -262,11 +263,25 @@ class Daemon:
     def wake_dispatcher(self) -> None:
         """Send news now: start the dispatch loop, or tell the running one to look again before it stops
         (a wake that lands while it finishes is never lost). The periodic tick comes through here too."""
+        self._wake("dispatch", self.dispatcher.tick)
+
+    def wake_inbox(self) -> None:
+        """Apply stored pushes now (a push was just stored), the same way."""
+        self._wake("inbox", self.inbox.tick)
+
+    def _wake(self, loop: str, tick) -> None:
         if self._closing or not (self.scheduler and self.scheduler.running):
-            return  # not serving (run_once, tests): the caller runs the dispatcher itself
-        self._dispatch_again = True
-        if self._dispatch_task is None or self._dispatch_task.done():
-            self._dispatch_task = asyncio.ensure_future(self._tracked(self._dispatch_loop()))
+            return  # not serving (run_once, tests): the caller runs the loop itself
+        self._again[loop] = True
+        task = self._loops.get(loop)
+        if task is None or task.done():
+            self._loops[loop] = asyncio.ensure_future(self._tracked(self._loop(loop, tick)))
+
+    async def _loop(self, loop: str, tick) -> None:
+        while not self._closing:
+            self._again[loop] = False
+            if not await tick() and not self._again[loop]:
+                return
 
     def _sched_now(self):
         from datetime import datetime, timezone
@@ -281,6 +296,8 @@ class Daemon:
         self.scheduler.add_job(self._poll_job, id="poll", seconds=self.settings.poller.tick_seconds, **common)
         self.scheduler.add_job(self._dispatch_job, id="dispatch", seconds=self.settings.dispatcher.tick_seconds,
                                **common)
+        self.scheduler.add_job(self._inbox_job, id="inbox", seconds=self.settings.sources.inbox.tick_seconds,
+                               **common)
         self.scheduler.add_job(self._watch_job, id="watch", seconds=self.settings.watch.tick_seconds, **common)
         self.scheduler.add_job(self._support_job, id="support_alerts",
                                seconds=self.settings.support_alerts.tick_seconds, **common)
@@ -291,6 +308,7 @@ class Daemon:
                                    **common)
         self.scheduler.start()
         self.poller.on_news = self.wake_dispatcher  # each batch's news goes out as soon as it is committed
+        self.inbox.on_news = self.wake_dispatcher
         log.info("tracker %s running: database %s; carriers %s; sms via %s, email via %s", self.version,
                  shown_database(self.settings), ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
                  self.settings.channels.email.provider)
@@ -312,7 +330,7 @@ class Daemon:
         self._closing = True
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        for part in ("poller", "dispatcher", "watcher", "support", "subscriber"):
+        for part in ("poller", "dispatcher", "watcher", "support", "subscriber", "inbox"):
             if hasattr(self, part):
                 getattr(self, part).stopping = True
         if self._inflight:
@@ -327,6 +345,8 @@ class Daemon:
                     await self.poller.release_all()
                 if hasattr(self, "dispatcher"):
                     await self.dispatcher.release_all()
+                if hasattr(self, "inbox"):
+                    await self.inbox.release_all()
             except Exception:
                 log.exception("could not give leases back; they expire on their own")
         if self.runner is not None:

@@ -24,7 +24,8 @@ from tracker.routing import accepted_carriers, router
 
 __all__ = ["FIELDS", "Outcome", "carriers_of", "field_name", "register_batch", "validate_item"]
 
-FIELDS = ("order_number", "carrier", "tracking_number", "email", "phone", "locale", "timezone", "channels")
+FIELDS = ("order_number", "carrier", "tracking_number", "email", "phone", "locale", "timezone", "channels", "country",
+          "tracking_url")
 
 
 def field_name(key: str) -> str:
@@ -38,7 +39,7 @@ def carriers_of(settings: Settings) -> tuple[list[str], Callable]:
 
 
 def validate_item(settings: Settings, data: dict[str, Any], *, null_clears: bool = False,
-                  carriers: tuple[list[str], Callable] | None = None) -> Registration:
+                  carriers: tuple[list[str], Callable] | None = None, untrackable: bool = False) -> Registration:
     """validate() with the shop's defaults. `data` holds the FIELDS; anything else is refused.
 
     A field left out is not given (a known order keeps its value); with `null_clears` a contact field
@@ -65,4 +66,5 @@ def validate_item(settings: Settings, data: dict[str, Any], *, null_clears: bool
         tracking_number=data.get("tracking_number"), email=data.get("email"), phone=data.get("phone"),
         locale=data.get("locale"), timezone=data.get("timezone"), channels=data.get("channels"), clear=clear,
         known_carriers=known, route=route, default_locale=s.default_locale,
-        default_channels=s.default_channels, default_region=s.default_region)
+        default_channels=s.default_channels, default_region=s.default_region, country=data.get("country"),
+        tracking_url=data.get("tracking_url"), untrackable=untrackable)

@@ -428,13 +428,30 @@ def cmd_status(args) -> int:
         raise Failure("order: give an order number, or --carriers. Fix: tracker status ORDER-1001")
 
     async def go():
+        from tracker.db import sessionmaker
+        from tracker.search import search
+
         engine = await _engine(settings)
         try:
             text = await order_story(engine, args.order, settings)
+            found: list = []
+            if text is None:  # not an order number: an email, a phone or a tracking number
+                async with sessionmaker(engine)() as session:
+                    found = await search(session, args.order, settings.shop.default_region)
+                numbers = list(dict.fromkeys(o.number for o, _ in found))
+                if len(numbers) == 1:
+                    text = await order_story(engine, numbers[0], settings)
         finally:
             await engine.dispose()
+        if text is None and not found:
+            raise Failure(f"order: no order {args.order!r} and nothing found by email, phone or tracking number. "
+                          "Fix: give an order number, the customer's email or phone, or a tracking number (exact).")
         if text is None:
-            raise Failure(f"order: no order {args.order!r}. Fix: check the number (search is by exact order number).")
+            print(f"{len(numbers)} orders match {args.order!r}; tracker status ORDER shows one:")
+            for o, s in found:
+                parcel = f"{s.carrier_name or s.carrier} {s.tracking_number} {s.status}" if s else "waiting to ship"
+                print(plaintext.for_terminal(f"  {o.number:<20} {parcel}"))
+            return 0
         print(plaintext.for_terminal(text))
         return 0
 
@@ -795,7 +812,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_add)
 
     s = sub.add_parser("status", help="an order's story: carrier timeline and every notification")
-    s.add_argument("order", nargs="?")
+    s.add_argument("order", nargs="?", help="an order number, the customer's email or phone, or a tracking number")
     s.add_argument("--carriers", action="store_true", help="carrier health and daily budget use instead")
     s.set_defaults(func=cmd_status)
 

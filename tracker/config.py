@@ -457,6 +457,20 @@ class PushQuietHours(_Strict):
     exception: float | None = Field(48, gt=0)
 
 
+class InboxSettings(_Strict):
+    """The durable push inbox (tracker/inbox/): pushes are stored, answered, then applied behind."""
+
+    tick_seconds: float = Field(1, gt=0)
+    claim_batch: int = Field(200, ge=1, le=5000)
+    lease_seconds: float = Field(60, gt=0)
+    store_timeout_seconds: float = Field(3, gt=0, le=60)
+    retry_after_seconds: int = Field(5, ge=1, le=3600)
+    backoff_base_seconds: float = Field(5, gt=0)
+    backoff_max_seconds: float = Field(600, gt=0)
+    max_attempts: int = Field(10, ge=1)
+    keep_days: float = Field(4, gt=0)
+
+
 class SourcesSettings(_Strict):
     """Which tracking source serves which carrier (tracker/routing.py, docs/carriers.md)."""
 
@@ -469,6 +483,7 @@ class SourcesSettings(_Strict):
     alert_after_failures: int = Field(3, ge=1)
     renew_before_hours: float = Field(24, gt=0)
     quota_check_hours: float = Field(1, gt=0)
+    inbox: InboxSettings = InboxSettings()
 
     @field_validator("routes")
     @classmethod

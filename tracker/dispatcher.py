@@ -4,7 +4,8 @@ A notification is due when it is queued/deferred with `next_attempt_at <= now`, 
 with an expired lease (its daemon died). Exactly once, step by step:
 
 1. Just before a message is handed to its provider, `handed_at` and the digest of (address, text) are
-   committed. A row reclaimed from `sending` with `handed_at` set, or answered ambiguously (timeout,
+   committed, by an UPDATE that matches only while this daemon owns the row (lease_owner, state): its
+   row count is checked for every row, and a row lost meanwhile is not sent. A row reclaimed from `sending` with `handed_at` set, or answered ambiguously (timeout,
    5xx, connection lost after sending), is *in doubt* (`doubt = 'in_doubt'`), in the database, so any
    daemon that takes it next knows.
 2. An in-doubt row on a channel that can look messages up (Twilio) is looked up first and only sent if
@@ -29,10 +30,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
-from tracker import fallback, logs, preferences, redact
+from tracker import duplicates, fallback, logs, preferences, redact
 from tracker.clock import Clock
 from tracker.config import DispatcherSettings, Settings
 from tracker.db import insert_ignore, sessionmaker, write_lock
+from tracker.fastsqlite import BUSY, FastSqlite
 from tracker.models import (
     Notification,
     Order,
@@ -88,10 +90,12 @@ class Dispatcher:
         self._sessions: dict[str, datetime] = {}  # phone -> the customer's last WhatsApp message to us
         self._unwritten: dict[int, dict] = {}  # sends the provider took whose outcome the database refused
         self._sent_stmts: dict[frozenset, object] = {}
+        self._sent_sqls: dict[tuple, str] = {}
         self._in_flight: set[int] = set()  # handed to a provider, no answer yet
         self._handing: list[tuple[dict, asyncio.Future]] = []  # hand-overs waiting for their shared commit
         self._hand_task: asyncio.Task | None = None
         self._writing = write_lock(engine)  # shared with the poller: SQLite has one writer at a time
+        self._fast = FastSqlite.open(engine)  # the two hot commits of every send, without async layers
 
     async def claim(self, now: datetime, limit: int) -> list[int]:
         N = Notification
@@ -126,6 +130,9 @@ class Dispatcher:
                 .values(state="queued", leased_until=None, lease_owner=None, attempts=N.attempts - 1,
                         doubt=case((N.id.in_(sorted(self._in_flight) or [-1]), "in_doubt"), else_=N.doubt))
                 .execution_options(synchronize_session=False))
+        if self._fast is not None:
+            self._fast.close()
+            self._fast = None
         if self._unwritten:
             log.error("%d sent messages could not be recorded before shutdown (database unavailable); "
                       "they are in doubt and will be looked up before any resend", len(self._unwritten))
@@ -213,7 +220,7 @@ class Dispatcher:
             support_phone=contact.phone,
             support_hours=contact.hours,
             order_number=order.number,
-            carrier_name=self.carrier_names.get(ship.carrier, ship.carrier),
+            carrier_name=ship.carrier_name or self.carrier_names.get(ship.carrier, ship.carrier),
             tracking_number=ship.tracking_number,
             tracking_url=tracking_url(self.settings, order, ship),
             # a date already gone is no estimate: templates then say there is no new date yet
@@ -241,7 +248,7 @@ class Dispatcher:
 
     def _render(self, note: Notification, order: Order, milestone: str, ctx: dict,
                 token: str | None = None) -> Message:
-        rendered = self.renderer.render(milestone, order.locale, ctx)
+        rendered = self.renderer.render(milestone, order.locale, ctx, html=note.channel == "email")
         to = self.address(order, note.channel) or ""
         if note.channel == "sms":
             text = segments.pick([rendered.sms, rendered.sms_short], self.settings.sms.budget(rendered.locale))
@@ -335,7 +342,16 @@ class Dispatcher:
             log.exception("rendering notification %s failed", note.id)
             await self._retry(job, f"{type(exc).__name__}: {exc}", None, suppressed)
             return
-        if not await self._hand_over(note, body_digest(to, message.text), doubt):
+        try:
+            listed = await channel.listed_text(message)  # WhatsApp templates: the template's own text
+        except Temporary as exc:  # nothing was sent
+            await self._retry(job, str(exc), exc.retry_after, suppressed)
+            return
+        except Permanent as exc:
+            await self._finish(note, state="failed", error=exc.reason)
+            await self._fallback(job, suppressed)
+            return
+        if not await self._hand_over(note, body_digest(to, listed), doubt):
             log.info("notification %s was taken over by another daemon; not sending it here", note.id)
             return
         self._in_flight.add(note.id)
@@ -392,26 +408,21 @@ class Dispatcher:
 
     async def _hand_over(self, note: Notification, digest: str, doubt: str | None) -> bool:
         """Commit, just before the provider call, that this message is being handed over (and renew the
-        lease). False when another daemon owns the row now.
+        lease). False when another daemon owns the row now (or it was recorded meanwhile): then nothing
+        may be sent from here.
 
-        While the lease this daemon took at claim time is far from its end no other daemon can own the row,
-        so hand-overs made at the same moment share one commit (each send still starts only once its own
-        row is committed); near the end of the lease the row is checked and renewed alone."""
+        Hand-overs made at the same moment share one commit, but each row's UPDATE is checked on its own
+        (it matches only while this daemon still owns the row): a lease cannot prove ownership, since a
+        daemon that lost the database past its lease may write its outcome at any moment."""
         now = self.clock.now()
         values = dict(b_id=note.id, b_now=now, b_digest=digest, b_doubt=doubt,
                       b_resent=1 if doubt == "resent" else 0,
                       b_lease=now + timedelta(seconds=self.cfg.lease_seconds))
-        margin = timedelta(seconds=self.cfg.lease_seconds / 4)
-        if note.leased_until is None or now >= note.leased_until - margin:
-            async with self._writing, self.engine.begin() as conn:
-                row = (await conn.execute(self._hand_over_stmt().returning(Notification.id), values)).first()
-            return row is not None
         future = asyncio.get_running_loop().create_future()
         self._handing.append((values, future))
         if self._hand_task is None or self._hand_task.done():
             self._hand_task = asyncio.ensure_future(self._flush_hand_overs())
-        await future
-        return True
+        return await future
 
     def _hand_over_stmt(self):
         T = Notification.__table__
@@ -420,21 +431,31 @@ class Dispatcher:
                         resent_in_doubt=T.c.resent_in_doubt + bindparam("b_resent"),
                         leased_until=bindparam("b_lease")))
 
+    HAND_OVER_SQL = ("UPDATE notifications SET handed_at = ?, body_digest = ?, doubt = ?, "
+                     "resent_in_doubt = resent_in_doubt + ?, leased_until = ? "
+                     "WHERE id = ? AND lease_owner = ? AND state = 'sending'")
+
     async def _flush_hand_overs(self) -> None:
         stmt = self._hand_over_stmt()
         while self._handing:
             batch, self._handing = self._handing, []
             try:
-                async with self._writing, self.engine.begin() as conn:
-                    await conn.execute(stmt, [values for values, _ in batch])
+                async with self._writing:
+                    counts = self._fast.rowcounts(self.HAND_OVER_SQL, [
+                        (v["b_now"], v["b_digest"], v["b_doubt"], v["b_resent"], v["b_lease"], v["b_id"], self.owner)
+                        for v, _ in batch]) if self._fast else BUSY
+                    if counts is BUSY:
+                        async with self.engine.begin() as conn:
+                            counts = [(await conn.execute(stmt, values)).rowcount for values, _ in batch]
+                owned = [n == 1 for n in counts]
             except Exception as exc:  # each waiting send sees the failure and does not start
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
             else:
-                for _, future in batch:
+                for (_, future), mine in zip(batch, owned):
                     if not future.done():
-                        future.set_result(None)
+                        future.set_result(mine)
 
     async def _record_sent(self, note_id: int, provider: str, provider_id: str, doubt: str | None = None) -> None:
         """Commit one send's outcome, alone, right away. If the database refuses it, keep it and write it
@@ -460,8 +481,36 @@ class Dispatcher:
             stmt = self._sent_stmts[frozenset(values)] = (
                 update(T).where(T.c.id == bindparam("b_id"), T.c.state.in_(["queued", "deferred", "sending"]))
                 .values({k: bindparam(f"b_{k}") for k in values}))
-        async with self._writing, self.engine.begin() as conn:
-            await conn.execute(stmt, {"b_id": note_id, **{f"b_{k}": v for k, v in values.items()}})
+        async with self._writing:
+            counts = self._fast.rowcounts(self._sent_sql(values), [(*values.values(), note_id)]) if self._fast \
+                else BUSY
+            if counts is not BUSY:
+                if counts[0] == 0:
+                    async with self.engine.begin() as conn:
+                        await self._already_recorded(conn, note_id, values["provider_id"])
+                return
+            async with self.engine.begin() as conn:
+                result = await conn.execute(stmt, {"b_id": note_id, **{f"b_{k}": v for k, v in values.items()}})
+                if result.rowcount == 0:
+                    await self._already_recorded(conn, note_id, values["provider_id"])
+
+    def _sent_sql(self, values: dict) -> str:
+        key = tuple(values)
+        sql = self._sent_sqls.get(key)
+        if sql is None:
+            sql = self._sent_sqls[key] = (
+                "UPDATE notifications SET " + ", ".join(f"{k} = ?" for k in key)
+                + " WHERE id = ? AND state IN ('queued', 'deferred', 'sending')")
+        return sql
+
+    async def _already_recorded(self, conn, note_id: int, provider_id: str) -> None:
+        """The row was recorded meanwhile (by another daemon, or a provider's report): if with another
+        message, the customer got this one twice. Counted, never hidden."""
+        T = Notification.__table__
+        row = (await conn.execute(select(T.c.channel, T.c.provider_id).where(T.c.id == note_id))).first()
+        if row is not None and row.provider_id and row.provider_id != provider_id:
+            await duplicates.record(conn, self.engine, notification_id=note_id, channel=row.channel,
+                                    provider_id=provider_id, seen_by="outcome", now=self.clock.now())
 
     async def flush_unwritten(self) -> bool:
         """Write the outcomes the database refused earlier. True when none is left."""

@@ -12,10 +12,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from tracker import carrier_codes
+from tracker import carrier_codes, duplicates
 from tracker.carrier_health import as_time, carrier_health
 from tracker.db import sessionmaker
-from tracker.models import CarrierState, Notification, Shipment
+from tracker.inbox import store as inbox
+from tracker.models import CarrierState, Notification, Order, Shipment
 from tracker.privacy.requests import counts as privacy_counts
 from tracker.source_health import STATES, source_health
 
@@ -43,6 +44,8 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
         resent = dict((await s.execute(select(Notification.channel, func.sum(Notification.resent_in_doubt))
                                         .where(Notification.resent_in_doubt > 0)
                                         .group_by(Notification.channel))).all())
+        seen_twice = await duplicates.counts(s)
+        pushes = await inbox.gauges(s, now)
         ships = (await s.execute(select(Shipment.status, func.count()).group_by(Shipment.status))).all()
         due_checks, oldest_check = (await s.execute(
             select(func.count(), func.min(Shipment.next_check_at)).where(Shipment.next_check_at <= now))).one()
@@ -52,6 +55,8 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
         due_notes, oldest_note = (await s.execute(
             select(func.count(), func.min(Notification.next_attempt_at))
             .where(Notification.state.in_(["queued", "deferred"]), Notification.next_attempt_at <= now))).one()
+        contact_problems = (await s.execute(  # ix_orders_contact_problem holds only these rows
+            select(func.count(Order.id)).where(Order.contact_problem.is_not(None)))).scalar_one()
     health = await carrier_health(engine, sorted(carriers))
     sources = await source_health(engine, pushing)
 
@@ -63,9 +68,21 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
     f = Family("tracker_notifications_resent_in_doubt", "gauge",
                "Messages sent again although an interrupted attempt may have reached the provider (it offers "
                "no lookup and sent no event): the possible duplicates.")
-    for channel in sorted({"sms", "email", *resent}):
+    for channel in sorted({"sms", "whatsapp", "email", *resent}):
         f.add(resent.get(channel, 0) or 0, channel=channel)
     out.append(f)
+    f = Family("tracker_notifications_duplicates", "gauge",
+               "Messages the customer got twice, seen afterwards (a second send outcome, status callback or "
+               "event for one notification).")
+    for channel in sorted({"sms", "whatsapp", "email", *seen_twice}):
+        f.add(seen_twice.get(channel, 0), channel=channel)
+    out.append(f)
+    out.append(Family("tracker_push_inbox_depth", "gauge", "Pushes stored and not applied yet.",
+                      [({}, pushes["depth"])]))
+    out.append(Family("tracker_push_inbox_age_seconds", "gauge", "How long the oldest push not applied yet has "
+                      "waited (0 when none).", [({}, pushes["age"])]))
+    out.append(Family("tracker_push_inbox_failed", "gauge", "Pushes kept after they failed to apply "
+                      "sources.inbox.max_attempts times (support is alerted).", [({}, pushes["failed"])]))
     f = Family("tracker_shipments", "gauge", "Shipments by status.")
     for status, n in sorted(ships):
         f.add(n, status=status)
@@ -111,4 +128,8 @@ async def collect(engine, *, carriers: list[str], budgets: dict[str, int], pushi
     out.append(Family("tracker_privacy_requests", "gauge", "Privacy requests recorded, by kind and state (to_answer: "
                       "a Shopify data request waiting for `tracker privacy export`).",
                       [({"kind": k, "state": st}, n) for (k, st), n in sorted((await privacy_counts(engine)).items())]))
+    out.append(Family("tracker_orders_contact_problems", "gauge",
+                      "Orders registered without a contact detail the shop sent (a phone in no plan of the "
+                      "customer's country, a bad email): they hear by the other channel; support sees why.",
+                      [({}, contact_problems)]))
     return out

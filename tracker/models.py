@@ -33,9 +33,16 @@ def _ts(nullable: bool = True, index: bool = False) -> sa.Column:
 
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
+    __table_args__ = (
+        # /metrics counts the orders with a contact problem: only those rows are in this index
+        sa.Index("ix_orders_contact_problem", "id", sqlite_where=sa.text("contact_problem IS NOT NULL"),
+                 postgresql_where=sa.text("contact_problem IS NOT NULL")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=64, unique=True, index=True)
     email: str | None = Field(default=None, max_length=254, index=True)
+    # lower(email), written with it: support searches emails case-folded through this column's index
+    email_folded: str | None = Field(default=None, max_length=254, index=True)
     phone: str | None = Field(default=None, max_length=20, index=True)
     locale: str = Field(default="en", max_length=16)
     timezone: str | None = Field(default=None, max_length=64)
@@ -46,6 +53,9 @@ class Order(SQLModel, table=True):
     # shopify.message_link says so.
     status_url: str | None = Field(default=None, max_length=1000)
     cancelled_at: datetime | None = Field(default=None, sa_column=_ts())  # the shop cancelled the order
+    # Why a contact detail the shop sent could not be used (masked), e.g. a phone in no plan of the
+    # customer's country: the order went on with the channels that work; support sees this.
+    contact_problem: str | None = Field(default=None, max_length=300)
 
     @property
     def channel_list(self) -> list[str]:
@@ -88,6 +98,10 @@ class Shipment(SQLModel, table=True):
     public_token: str = Field(max_length=43, unique=True)
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
+    # The carrier as the shop named it (what the customer reads), when it differs from `carrier`'s name
+    carrier_name: str | None = Field(default=None, max_length=64)
+    # The shop's own tracking link: linked for a parcel no source can track (status not_trackable)
+    tracking_url: str | None = Field(default=None, max_length=1000)
 
 
 class TrackingEventRow(SQLModel, table=True):
@@ -254,6 +268,49 @@ class SourceState(SQLModel, table=True):
     last_error: str | None = None
     pushes_unmatched: int = 0
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
+    # the source said "not before" (429 Retry-After, quota): no daemon calls it until then
+    cooldown_until: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class DuplicateSend(SQLModel, table=True):
+    """A second provider message seen for one notification (a send outcome for a row already sent, a
+    status callback or event naming another message): a duplicate the customer got, counted in /metrics."""
+
+    __tablename__ = "duplicate_sends"
+    __table_args__ = (sa.UniqueConstraint("notification_id", "provider_id", name="uq_duplicate_send"),)
+    id: int | None = Field(default=None, primary_key=True)
+    notification_id: int = Field(index=True)
+    channel: str = Field(max_length=16)
+    provider_id: str = Field(max_length=128)
+    seen_by: str = Field(max_length=32)  # "outcome", "twilio-status", "sendgrid-event"
+    seen_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class PushInbox(SQLModel, table=True):
+    """Verified pushes, stored before they are answered 200 and applied behind (tracker/inbox/).
+
+    pending -> applied | failed. `key` (the first tracking number) keeps one shipment's pushes in order
+    across daemons: a row is taken only when no earlier row of its key is still pending."""
+
+    __tablename__ = "push_inbox"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "event_id", name="uq_push_inbox_event"),
+        sa.Index("ix_push_inbox_due", "state", "next_try_at"),
+        sa.Index("ix_push_inbox_key", "key", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=32)
+    event_id: str = Field(max_length=128)
+    key: str = Field(max_length=128)
+    body: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_try_at: datetime = Field(sa_column=_ts(nullable=False))
+    lease_owner: str | None = Field(default=None, max_length=64)
+    leased_until: datetime | None = Field(default=None, sa_column=_ts())
+    error: str | None = None
+    received_at: datetime = Field(sa_column=_ts(nullable=False))
+    applied_at: datetime | None = Field(default=None, sa_column=_ts())
 
 
 class WebhookEvent(SQLModel, table=True):

@@ -24,7 +24,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracker import plaintext
-from tracker.carriers.catalog import AUTO, canonical
+from tracker.carriers.catalog import AUTO, canonical, display_name, normalise
+from tracker.carriers.countries import ISO_COUNTRIES
 from tracker.carriers.detect import Undetected, choose
 from tracker.models import Order, Shipment
 
@@ -32,8 +33,12 @@ LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 _SPACES = re.compile(r"\s+")
 _TRACKING = re.compile(r"[A-Z0-9\-_.]+")
 CHANNELS = ("whatsapp", "sms", "email")
+# A parcel no source can follow (a carrier no module or aggregator serves): kept, announced as shipped with
+# the shop's link, never polled.
+NOT_TRACKABLE = "not_trackable"
 CHUNK = 500  # values per IN (...) lookup on SQLite
 CONTACT = ("email", "phone", "locale", "timezone", "channels")  # what re-registering an order may change
+STORED = (*CONTACT, "contact_problem", "email_folded")  # the order columns a registration writes
 
 
 class InputError(ValueError):
@@ -56,6 +61,11 @@ class Registration:
     first_check_seconds: float | None = None  # a pushed shipment's first poll is only a safety check
     # Contact fields this registration sets or clears; a known order keeps the others as they are.
     given: frozenset[str] = frozenset(("email", "phone", "locale", "timezone", "channels"))
+    # why a contact detail the shop sent was left out (masked; shown to support), None: nothing left out
+    contact_problem: str | None = None
+    carrier_name: str | None = None  # the carrier as the shop named it, when tracker's name differs
+    tracking_url: str | None = None  # the shop's own tracking link
+    trackable: bool = True  # False: no source can follow this carrier; the parcel is kept "not trackable"
 
 
 def _valid_number(parsed: phonenumbers.PhoneNumber, region: str) -> bool:
@@ -66,16 +76,34 @@ def _valid_number(parsed: phonenumbers.PhoneNumber, region: str) -> bool:
     return phonenumbers.is_valid_number(parsed)
 
 
-def normalize_phone(raw: str, region: str) -> str:
-    try:
-        parsed = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is None or not _valid_number(parsed, region):
-        raise InputError("phone", f"{raw!r} is not a valid phone number",
-                         "give it in international form, for example +14155550123")
-    # E.164 as phonenumbers.format_number(...E164) writes it, without its generic formatting machinery
-    return f"+{parsed.country_code}{phonenumbers.national_significant_number(parsed)}"
+def normalize_phone(raw: str, region: str, countries: tuple[str, ...] = ()) -> str:
+    """E.164 of `raw`, read as a number of the customer's `countries` in order (shipping address, then
+    billing), then of the shop's `region`: the first plan it is valid in."""
+    regions = tuple(dict.fromkeys((*countries, region)))
+    for r in regions:
+        try:
+            parsed = phonenumbers.parse(raw, r)
+        except phonenumbers.NumberParseException:
+            continue
+        if _valid_number(parsed, r):
+            # E.164 as phonenumbers.format_number(...E164) writes it, without its generic formatting machinery
+            return f"+{parsed.country_code}{phonenumbers.national_significant_number(parsed)}"
+        if raw.lstrip().startswith("+"):
+            break  # international form: the region plays no part
+    where = f" in {' or '.join(regions)}" if countries else ""
+    raise InputError("phone", f"{raw!r} is not a valid phone number{where}",
+                     "give it in international form, for example +351912345678, or check the country")
+
+
+def countries_of(value: str | None) -> tuple[str, ...]:
+    """The `country` field: an ISO 3166-1 alpha-2 code, or several comma-separated (shipping address
+    first, then billing). InputError naming the field otherwise."""
+    codes = tuple(dict.fromkeys(c.strip().upper() for c in (value or "").split(",") if c.strip()))
+    for code in codes:
+        if code not in ISO_COUNTRIES:
+            raise InputError("country", f"{code[:8]!r} is not an ISO 3166 country code",
+                             "give the customer's country as two letters, for example PT, ES, GR, BR or US")
+    return codes
 
 
 # A plain ASCII dot-atom local part: email-validator leaves it as it is, so only the domain needs its
@@ -114,7 +142,8 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
              email: str | None = None, phone: str | None = None, locale: str | None = None,
              timezone: str | None = None, channels: list[str] | str | None = None, clear: Iterable[str] = (),
              known_carriers: list[str], default_locale: str = "en", default_channels: list[str] | None = None,
-             default_region: str = "US", route: Callable[[str], tuple[str, float | None] | None] | None = None) -> Registration:
+             default_region: str = "US", route: Callable[[str], tuple[str, float | None] | None] | None = None,
+             country: str | None = None, tracking_url: str | None = None, untrackable: bool = False) -> Registration:
     """Check and normalize one registration. Raises InputError on the first bad field.
 
     A contact field left out (None or blank) is not given: a known order keeps its value. `clear` names
@@ -122,6 +151,7 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
     """
     given_values = {"email": email, "phone": phone, "locale": locale, "timezone": timezone}
     texts = {"order_number": order_number, "carrier": carrier, "tracking_number": tracking_number, **given_values,
+             "tracking_url": tracking_url,
              "channels": ",".join(map(str, channels)) if isinstance(channels, list) else channels}
     if plaintext.problem("".join(v for v in texts.values() if isinstance(v, str))):  # one look, then which
         for name, value in texts.items():
@@ -146,14 +176,19 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
         if (carrier or "").strip():
             raise InputError("tracking_number", f"is empty but carrier {carrier.strip()[:32]!r} is given",
                              "give the parcel's tracking number, or leave both out until the order ships")
-        carrier, source, first_check = "", "", None
+        carried = Carried("", "")
     elif len(tracking) > 64 or not _TRACKING.fullmatch(tracking):
         raise InputError("tracking_number", f"{tracking_number!r} is not a tracking number",
                          "use the letters and digits printed on the label")
     else:
-        carrier, source, first_check = _carrier_and_source(tracking, carrier, known_carriers, route)
+        carried = _carrier_and_source(tracking, carrier, known_carriers, route, untrackable)
+    url = (tracking_url or "").strip() or None
+    if url and (len(url) > 1000 or not re.fullmatch(r"https?://[^\s\"'<>]+", url)):
+        raise InputError("tracking_url", "is not an http(s) address", "give the carrier's tracking page address, "
+                         "https://…, or leave it out")
     email_n = normalize_email(email.strip()) if email and email.strip() else None
-    phone_n = normalize_phone(phone.strip(), default_region) if phone and phone.strip() else None
+    phone_n = (normalize_phone(phone.strip(), default_region, countries_of(country))
+               if phone and phone.strip() else None)
     loc = (locale.strip() if "locale" in given else default_locale).replace("_", "-")
     if not LOCALE.match(loc):
         raise InputError("locale", f"{locale!r} is not a language tag", "use a tag such as en, pt-BR, es or el")
@@ -172,8 +207,9 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
         if c not in CHANNELS:
             raise InputError("channels", f"unknown channel {c!r}",
                              "use sms, email, whatsapp or several (sms,email or whatsapp,email)")
-    return Registration(number, carrier, tracking, email_n, phone_n, loc, timezone or None,
-                        tuple(dict.fromkeys(wanted)), source, first_check, frozenset(given | cleared))
+    return Registration(number, carried.carrier, tracking, email_n, phone_n, loc, timezone or None,
+                        tuple(dict.fromkeys(wanted)), carried.source, carried.first_check, frozenset(given | cleared),
+                        carrier_name=carried.name, tracking_url=url, trackable=carried.trackable)
 
 
 def merge(reg: Registration, current: dict[str, Any] | None) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -189,6 +225,12 @@ def merge(reg: Registration, current: dict[str, Any] | None) -> tuple[dict[str, 
     else:
         values = {f: new[f] if f in reg.given else current[f] for f in CONTACT}
         changed = tuple(f for f in CONTACT if values[f] != current[f])
+    # the last word on a contact detail the shop sent: a problem with it, or a good one that clears it
+    problem = (current or {}).get("contact_problem") or ""
+    fixed = not reg.contact_problem and problem.split(" ", 1)[0] in reg.given  # "phone left out: ..."
+    values["contact_problem"] = reg.contact_problem or (None if fixed or current is None
+                                                        else current.get("contact_problem"))
+    values["email_folded"] = values["email"].lower() if values["email"] else None
     if not values["email"] and not values["phone"]:
         if current is None:
             raise InputError("email", "no email and no phone given",
@@ -235,7 +277,7 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
     unreachable; the order's personal data was erased) comes back with an error and writes nothing. `load`: put the rows in each outcome.
     """
     orders_t, ships_t = Order.__table__, Shipment.__table__
-    cols = [orders_t.c[f] for f in CONTACT]
+    cols = [orders_t.c[f] for f in STORED]
     conn = await session.connection()
     if conn.dialect.name == "postgresql":
         # A prepared IN (...) lookup otherwise soon runs a generic plan made from the statistics of a
@@ -300,8 +342,9 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
             outcome.new_order = True
             outcome.created = not reg.tracking_number
         else:
+            problem_moved = values["contact_problem"] != state.get("contact_problem")
             state.update(values)
-            if changed and reg.order_number in known:
+            if (changed or problem_moved) and reg.order_number in known:
                 dirty[reg.order_number] = state
         if holder is None and reg.tracking_number:
             owner[key] = (reg.order_number, None)
@@ -315,14 +358,16 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
             known[number] = {"id": oid, **fresh[number]}
     if dirty:
         await session.execute(
-            update(orders_t).where(orders_t.c.id == bindparam("_id")).values({f: bindparam(f) for f in CONTACT}),
-            [{"_id": v["id"], **{f: v[f] for f in CONTACT}} for v in dirty.values()])
+            update(orders_t).where(orders_t.c.id == bindparam("_id")).values({f: bindparam(f) for f in STORED}),
+            [{"_id": v["id"], **{f: v[f] for f in STORED}} for v in dirty.values()])
     if new_ships:
         await insert_many(session, ships_t, [{
-            "order_id": known[reg.order_number]["id"], "carrier": reg.carrier, "source": reg.source or reg.carrier,
-            "tracking_number": reg.tracking_number, "status": "pending",
-            "next_check_at": now + timedelta(seconds=first_check_seconds if reg.first_check_seconds is None
-                                             else reg.first_check_seconds),
+            "order_id": known[reg.order_number]["id"], "carrier": reg.carrier,
+            "source": (reg.source or reg.carrier) if reg.trackable else "",
+            "tracking_number": reg.tracking_number, "status": "pending" if reg.trackable else NOT_TRACKABLE,
+            "next_check_at": None if not reg.trackable else now + timedelta(
+                seconds=first_check_seconds if reg.first_check_seconds is None else reg.first_check_seconds),
+            "carrier_name": reg.carrier_name, "tracking_url": reg.tracking_url,
             "public_token": secrets.token_urlsafe(24), "created_at": now, "updated_at": now} for _, reg in new_ships])
     if load and out:
         await _load(session, out, dict(items), known)
@@ -398,27 +443,60 @@ async def _load(session: AsyncSession, out: list[Outcome], regs: dict[int, Regis
         o.shipment = ships[(o.order.id, reg.carrier, reg.tracking_number)] if reg.tracking_number else None
 
 
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """Who carries a parcel and who tells us about it (what _carrier_and_source decides)."""
+
+    carrier: str
+    source: str
+    first_check: float | None = None
+    name: str | None = None  # the shop's own name of the carrier, when it is not tracker's
+    trackable: bool = True
+
+
 def _carrier_and_source(tracking: str, carrier: str | None, known_carriers: list[str],
-                        route: Callable[[str], tuple[str, float | None] | None] | None) -> tuple[str, str, float | None]:
-    carrier = (carrier or "").strip().lower()
+                        route: Callable[[str], tuple[str, float | None] | None] | None,
+                        untrackable: bool = False) -> Carried:
+    """The carrier a shop's text names (the alias table), or the one the number's format says. A name
+    tracker does not know goes to the default aggregator (AUTO: it detects the carrier), keeping the shop's
+    name for the customer; with `untrackable` a carrier no source serves is kept as a parcel nobody can
+    track instead of refused."""
+    given = " ".join((carrier or "").split())
+    name = None
+    carrier = given.lower()
     if not carrier:
         try:
             carrier = choose(tracking, known_carriers)
         except Undetected as exc:
-            if exc.candidates or AUTO not in known_carriers:
+            posts = [c for c in exc.candidates if c.startswith("post-")]
+            if AUTO in known_carriers and posts and posts == exc.candidates:
+                carrier, name = AUTO, f"Post {posts[0][5:].upper()}"  # another country's post: the aggregator
+            elif exc.candidates or AUTO not in known_carriers:
                 raise InputError("carrier", exc.problem, exc.fix) from None
-            carrier = AUTO  # the default source (an aggregator) detects it
-    if route is not None:
-        carrier = canonical(carrier)  # "ACS Courier", "correos" -> acs, correos-es
+            else:
+                carrier = AUTO  # the default source (an aggregator) detects it
+        if route is not None:
+            carrier = canonical(carrier)  # detected "correos" -> correos-es
+    elif route is not None:
+        carrier = canonical(carrier)  # "ACS Courier", "CTT Expresso", "correos" -> acs, ctt, correos-es
+        name = given[:64] if normalise(given) not in (normalise(carrier), normalise(display_name(carrier))) else None
     if carrier not in known_carriers:
-        raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
+        if AUTO in known_carriers and route is not None:
+            carrier, name = AUTO, given[:64]
+        elif untrackable and given:
+            return Carried(re.sub(r"[^a-z0-9]+", "-", normalise(given)).strip("-")[:32] or "unknown", "",
+                           name=given[:64], trackable=False)
+        else:
+            raise InputError("carrier", f"unknown carrier {carrier!r}", f"use one of {', '.join(known_carriers)}")
     source, first_check = carrier, None
     if route is not None:
         source, first_check = route(carrier) or ("", None)
         if not source:
+            if untrackable:
+                return Carried(carrier, "", name=name or given[:64] or None, trackable=False)
             raise InputError("carrier", f"no tracking source serves {carrier!r}",
                              "configure its module under carriers:, or route it (sources.routes / sources.default)")
-    return carrier, source, first_check
+    return Carried(carrier, source, first_check, name)
 
 
 async def register(session: AsyncSession, reg: Registration, now: datetime, *,

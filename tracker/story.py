@@ -58,6 +58,8 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
             if order.erased_at else f"  customer: email {order.email or '-'}, phone {order.phone or '-'}; ")
            + f"language {order.locale}; channels {order.channels}",
            f"  times in {settings.shop.timezone}"]
+    if order.contact_problem:
+        out.insert(2, f"  CONTACT PROBLEM: {order.contact_problem}")
     if order.cancelled_at:
         out.append(f"  CANCELLED by the shop {t(order.cancelled_at)}: its parcels are no longer tracked")
     order_notes = [n for n in notes if n.shipment_id is None]
@@ -73,7 +75,8 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
         out.append("")
         via = f" via {ship.source}" if ship.source and ship.source != ship.carrier else ""
         parcel = f"Parcel {i} of {len(ships)}: " if len(ships) > 1 else ""
-        line = f"{parcel}Shipment {ship.carrier}{via} {ship.tracking_number}: {ship.status.upper()}"
+        named = f" (the shop's {ship.carrier_name!r})" if ship.carrier_name else ""
+        line = f"{parcel}Shipment {ship.carrier}{named}{via} {ship.tracking_number}: {ship.status.upper()}"
         if ship.status_at:
             line += f" since {t(ship.status_at)}"
         out.append(line)
@@ -93,6 +96,8 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
             facts.append(f"CARRIER PAUSED: {paused[ship.source or ship.carrier].paused_reason}")
         out.append("  " + "; ".join(facts))
         out.append(f"  customer page: {settings.server.public_url.rstrip('/')}/t/{ship.public_token}")
+        if ship.tracking_url:
+            out.append(f"  shop's tracking link: {ship.tracking_url}")
         if ship.id in ratings:
             r = ratings[ship.id]
             said = f': "{r.comment}"' if r.comment else " (no comment)"

@@ -89,8 +89,12 @@ class Subscriber:
 
     async def _run_source(self, batches: list, stats: SubscribeStats) -> None:
         for source, action, rows in batches:
+            until = self.sources[source].cooldown_until
             if self.stopping:
                 await self._give_back([r.id for r in rows])
+                continue
+            if until is not None and until > self.clock.now():  # the source said "not before": nothing until then
+                await self._give_back([r.id for r in rows], at=until)
                 continue
             await self._run(source, action, rows, stats)
 
@@ -115,7 +119,7 @@ class Subscriber:
     async def claim(self, now: datetime) -> dict[tuple[str, str], list]:
         Sub = SourceSubscription
         renew_by = now + timedelta(hours=self.cfg.renew_before_hours)
-        blocked = await self._out_of_quota()
+        blocked = await self._blocked(now)
         due = (select(Sub.id)
                .where(Sub.source.in_([s for s in self.sources if s not in blocked]) if blocked else
                       Sub.source.in_(list(self.sources)),
@@ -135,17 +139,38 @@ class Subscriber:
             out[(row.source, "stop" if row.state == "stopping" else "subscribe")].append(row)
         return out
 
-    async def _give_back(self, ids: list[int]) -> None:
+    async def _give_back(self, ids: list[int], at: datetime | None = None) -> None:
         async with self._writing, self.maker() as session, session.begin():
             await session.execute(update(SourceSubscription).where(SourceSubscription.id.in_(ids))
-                                  .values(next_try_at=self.clock.now()).execution_options(synchronize_session=False))
+                                  .values(next_try_at=at or self.clock.now())
+                                  .execution_options(synchronize_session=False))
 
     # --- quota ---------------------------------------------------------------------------------
-    async def _out_of_quota(self) -> set[str]:
+    async def _blocked(self, now: datetime) -> set[str]:
+        """Sources not to call now: out of quota, or cooling down after a Retry-After (told to this daemon
+        or, through source_states, to any other)."""
         async with self.maker() as session:
-            return {s for (s,) in await session.execute(
-                select(SourceState.source).where(SourceState.quota_remaining.is_not(None),
-                                                 SourceState.quota_remaining <= 0))}
+            rows = (await session.execute(select(SourceState.source, SourceState.quota_remaining,
+                                                 SourceState.cooldown_until))).all()
+        out = set()
+        for source, remaining, until in rows:
+            if remaining is not None and remaining <= 0:
+                out.add(source)
+            rt = self.sources.get(source)
+            if rt is not None and until is not None and until > now and (
+                    rt.cooldown_until is None or rt.cooldown_until < until):
+                rt.cooldown_until = until
+        return out | {n for n, rt in self.sources.items() if rt.cooldown_until is not None and rt.cooldown_until > now}
+
+    async def _cool(self, source: str, seconds: float, now: datetime) -> None:
+        """A Retry-After (429, quota, 503) holds every request to this source, by every daemon, that long."""
+        until = now + timedelta(seconds=seconds)
+        rt = self.sources[source]
+        if rt.cooldown_until is None or rt.cooldown_until < until:
+            rt.cooldown_until = until
+            await self._state(source, now, cooldown_until=until)
+            log.info("source %s asked to wait %g s; no request to it before %s", source, seconds,
+                     until.isoformat(timespec="seconds"))
 
     async def read_quotas(self, now: datetime) -> None:
         stale = now - timedelta(hours=self.cfg.quota_check_hours)
@@ -155,6 +180,8 @@ class Subscriber:
             st = states.get(name)
             if st is not None and st.quota_checked_at is not None and st.quota_checked_at > stale:
                 continue
+            if rt.cooldown_until is not None and rt.cooldown_until > now:
+                continue  # read it once the source's cool-down is over
             try:
                 await self._pace(rt)
                 quota = await rt.carrier.quota()
@@ -226,8 +253,8 @@ class Subscriber:
             log.warning("source %s: %s failed: %s", source, "registration" if action == "subscribe" else "stop",
                         reason)
         await self._state(source, now, failures=failures, failing_since=since, last_error=reason[:500])
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            rt.cooldown_until = now + timedelta(seconds=exc.retry_after)
+        if getattr(exc, "retry_after", None):
+            await self._cool(source, exc.retry_after, now)
         async with self._writing, self.maker() as session, session.begin():
             for r in rows:
                 wait = getattr(exc, "retry_after", None) or backoff(
@@ -248,6 +275,7 @@ class Subscriber:
         days = rt.carrier.subscription_days
         refused: list[tuple] = []
         accepted = 0
+        cool = 0.0
         async with self._writing, self.maker() as session, session.begin():
             for r in rows:
                 answer = answers.get(r.tracking_number)
@@ -257,6 +285,7 @@ class Subscriber:
                     stats.stopped += 1
                     continue
                 if isinstance(answer, (Temporary, RateLimited)):  # e.g. out of quota: try again later
+                    cool = max(cool, answer.retry_after or 0)
                     wait = answer.retry_after or backoff(r.attempts + 1, self.cfg.backoff_base_seconds,
                                                          self.cfg.backoff_max_seconds, self.rng)
                     await session.execute(update(Sub).where(Sub.id == r.id).values(
@@ -300,3 +329,5 @@ class Subscriber:
                 st.failures, st.failing_since, st.last_error, st.updated_at = 0, None, None, now
                 if st.quota_remaining is not None and action == "subscribe":
                     st.quota_remaining = max(0, st.quota_remaining - accepted)
+        if cool:
+            await self._cool(source, cool, now)

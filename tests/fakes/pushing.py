@@ -4,6 +4,7 @@ per-second request limit (429 + Retry-After) counted, and injected faults (5xx, 
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import Callable
@@ -52,6 +53,8 @@ class PushFake(FakeServer):
         self.parcels: dict[str, Parcel] = {}
         self.webhook_url = ""
         self.pushed: list[tuple[int, bytes]] = []  # (daemon's HTTP status, body) of every push
+        self.answers: list = []  # the daemon's JSON answer to every push (None when not JSON)
+        self.retry_afters: list[str | None] = []  # its Retry-After header, when it asked to retry
         self.requests: list[tuple[str, int]] = []  # (endpoint, numbers in the request)
         self.over_limit = 0  # requests refused with 429 for exceeding per_second
         self._window: deque[float] = deque()
@@ -131,7 +134,12 @@ class PushFake(FakeServer):
         url = parcel.url or self.webhook_url
         async with self._http.post(url, data=body, headers={"Content-Type": "application/json", **sign,
                                                              **(headers or {})}) as resp:
-            await resp.read()
+            raw = await resp.read()
+            try:
+                self.answers.append(json.loads(raw))
+            except ValueError:
+                self.answers.append(None)
+            self.retry_afters.append(resp.headers.get("Retry-After"))
             self.pushed.append((resp.status, body))
             return resp.status
 

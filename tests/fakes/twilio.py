@@ -9,6 +9,12 @@ object string of at most 100 values, 21654 without a ContentSid); free-form `Bod
 with 63016 (reported by status callback, as Twilio does) unless the customer wrote within 24 hours
 (`inbound()` to a whatsapp: sender opens that session, on the fake's clock).
 
+Twilio's Content API lives here too (`GET /v1/Content/{HX...}`, the resource of content.twilio.com): a
+template added with `add_template(sid, body)` is served with its `types["twilio/text"].body`, and a
+message sent with it is listed with that body, its `{{n}}` filled from ContentVariables, as Twilio lists
+a template message (the create answer's `body` is "" with a MessagingServiceSid, as Twilio answers).
+`list_template_text = False` lists them with an empty body instead.
+
     async with FakeTwilio(auth_token="...") as tw:
         settings: providers.twilio.base_url = tw.url
         tw.inject(Fault(429, {...}, {"Retry-After": "5"}))     # or tw.fail_next(...)
@@ -55,6 +61,9 @@ class FakeTwilio(FakeServer):
         self.sessions: dict[str, float] = {}  # whatsapp:+... -> when the customer last wrote (fake's clock)
         self.approved: set[str] | None = None  # ContentSids WhatsApp approved; None: any well-formed one
         self.fates: list[tuple[dict, str, str]] = []  # (message, status, error code) to report by callback
+        self.contents: dict[str, dict] = {}  # HX... -> Content API resource
+        self.content_fetches = 0
+        self.list_template_text = True
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
@@ -62,6 +71,38 @@ class FakeTwilio(FakeServer):
         # base_url http://127.0.0.1:PORT/NAME: the same account, each message marked with who sent it
         app.router.add_post("/{via}/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
         app.router.add_get("/{via}/2010-04-01/Accounts/{sid}/Messages.json", self.list_messages)
+        app.router.add_get("/v1/Content/{content}", self.fetch_content)
+        app.router.add_get("/{via}/v1/Content/{content}", self.fetch_content)
+
+    # --- Content API -------------------------------------------------------------------------------
+    def add_template(self, sid: str, body: str, *, language: str = "en", defaults: dict | None = None) -> None:
+        self.contents[sid] = {
+            "sid": sid, "account_sid": self.account_sid, "friendly_name": f"tracker_{sid[-6:]}",
+            "language": language, "variables": defaults or {}, "types": {"twilio/text": {"body": body}},
+            "url": f"https://content.twilio.com/v1/Content/{sid}", "date_created": "2026-01-05T10:00:00Z",
+            "date_updated": "2026-01-05T10:00:00Z",
+            "links": {"approval_create": f"https://content.twilio.com/v1/Content/{sid}/ApprovalRequests/whatsapp",
+                      "approval_fetch": f"https://content.twilio.com/v1/Content/{sid}/ApprovalRequests"}}
+
+    async def fetch_content(self, request: web.Request) -> web.Response:
+        self.content_fetches += 1
+        if not self._authorized(request):
+            return web.json_response({"code": 20003, "message": "Authenticate", "status": 401}, status=401)
+        content = self.contents.get(request.match_info["content"])
+        if content is None:
+            return web.json_response({"code": 20404, "message": "The requested resource was not found",
+                                      "more_info": "https://www.twilio.com/docs/errors/20404", "status": 404},
+                                     status=404)
+        return web.json_response(content)
+
+    def rendered(self, form: dict) -> str:
+        """A template message's text as Twilio fills it in ("" for a template it does not know)."""
+        content = self.contents.get(form.get("ContentSid", ""))
+        if content is None:
+            return ""
+        values = {**content["variables"], **json.loads(form.get("ContentVariables") or "{}")}
+        return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: str(values.get(m.group(1), m.group(0))),
+                      content["types"]["twilio/text"]["body"])
 
     # --- injection ---------------------------------------------------------------------------------
     def fail_next(self, status: int = 500, *, code: int | None = None, times: int = 1,
@@ -162,11 +203,15 @@ class FakeTwilio(FakeServer):
             if message.get("StatusCallback"):
                 await self.status_callback(message, status, code)
 
-    def _resource(self, form: dict) -> dict:
+    def _resource(self, form: dict, *, listed: bool = False) -> dict:
         sid = form["sid"]
+        body = form.get("Body")
+        if form.get("ContentSid"):
+            body = self.rendered(form) if (listed and self.list_template_text) or (
+                not listed and not form.get("MessagingServiceSid")) else ""
         return {
             "sid": sid, "account_sid": self.account_sid, "to": form.get("To"), "from": form.get("From"),
-            "messaging_service_sid": form.get("MessagingServiceSid"), "body": form.get("Body") or f"[template {form.get('ContentSid')}]",
+            "messaging_service_sid": form.get("MessagingServiceSid"), "body": body,
             "status": "accepted" if form.get("MessagingServiceSid") else "queued", "num_segments": "1",
             "error_code": None, "error_message": None, "direction": "outbound-api",
             # RFC 2822, as Twilio writes them; date_sent stays null while the message waits in Twilio's queue
@@ -182,7 +227,8 @@ class FakeTwilio(FakeServer):
             return web.json_response({"code": 20003, "message": "Authenticate", "status": 401}, status=401)
         to = request.query.get("To")
         size = int(request.query.get("PageSize", "50"))
-        found = [self._resource(m) for m in reversed(self.messages) if to is None or m.get("To") == to][:size]
+        found = [self._resource(m, listed=True) for m in reversed(self.messages)
+                 if to is None or m.get("To") == to][:size]
         uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         return web.json_response({"messages": found, "next_page_uri": None, "previous_page_uri": None,
                                   "first_page_uri": uri, "page": 0, "page_size": size, "start": 0,

@@ -58,7 +58,9 @@ class AfterShipSettings(CarrierSettings):
     api_key: str = ""
     webhook_secret: str = ""
     push: bool = True
-    replay_window_seconds: float = Field(6 * 3600, gt=0, description="older webhooks (their ts) are refused")
+    replay_window_seconds: float = Field(4 * 24 * 3600, gt=0,
+                                          description="older webhooks (their ts) are refused; above "
+                                                      "AfterShip's retry horizon (14 tries over ~68 h)")
 
 
 def status_of(tag: str | None, subtag: str | None = None) -> Status:

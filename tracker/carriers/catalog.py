@@ -15,7 +15,11 @@ push) is chosen by config (tracker/routing.py). Aggregators need the carrier in 
 
 from __future__ import annotations
 
+import csv
+import re
+import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +72,72 @@ ALIASES: dict[str, str] = {
 # A carrier the shop did not name and no rule recognises: the aggregator detects it.
 AUTO = "auto"
 
+# The names shops type, in a data file (carriers shops in BR, ES, PT, GR, US and the EU ship with).
+NAMES_FILE = Path(__file__).with_name("data") / "carrier_names.csv"
+# Words a name may end with that do not change the company ("ACS Courier", "CTT Expresso", "Seur S.A.")
+SUFFIXES = {"express", "expresso", "expres", "courier", "couriers", "sa", "sl", "slu", "ltda", "ltd", "inc", "llc",
+            "gmbh", "spa", "srl", "bv", "co", "company", "transportes", "logistics", "logistica", "delivery"}
 
+
+def normalise(name: str) -> str:
+    """A name as the alias table compares it: accents, case, punctuation and spacing ignored."""
+    text = unicodedata.normalize("NFKD", name or "")
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold().replace("&", "").replace(".", "")
+    return " ".join(re.sub(r"[\W_]+", " ", text).split())
+
+
+def _stripped(key: str) -> str:
+    words = key.split()
+    while len(words) > 1 and words[-1] in SUFFIXES:
+        words.pop()
+    return " ".join(words)
+
+
+def _load_names(path: Path) -> dict[str, str]:
+    """Read the data file: new carriers go into CATALOG; returns normalised alias -> carrier."""
+    table: dict[str, str] = {}
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = csv.DictReader(line for line in f if not line.startswith("#"))
+        for row in rows:
+            name = row["carrier"].strip()
+            if name not in CATALOG:
+                if not row["display"]:
+                    raise ValueError(f"{path.name}: carrier {name!r} is new and needs a display name")
+                CATALOG[name] = CarrierInfo(name, row["display"].strip(), row["market"].strip() or "INT",
+                                            int(row["seventeen"]) if row["seventeen"].strip() else None,
+                                            row["aftership"].strip() or None, row["easypost"].strip() or None)
+            for alias in [name, *row["aliases"].split("|")]:
+                key = normalise(alias)
+                if key and table.setdefault(key, name) != name:
+                    raise ValueError(f"{path.name}: {alias!r} names both {table[key]} and {name}")
+    for info in CATALOG.values():  # a display name is an alias where no row says otherwise ("GLS": gls-es)
+        table.setdefault(normalise(info.display), info.name)
+    return table
+
+
+NAMES: dict[str, str] = _load_names(NAMES_FILE)
 _DISPLAYS = {info.display.lower(): info.name for info in CATALOG.values()} | {"correos": "correos-es"}
+
+
+def resolve(name: str | None, extra: dict[str, str] | None = None) -> str | None:
+    """The catalog carrier a shop's text names ("CTT Expresso" -> ctt, "Γενική Ταχυδρομική" -> geniki),
+    or None when no alias matches. `extra`: the shop's own aliases (intake.carrier_aliases), first."""
+    key = normalise(name or "")
+    if not key:
+        return None
+    for table in ({normalise(k): v for k, v in (extra or {}).items()}, NAMES):
+        if key in table:
+            return table[key]
+        if _stripped(key) in table:
+            return table[_stripped(key)]
+    return None
 
 
 def canonical(name: str) -> str:
     """A catalog name for what a shop may write: the name itself, an alias, or the display name
     ("ACS Courier", "Total Express")."""
     name = " ".join((name or "").split()).lower()
-    return ALIASES.get(name) or _DISPLAYS.get(name) or name
+    return ALIASES.get(name) or _DISPLAYS.get(name) or (name if name in CATALOG else resolve(name)) or name
 
 
 def display_name(name: str) -> str:

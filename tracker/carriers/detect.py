@@ -39,12 +39,13 @@ from tracker.carriers.countries import ISO_COUNTRIES
 NATIONAL_POSTS: dict[str, str] = {
     "BR": "correios",
     "ES": "correos",
+    "PT": "ctt",
     "GR": "elta",
     "US": "usps",
     "DE": "dhl",
 }
 DISPLAY = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "DHL", "correios": "Correios (Brazil)",
-           "correos": "Correos (Spain)", "elta": "ELTA (Greece)", "sandbox": "Sandbox", "purolator": "Purolator",
+           "correos": "Correos (Spain)", "ctt": "CTT (Portugal)", "elta": "ELTA (Greece)", "sandbox": "Sandbox", "purolator": "Purolator",
            "old-dominion": "Old Dominion"}
 
 # Strengths of a fit.

@@ -61,7 +61,9 @@ class EasyPostSettings(CarrierSettings):
     api_key: str = ""
     webhook_secret: str = ""
     push: bool = True
-    replay_window_seconds: float = Field(6 * 3600, gt=0, description="older events (their created_at) are refused")
+    replay_window_seconds: float = Field(4 * 24 * 3600, gt=0,
+                                          description="older events (their created_at) are refused; above "
+                                                      "EasyPost's retry horizon (24 h)")
 
 
 def status_of(status: str | None, detail: str | None = None) -> Status:

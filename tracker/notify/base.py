@@ -92,6 +92,10 @@ class Channel(ABC):
     async def send(self, message: Message) -> SendResult:
         """Hand one rendered message to the provider."""
 
+    async def listed_text(self, message: Message) -> str:
+        """The text the provider will show for this message in its list (what `find_sent` matches)."""
+        return message.text
+
     async def find_sent(self, to: str, digest: str, since: datetime) -> str | None:
         """The provider's id of a message to `to` whose `body_digest(to, text)` is `digest`, handed over at
         or after `since`; None when the provider does not have it. Raises Temporary when it cannot tell."""

@@ -2,7 +2,9 @@
 
 Templates live in `templates/<locale>/<milestone>.txt.j2` with three blocks (subject, sms, text), and
 `templates/<locale>/_email.html.j2` wraps the text into the HTML part. A shop can override any file by
-putting one of the same name in `templates.override_dir`. Locale falls back pt-BR -> pt -> en.
+putting one of the same name in `templates.override_dir`. A locale falls back by language, then to the
+shop's default: pt-PT -> pt -> pt-BR (a locale of the same language that has templates) -> shop default
+-> en; es-MX -> es; el-GR -> el; en-GB -> en. The order keeps the locale it was given.
 """
 
 from __future__ import annotations
@@ -54,17 +56,18 @@ class Rendered:
     sms_short: str | None = None  # the essentials only, for when `sms` is over the segment budget
 
 
-def locale_chain(locale: str | None) -> list[str]:
-    """'pt-BR' -> ['pt-BR', 'pt', 'en']."""
+def locale_chain(locale: str | None, default: str | None = None, available: tuple[str, ...] = ()) -> list[str]:
+    """'pt-PT' -> ['pt-PT', 'pt', 'pt-BR', <default's chain>, 'en'] where 'pt-BR' is the first of
+    `available` (locales that have templates) of the same language."""
     chain: list[str] = []
-    if locale:
-        norm = locale.replace("_", "-")
-        chain.append(norm)
-        if "-" in norm:
-            chain.append(norm.split("-")[0])
-    if FALLBACK not in chain:
-        chain.append(FALLBACK)
-    return chain
+    for tag in (locale, default):
+        if not tag:
+            continue
+        norm = tag.replace("_", "-")
+        lang = norm.split("-")[0]
+        chain += [norm, lang] + [a for a in available if a.split("-")[0] == lang]
+    chain.append(FALLBACK)
+    return list(dict.fromkeys(chain))
 
 
 def localized_date(value: date | None, locale: str, patterns: dict[str, str] = DATE_PATTERNS) -> str | None:
@@ -115,11 +118,16 @@ def with_article(ctx, day: str | None) -> str:
 
 
 class Renderer:
-    def __init__(self, override_dir: str | None = None, brand: Brand | None = None) -> None:
+    def __init__(self, override_dir: str | None = None, brand: Brand | None = None,
+                 default_locale: str | None = None) -> None:
         self.brand = brand or Brand()
+        self.default_locale = default_locale
         loaders = [FileSystemLoader(str(TEMPLATES))]
+        dirs = [TEMPLATES]
         if override_dir:
             loaders.insert(0, FileSystemLoader(override_dir))
+            dirs.insert(0, Path(override_dir))
+        self.available = tuple(sorted({p.name for d in dirs if d.is_dir() for p in d.iterdir() if p.is_dir()}))
         self.env = Environment(
             loader=ChoiceLoader(loaders),
             undefined=StrictUndefined,
@@ -131,14 +139,15 @@ class Renderer:
         self.env.filters["the"] = with_article
 
     def _pick(self, name: str, locale: str | None):
-        for candidate in locale_chain(locale):
+        for candidate in locale_chain(locale, self.default_locale, self.available):
             try:
                 return self.env.get_template(f"{candidate}/{name}"), candidate
             except TemplateNotFound:
                 continue
         raise TemplateNotFound(f"{name} for locale {locale}")
 
-    def render(self, milestone: str, locale: str | None, context: dict[str, Any]) -> Rendered:
+    def render(self, milestone: str, locale: str | None, context: dict[str, Any], *, html: bool = True) -> Rendered:
+        """Every part of one message; `html=False` (SMS, WhatsApp) skips the email layout, the costliest part."""
         template, used = self._pick(f"{milestone}.txt.j2", locale)
         ctx = dict(context)
         ctx["expected_date"] = localized_date(context.get("expected_delivery"), used)
@@ -158,6 +167,8 @@ class Renderer:
         block = lambda name: _squash("".join(tctx.blocks[name][0](tctx)))  # noqa: E731
         subject, sms, text = block("subject").replace("\n", " "), block("sms"), block("text")
         short = block("sms_short") if "sms_short" in tctx.blocks else None
+        if not html:
+            return Rendered(subject=subject, sms=sms, text=text, html="", locale=used, sms_short=short or None)
         layout, _ = self._pick("_email.html.j2", used)
         ctx.setdefault("support_phone", "")
         ctx.setdefault("support_hours", "")

@@ -7,6 +7,13 @@ conversation, else Twilio fails the message with 63016. Free-form text is at mos
 Credentials are the Twilio account's (auth token or API key), the sender a WhatsApp-enabled number.
 
 The dispatcher decides between text and template (it knows the session); this module only sends.
+
+Exactly once: Twilio lists a template message with the template's own text, its `{{n}}` filled in, not
+with the text tracker rendered. So before a template message is handed over, its body is read once from
+Twilio's Content API (`GET /v1/Content/{HX...}`, kept for the life of the process) and rendered with the
+message's variables: that text's digest is what the hand-over commits and what an in-doubt lookup
+matches in the Messages list. Twilio's status callbacks, whose URL names the notification, settle an
+in-doubt row too (tracker/web/messaging_hooks.py), even where the list shows no body.
 `templates` maps each milestone and language to the template's HX SID, e.g.
 `templates: {shipped: {en: HX..., pt-BR: HX...}}`; a missing one makes the message fall back to the
 order's next channel, and `tracker config check` names each missing one.
@@ -14,15 +21,17 @@ order's next channel, and `tracker config check` names each missing one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 from datetime import datetime, timedelta
 
+import aiohttp
 from pydantic import Field, field_validator
 
 from tracker import redact
-from tracker.notify.base import Message, Permanent, Temporary
+from tracker.notify.base import Message, Permanent, Temporary, transport_error
 from tracker.notify.sms import TwilioChannel, TwilioSettings, classify
 
 log = logging.getLogger("tracker.notify.whatsapp")
@@ -31,6 +40,7 @@ SESSION = timedelta(hours=24)
 MAX_TEXT = 1600
 PREFIX = "whatsapp:"
 CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 OUTSIDE_SESSION = 63016
 PERMANENT_CODES = {
@@ -52,6 +62,15 @@ class WhatsAppSettings(TwilioSettings):
     from_number: str | None = Field(None, description="the WhatsApp sender in E.164 (no whatsapp: prefix)")
     templates: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="milestone -> language -> approved Content template SID (HX...)")
+    content_base_url: str = Field("https://content.twilio.com",
+                                  description="Twilio's Content API, read once per template; tests point it at a fake")
+
+    @field_validator("content_base_url")
+    @classmethod
+    def _content_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("content_base_url must start with https:// (or http:// for a local test server)")
+        return v.rstrip("/")
 
     @field_validator("from_number", mode="before")
     @classmethod
@@ -88,6 +107,27 @@ def template_variables(*, order_number: str, carrier_name: str, expected_date: s
     return {str(i): (v or "-") for i, v in enumerate(values, start=1)}
 
 
+def render_template(body: str, values: dict[str, str], defaults: dict | None = None) -> str:
+    """A Content template's text as Twilio fills it in: each {{n}} by the message's value, else the
+    template's default for it."""
+    defaults = defaults or {}
+
+    def fill(m: re.Match) -> str:
+        key = m.group(1)
+        return str(values.get(key, defaults.get(key, m.group(0))))
+    return PLACEHOLDER.sub(fill, body)
+
+
+def template_text(types: dict | None) -> str | None:
+    """The body of a Content resource's types: twilio/text first, else the first type that has one."""
+    types = types or {}
+    ordered = [types.get("twilio/text")] + [v for k, v in types.items() if k != "twilio/text"]
+    for kind in ordered:
+        if isinstance(kind, dict) and isinstance(kind.get("body"), str):
+            return kind["body"]
+    return None
+
+
 def missing_templates(templates: dict[str, dict[str, str]], milestones: list[str],
                       locales: list[str]) -> dict[str, list[str]]:
     """milestone -> languages without a template, for `tracker config check`."""
@@ -107,6 +147,38 @@ class WhatsAppChannel(TwilioChannel):
 
     def address_of(self, to: str) -> str:
         return PREFIX + to
+
+    def _get_client(self):
+        client = super()._get_client()
+        client.content.base_url = self.settings.content_base_url
+        return client
+
+    async def listed_text(self, message: Message) -> str:
+        if not message.content_sid:
+            return message.text[:MAX_TEXT]
+        body, defaults = await self._template(message.content_sid)
+        return render_template(body, message.content_variables or {}, defaults)
+
+    async def _template(self, sid: str) -> tuple[str, dict]:
+        """The template's body and default values, read from the Content API once per process."""
+        from twilio.base.exceptions import TwilioException
+
+        cache = self.__dict__.setdefault("_templates", {})
+        if sid not in cache:
+            s = self.settings
+            try:
+                content = await asyncio.wait_for(self._get_client().content.v1.contents(sid).fetch_async(),
+                                                 s.timeout_seconds)
+            except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+                raise transport_error("Twilio Content API", s.content_base_url, exc, s.timeout_seconds) from None
+            except TwilioException as exc:
+                raise Temporary(f"cannot read WhatsApp template {sid} from Twilio's Content API "
+                                f"(HTTP {getattr(exc, 'status', '?')})") from None
+            body = template_text(content.types)
+            if body is None:
+                raise Permanent(f"WhatsApp template {sid} has no text body in Twilio's Content API")
+            cache[sid] = (body, dict(content.variables or {}))
+        return cache[sid]
 
     def sender(self) -> str | None:
         return PREFIX + self.settings.from_number if self.settings.from_number else None

@@ -104,7 +104,8 @@ async def _export_orders(session: AsyncSession, who: Subject) -> list[dict]:
 
 
 async def _erase_orders(session: AsyncSession, who: Subject, now: datetime) -> int:
-    await session.execute(update(Order).where(Order.id.in_(who.order_ids)).values(email=None, phone=None, erased_at=now)
+    await session.execute(update(Order).where(Order.id.in_(who.order_ids))
+                          .values(email=None, email_folded=None, phone=None, contact_problem=None, erased_at=now)
                           .execution_options(synchronize_session=False))
     return len(who.order_ids)
 

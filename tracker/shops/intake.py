@@ -8,18 +8,21 @@ all in one transaction. A state already applied, or older than one applied, regi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 
+from tracker import redact
 from tracker.bulk import carriers_of, register_batch, validate_item
 from tracker.config import Settings
 from tracker.db import sessionmaker
 from tracker.models import Order
 from tracker.orders import InputError, Outcome, Registration
+from tracker.shops import untracked
 from tracker.shops.versions import Version, claim_many
 
 
@@ -44,13 +47,21 @@ class Applied:
 
 
 def registration(settings: Settings, item: dict[str, Any], carriers=None) -> Registration:
-    """validate_item(); a contact detail the shop got wrong is dropped if the other one is good."""
+    """validate_item(). A contact detail the shop got wrong (a phone in no plan of the customer's country)
+    is left out when the other one is good: the order goes on with the channels that work, and the reason
+    is kept on the order (masked) for support and /metrics. A shop retrying would not fix it."""
     try:
-        return validate_item(settings, item, carriers=carriers)
+        return validate_item(settings, item, carriers=carriers, untrackable=True)
     except InputError as exc:
         other = {"phone": "email", "email": "phone"}.get(exc.field)
         if other and item.get(other) and item.get(exc.field):
-            return validate_item(settings, {**item, exc.field: None}, carriers=carriers)
+            reg = validate_item(settings, {**item, exc.field: None}, carriers=carriers, untrackable=True)
+            raw = str(item[exc.field])
+            masked = redact.email(raw) if exc.field == "email" else redact.phone(re.sub(r"[^\d+]", "", raw))
+            said = redact.text(exc.problem.replace(repr(raw), repr(masked)).replace(repr(raw.strip()), repr(masked)))
+            problem = (f"{exc.field} left out: {said}; messages go by {other} only. Fix: "
+                       f"ask the customer for a good {exc.field} and register it on the order")
+            return replace(reg, contact_problem=problem[:300])
         raise
 
 
@@ -79,6 +90,9 @@ async def apply(engine, settings: Settings, now: datetime, deliveries: list[Deli
                 regs = [(key, reg) for d, key, reg in checked if d not in result.seen]
                 outcomes = await register_batch(session, regs, now, load=load,
                                                 first_check_seconds=settings.poller.first_check_seconds) if regs else []
+                by_index = dict(regs)
+                await untracked.announce(session, [by_index[o.index] for o in outcomes
+                                                   if o.error is None and o.created and o.index in by_index], now)
                 by_key = {key: (d, reg) for d, key, reg in checked}
                 result.outcomes = [(by_key[o.index][0], by_key[o.index][1], o) for o in outcomes]
                 urls = {reg.order_number: deliveries[d].status_url for d, reg, o in result.outcomes

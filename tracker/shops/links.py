@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from tracker.config import Settings
+from tracker.orders import NOT_TRACKABLE
 
 
 def tracking_url(settings: Settings, order, ship) -> str:
@@ -12,4 +13,6 @@ def tracking_url(settings: Settings, order, ship) -> str:
         return order.status_url
     if ship is None:
         return ""
+    if getattr(ship, "status", None) == NOT_TRACKABLE and getattr(ship, "tracking_url", None):
+        return ship.tracking_url  # nobody tracks it: the shop's own link is the one that says anything
     return f"{settings.server.public_url.rstrip('/')}/t/{ship.public_token}"

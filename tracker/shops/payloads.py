@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracker.carriers.catalog import AUTO, normalise
+
 # Shopify fulfillment statuses that end a parcel (REST lower case; GraphQL's enum is upper case)
 CANCELLED = ("cancelled", "error", "failure")
 
@@ -39,11 +41,20 @@ def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def country(*addresses: Any, key: str = "country_code") -> str | None:
+    """The customer's countries for reading a phone: the shipping address's, then the billing one's
+    ("PT,ES"); None when no address names one."""
+    codes = [c.upper() for c in (text(_dict(a).get(key)) for a in addresses) if c and re.fullmatch(r"[A-Za-z]{2}", c)]
+    return ",".join(dict.fromkeys(codes)) or None
+
+
 def carrier(aliases: dict[str, str], name: str | None) -> str | None:
+    """The shop's carrier text, or what intake.carrier_aliases maps it to (compared normalised). The text
+    is kept as the shop wrote it: the customer reads it where it is not tracker's own carrier name."""
     if not name:
         return None
-    lowered = {k.lower(): v for k, v in aliases.items()}
-    return lowered.get(name.strip().lower(), name.strip().lower())
+    mapped = {normalise(k): v for k, v in aliases.items()}.get(normalise(name))
+    return name.strip() if not mapped or mapped == AUTO else mapped  # auto: the aggregator detects, the name stays
 
 
 def _https(value: Any) -> str | None:
@@ -66,9 +77,12 @@ def shopify_fulfillment(data: dict, aliases: dict[str, str]) -> Mapped:
     if data.get("status") in CANCELLED:
         return Mapped(number, cancel=[n for n in (text(x) for x in numbers) if n])
     dest = _dict(data.get("destination"))
+    urls = data.get("tracking_urls") if isinstance(data.get("tracking_urls"), list) else []
+    urls = urls or [data.get("tracking_url")]
     items = [{"order_number": number, "carrier": carrier(aliases, text(data.get("tracking_company"))),
-              "tracking_number": text(n), "email": text(data.get("email")), "phone": text(dest.get("phone"))}
-             for n in numbers]
+              "tracking_number": text(n), "email": text(data.get("email")), "phone": text(dest.get("phone")),
+              "country": country(dest), "tracking_url": _https(urls[i] if i < len(urls) else urls[0])}
+             for i, n in enumerate(numbers)]
     items = [i for i in items if i["tracking_number"]]
     return Mapped(number, items, ignored=None if items else "no tracking number in this fulfillment")
 
@@ -76,10 +90,13 @@ def shopify_fulfillment(data: dict, aliases: dict[str, str]) -> Mapped:
 def shopify_paid(data: dict) -> Mapped:
     """A REST Order (orders/paid): the order waits for its first parcel."""
     customer, address = _dict(data.get("customer")), _dict(data.get("shipping_address"))
+    billing = _dict(data.get("billing_address"))
     number = shopify_order_number(text(data.get("name")), text(data.get("order_number")) or text(data.get("id")))
     item = {"order_number": number,
             "email": text(data.get("email")) or text(customer.get("email")),
-            "phone": text(data.get("phone")) or text(address.get("phone")) or text(customer.get("phone"))}
+            "phone": (text(data.get("phone")) or text(address.get("phone")) or text(billing.get("phone"))
+                      or text(customer.get("phone"))),
+            "country": country(address, billing)}
     locale = text(data.get("customer_locale"))
     if locale and re.fullmatch(r"[a-zA-Z]{2,3}([-_][a-zA-Z]{2})?", locale):
         lang, _, region = locale.replace("_", "-").partition("-")
@@ -87,7 +104,7 @@ def shopify_paid(data: dict) -> Mapped:
     return Mapped(number, [item], status_url=_https(data.get("order_status_url")))
 
 
-def woo_tracking(order: dict) -> list[tuple[str | None, str]]:
+def woo_tracking(order: dict) -> list[tuple[str | None, str, str | None]]:
     out = []
     meta = order.get("meta_data") if isinstance(order.get("meta_data"), list) else []
     by_key = {m.get("key"): m.get("value") for m in meta if isinstance(m, dict)}
@@ -96,9 +113,9 @@ def woo_tracking(order: dict) -> list[tuple[str | None, str]]:
         for t in items:
             if isinstance(t, dict) and text(t.get("tracking_number")):
                 provider = text(t.get("custom_tracking_provider")) or text(t.get("tracking_provider"))
-                out.append((provider, text(t.get("tracking_number"))))
+                out.append((provider, text(t.get("tracking_number")), _https(t.get("custom_tracking_link"))))
     if not out and text(by_key.get("_tracking_number")):
-        out.append((text(by_key.get("_tracking_provider")), text(by_key.get("_tracking_number"))))
+        out.append((text(by_key.get("_tracking_provider")), text(by_key.get("_tracking_number")), None))
     return out
 
 
@@ -108,11 +125,12 @@ def woo_order(data: dict, aliases: dict[str, str], *, created: bool) -> Mapped:
     tracking = woo_tracking(data)
     if not tracking and not created:
         return Mapped(None, ignored="no tracking data on this order")
-    billing = _dict(data.get("billing"))
+    billing, shipping = _dict(data.get("billing")), _dict(data.get("shipping"))
     number = text(data.get("number")) or text(data.get("id"))
-    contact = {"email": text(billing.get("email")), "phone": text(billing.get("phone"))}
-    items = [{"order_number": number, "carrier": carrier(aliases, provider), "tracking_number": n, **contact}
-             for provider, n in tracking] or [{"order_number": number, **contact}]
+    contact = {"email": text(billing.get("email")), "phone": text(billing.get("phone")) or text(shipping.get("phone")),
+               "country": country(shipping, billing, key="country")}
+    items = [{"order_number": number, "carrier": carrier(aliases, provider), "tracking_number": n,
+              "tracking_url": url, **contact} for provider, n, url in tracking] or [{"order_number": number, **contact}]
     return Mapped(number, items)
 
 

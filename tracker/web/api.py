@@ -132,7 +132,8 @@ def shipment_json(daemon, ship: Shipment, order: Order | None = None) -> dict:
 
 def order_json(order: Order) -> dict:
     return {"number": order.number, "email": order.email, "phone": order.phone, "locale": order.locale,
-            "timezone": order.timezone, "channels": order.channel_list, "created_at": _ts(order.created_at)}
+            "timezone": order.timezone, "channels": order.channel_list, "created_at": _ts(order.created_at),
+            "contact_problem": order.contact_problem}
 
 
 def event_json(e: TrackingEventRow) -> dict:
@@ -245,7 +246,9 @@ async def search(request: web.Request) -> web.Response:
         raise ApiError(422, "q", "is longer than 254 characters", "shorten it")
     rows = await common.search(daemon, q)
     return web.json_response({"query": q, "results": [
-        {**shipment_json(daemon, s, o), "email": o.email, "phone": o.phone} for o, s in rows]})
+        {**(shipment_json(daemon, s, o) if s is not None else {"order_number": o.number, "id": None,
+                                                                "status": "waiting_to_ship"}),
+         "email": o.email, "phone": o.phone, "waiting_to_ship": s is None} for o, s in rows]})
 
 
 async def recheck(request: web.Request) -> web.Response:
@@ -333,6 +336,12 @@ def openapi_document(server_url: str) -> dict:
             "timezone": nullable("string", description="IANA name, e.g. America/Sao_Paulo"),
             "channels": {"oneOf": [{"type": "array", "items": {"type": "string", "enum": ["whatsapp", "sms", "email"]}},
                                    {"type": "string", "example": "sms,email"}, {"type": "null"}]},
+            "country": nullable("string", example="PT",
+                                description="the customer's country (ISO 3166-1 alpha-2; \"PT,ES\": shipping "
+                                            "address, then billing): the phone is read in it, then in "
+                                            "shop.default_region"),
+            "tracking_url": nullable("string", description="the carrier's tracking page of this parcel as the "
+                                                          "shop has it: linked when no source can track the carrier"),
         },
     }
     assert set(registration["properties"]) == set(FIELDS)
@@ -380,7 +389,9 @@ def openapi_document(server_url: str) -> dict:
                 "responses": {"200": _ok("The order", ref("OrderDetail")), "404": _err("No such order"),
                               **common_errors}}},
             "/search": {"get": {
-                "operationId": "search", "summary": "Shipments by order number, email, phone or tracking number",
+                "operationId": "search", "summary": "Orders (each parcel, or the order waiting to ship) by order "
+                                                    "number, email (any case), phone (any formatting) or tracking "
+                                                    "number",
                 "parameters": [{"name": "q", "in": "query", "required": True, "schema": s("string", maxLength=254)}],
                 "responses": {"200": _ok("Matches (exact)", {"type": "object", "properties": {
                     "query": s("string"), "results": {"type": "array", "items": ref("Shipment")}}}),

@@ -4,13 +4,12 @@ actions (recheck now, stop tracking, resend a notification)."""
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 
 from tracker.db import sessionmaker
 from tracker.dispatcher import RESEND_MARK
@@ -22,7 +21,7 @@ from tracker.models import (
     Shipment,
     TrackingEventRow,
 )
-from tracker.orders import InputError, normalize_phone
+from tracker.search import search as find
 
 if TYPE_CHECKING:
     from tracker.app import Daemon
@@ -89,23 +88,10 @@ async def load_order(daemon: "Daemon", number: str) -> OrderView | None:
         return view
 
 
-async def search(daemon: "Daemon", query: str, limit: int = 50) -> list[tuple[Order, Shipment]]:
-    """Shipments whose order number, customer email, phone or tracking number is `query` (exactly)."""
-    q = (query or "").strip()
-    if not q or len(q) > 254:
-        return []
-    conds = [Order.number == q, func.lower(Order.email) == q.lower(),
-             Shipment.tracking_number == re.sub(r"\s+", "", q).upper()]
-    if re.fullmatch(r"[+()\d\s.\-]{6,25}", q):
-        try:
-            conds.append(Order.phone == normalize_phone(q, daemon.settings.shop.default_region))
-        except InputError:
-            pass
+async def search(daemon: "Daemon", query: str, limit: int = 50) -> list[tuple[Order, Shipment | None]]:
+    """Orders (with their parcels, or None before shipping) by number, email, phone or tracking number."""
     async with sessionmaker(daemon.engine)() as session:
-        rows = await session.execute(
-            select(Order, Shipment).join(Shipment, Shipment.order_id == Order.id).where(or_(*conds))
-            .order_by(Order.number, Shipment.id).limit(limit))
-        return [(o, s) for o, s in rows]
+        return await find(session, query, daemon.settings.shop.default_region, limit)
 
 
 def wake_poller(daemon: "Daemon") -> None:

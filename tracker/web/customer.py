@@ -180,7 +180,7 @@ async def tracking_page(request: web.Request) -> web.Response:
     def when(dt: datetime) -> str:
         return format_datetime(dt.astimezone(tz), "medium", locale=loc)
 
-    carrier_name = daemon.carrier_names().get(ship.carrier, ship.carrier)
+    carrier_name = ship.carrier_name or daemon.carrier_names().get(ship.carrier, ship.carrier)
     from tracker.preferences import page_query
 
     prefs = f"/p/{ship.public_token}?" + page_query(daemon.link_secret, ship.public_token, daemon.clock.now(),

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import case, delete, select, update
 
-from tracker import fallback, preferences, redact
+from tracker import duplicates, fallback, preferences, redact
 from tracker.db import insert_ignore, sessionmaker
 from tracker.models import (
     Notification,
@@ -157,6 +157,22 @@ async def _conclude(session, note: Notification, state: str, now, *, provider: s
     return bool(result.rowcount)
 
 
+async def _settle_by_report(session, note: Notification, sid: str, now) -> None:
+    """Twilio reports a message it took for this notification (queued, sent...): a send handed over and not
+    yet recorded (its daemon died, or the row is in doubt) is sent, and never sent again."""
+    result = await session.execute(
+        update(Notification).where(Notification.id == note.id, Notification.handed_at.is_not(None),
+                                   Notification.provider_id.is_(None),
+                                   Notification.state.in_(["queued", "deferred", "sending"]))
+        .values(state="sent", doubt=case((Notification.doubt == "in_doubt", "found"), else_=Notification.doubt),
+                provider="twilio", provider_id=sid, sent_at=now, error=None, leased_until=None, lease_owner=None,
+                updated_at=now)
+        .execution_options(synchronize_session=False))
+    if result.rowcount:
+        log.info("%s #%s: Twilio reports it took the message before its send was recorded; recorded as sent, "
+                 "not to be sent again", note.channel, note.id)
+
+
 async def twilio_status(request: web.Request) -> web.Response:
     daemon, form = await _twilio_form(request)
     if form is None:
@@ -168,16 +184,23 @@ async def twilio_status(request: web.Request) -> web.Response:
         return web.Response(status=400, text="MessageSid and MessageStatus are required")
     now = daemon.clock.now()
     async with sessionmaker(daemon.engine)() as session, session.begin():
-        if status not in ("delivered", "undelivered", "failed"):
-            return web.Response(status=204)  # queued/sent/...: nothing a customer would notice, nothing kept
-        if not await _first_time(session, daemon.engine, "twilio-status", f"{sid}:{status}", now):
-            return web.Response(status=204)
         note = None
         nid = request.query.get("n", "")
         if nid.isascii() and nid.isdigit():
             note = await session.get(Notification, int(nid))
-            if note is not None and note.provider_id not in (None, sid):
-                note = None  # the id does not belong to this message
+            if note is not None and note.channel not in ("sms", "whatsapp"):
+                note = None
+            elif note is not None and note.provider_id not in (None, sid):
+                # our callback URL names this notification, so this message was sent for it: a second one
+                await duplicates.record(session, daemon.engine, notification_id=note.id, channel=note.channel,
+                                        provider_id=sid, seen_by="twilio-status", now=now)
+                note = None
+        if status not in ("delivered", "undelivered", "failed"):
+            if note is not None and note.provider_id is None:
+                await _settle_by_report(session, note, sid, now)
+            return web.Response(status=204)  # queued/sent/...: nothing a customer would notice, nothing kept
+        if not await _first_time(session, daemon.engine, "twilio-status", f"{sid}:{status}", now):
+            return web.Response(status=204)
         if note is None:
             note = (await session.execute(select(Notification).where(
                 Notification.provider_id == sid, Notification.channel.in_(("sms", "whatsapp"))))).scalars().first()
@@ -290,6 +313,7 @@ async def sendgrid_events(request: web.Request) -> web.Response:
 async def _apply_sendgrid(session, daemon: "Daemon", ev: dict, now) -> None:
     kind = str(ev.get("event", ""))
     event_id = ev.get("sg_event_id") or hashlib.sha256(json.dumps(ev, sort_keys=True).encode()).hexdigest()
+    await _second_email(session, daemon, ev, now)
     if kind == "processed":
         await _settle_in_doubt(session, ev, now)
         return
@@ -321,6 +345,20 @@ async def _apply_sendgrid(session, daemon: "Daemon", ev: dict, now) -> None:
                                             provider_id=msg_id, error=reason[:300]):
         if kind in ("bounce", "dropped"):
             await _fallback(session, daemon.engine, note, order, now, kind, daemon.channels)
+
+
+async def _second_email(session, daemon: "Daemon", ev: dict, now) -> None:
+    """An event about another message than the one recorded for its notification: the mail went twice."""
+    nid = str(ev.get("notification_id", ""))
+    msg_id = str(ev.get("sg_message_id", "")).split(".")[0]
+    if not (nid.isascii() and nid.isdigit() and msg_id):
+        return
+    note = await session.get(Notification, int(nid))
+    # "sg-<id>" stands in when SendGrid answered without X-Message-Id: nothing to compare with
+    if (note is not None and note.channel == "email" and note.provider_id and note.provider_id != msg_id
+            and not note.provider_id.startswith("sg-")):
+        await duplicates.record(session, daemon.engine, notification_id=note.id, channel="email",
+                                provider_id=msg_id, seen_by="sendgrid-event", now=now)
 
 
 async def _settle_in_doubt(session, ev: dict, now) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import platform
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -67,9 +68,10 @@ class _TrackerCollector:
             family.add_metric([carrier, outcome], n)
         yield family
         family = CounterMetricFamily("tracker_pushes", "Pushed webhooks received by this process, by source and "
-                                     "outcome (applied, unmatched, refused, replayed, malformed, ambiguous, too_large).",
+                                     "outcome (stored, duplicate, unavailable, refused, replayed, malformed, too_large; then, as they are applied: "
+                                     "applied, unmatched, ambiguous, failed).",
                                      labels=["source", "outcome"])
-        counts = self.app[PUSHES]
+        counts = self.app[PUSHES] + getattr(getattr(daemon, "inbox", None), "counts", Counter())
         for name in _pushing(daemon):
             if not any(s == name for s, _ in counts):
                 family.add_metric([name, "applied"], 0)

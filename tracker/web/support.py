@@ -190,8 +190,6 @@ async def home(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
     q = request.query.get("q", "").strip()[:254]
     results = await common.search(daemon, q) if q else None
-    if q and not results and await common.load_order(daemon, q):  # an order still waiting for its first parcel
-        raise web.HTTPSeeOther("/support/order?" + urlencode({"number": q}))
     if results and len({o.number for o, _ in results}) == 1:
         raise web.HTTPSeeOther("/support/order?" + urlencode({"number": results[0][0].number}))
     attention = await common.attention(daemon) if not q else []
