@@ -156,3 +156,43 @@ def test_bench_sms_cost_finds_no_template_over_its_languages_budget():
 
     over = [row for row in rows() if row[3] > row[2]]
     assert not over, over  # (template, locale, budget, segments, encoding, form)
+
+
+def test_times_read_as_each_locale_writes_them():
+    from tracker.notify.render import time_range
+
+    assert time_range("14:00", "16:00", "en") == "2–4 PM"
+    assert time_range("11:30", "13:00", "en") == "11:30 AM–1 PM"
+    assert time_range("14:00", "16:30", "pt-BR") == "das 14h às 16h30"
+    assert time_range("09:00", "11:00", "es") == "entre las 9:00 y las 11:00"
+    assert time_range("14:00", "16:00", "el") == "μεταξύ 14:00 και 16:00"
+    out = Renderer().render("arriving_today", "en", {**PARCELS, **sample("en")})
+    assert "arrives today, 2–4 PM" in out.text and "2-4 PM" in out.sms  # the SMS stays GSM-7
+    assert segments.info(out.sms).encoding == "GSM-7"
+
+
+@pytest.mark.parametrize(("locale", "both"), [("en", "both parcels"), ("pt-BR", "ambos os pacotes"),
+                                              ("es", "los dos paquetes"), ("el", "και τα δύο δέματα")])
+def test_both_parcels_and_the_parcel_not_the_order_is_late(locale, both):
+    r = Renderer()
+    out = r.render("order_delivered", locale, {**PARCELS, **sample(locale), "parcel_count": 2})
+    assert both in out.subject + out.text and "2 " not in out.subject.replace("NW-10482", "")
+    assert "3" in r.render("order_delivered", locale, {**PARCELS, **sample(locale), "parcel_count": 3}).subject
+    late = r.render("parcel_delayed", locale, {**PARCELS, **sample(locale)}).subject
+    assert not re.search(r": [A-ZÁÉÍÓÚ]", late)  # no "Parcel 1 of 2: Your order ..."
+    assert re.search(r"(?i)parcel|pacote|paquete|δέμα", late)
+
+
+def test_config_check_names_a_shop_colour_too_pale_to_read_and_its_fix(tmp_path):
+    from tracker.components import colour_warnings, contrast
+    from tracker.config import load_settings
+
+    assert round(contrast("#000000", "#ffffff"), 1) == 21.0 and round(contrast("#777777", "#ffffff"), 2) == 4.48
+    ok = load_settings(text="shop: {colors: {primary: '#1f6feb'}}\n")
+    assert colour_warnings(ok) == []
+    pale = load_settings(text="shop: {colors: {primary: '#7fb3ff', on_primary: '#ffffff'}}\n")
+    [link, button] = colour_warnings(pale)
+    assert link.startswith("shop.colors.primary #7fb3ff") and "below WCAG AA 4.5:1" in link and "Fix: use a darker" in link
+    suggested = link.rsplit(" ", 1)[1].rstrip(".")
+    assert contrast(suggested, "#ffffff") >= 4.5
+    assert button.startswith("shop.colors.on_primary #ffffff") and "Fix: set shop.colors.on_primary to #000000" in button

@@ -117,6 +117,42 @@ def with_article(ctx, day: str | None) -> str:
     return day
 
 
+def time_range(start: str | None, end: str | None, locale: str) -> str | None:
+    """A delivery window ("14:00", "16:00") as the locale says it, never with seconds: en-US "2–4 PM",
+    pt-BR "das 14h às 16h", es "entre las 14:00 y las 16:00", el "μεταξύ 14:00 και 16:00"."""
+    if not start or not end:
+        return None
+    try:
+        (h1, m1), (h2, m2) = [tuple(int(x) for x in t.split(":")[:2]) for t in (start, end)]
+    except ValueError:
+        return None
+    lang = locale.split("-")[0]
+    if lang == "pt":
+        def hm(h, m):
+            return f"{h}h{m:02d}" if m else f"{h}h"
+        return f"das {hm(h1, m1)} às {hm(h2, m2)}"
+    if lang == "es":
+        return f"entre las {h1}:{m1:02d} y las {h2}:{m2:02d}"
+    if lang == "el":
+        return f"μεταξύ {h1:02d}:{m1:02d} και {h2:02d}:{m2:02d}"
+
+    def twelve(h, m, with_period):
+        text = f"{(h % 12) or 12}" + (f":{m:02d}" if m else "")
+        return f"{text} {'AM' if h < 12 else 'PM'}" if with_period else text
+    same = (h1 < 12) == (h2 < 12)
+    return f"{twelve(h1, m1, not same)}–{twelve(h2, m2, True)}"
+
+
+# "both parcels" / "all 3 parcels", as each language says every parcel of an order.
+ALL_PARCELS = {"en": ("both parcels", "all {n} parcels"), "pt": ("ambos os pacotes", "os {n} pacotes"),
+               "es": ("los dos paquetes", "los {n} paquetes"), "el": ("και τα δύο δέματα", "και τα {n} δέματα")}
+
+
+def all_parcels(count: int | None, locale: str) -> str:
+    two, many = ALL_PARCELS.get(locale.split("-")[0], ALL_PARCELS[FALLBACK])
+    return two if count == 2 else many.format(n=count)
+
+
 class Renderer:
     def __init__(self, override_dir: str | None = None, brand: Brand | None = None,
                  default_locale: str | None = None) -> None:
@@ -154,6 +190,8 @@ class Renderer:
         ctx["pickup_until_date"] = localized_date(context.get("pickup_until"), used)
         ctx["pickup_until_short"] = short_date(context.get("pickup_until"), used)
         ctx["expected_short"] = short_date(context.get("expected_delivery"), used)
+        ctx["all_parcels"] = all_parcels(context.get("parcel_count"), used)
+        ctx["window"] = time_range(context.get("window_from"), context.get("window_to"), used)
         ctx["pickup_place"] = place_name(context.get("pickup_location"))
         # an SMS names the number to call when the shop has one: one tap, and shorter than an address
         ctx["sms_contact"] = context.get("support_phone") or context.get("support_email", "")
@@ -167,6 +205,8 @@ class Renderer:
         block = lambda name: _squash("".join(tctx.blocks[name][0](tctx)))  # noqa: E731
         subject, sms, text = block("subject").replace("\n", " "), block("sms"), block("text")
         short = block("sms_short") if "sms_short" in tctx.blocks else None
+        # an en dash alone would make a whole SMS UCS-2 (70 characters a segment instead of 160)
+        sms, short = sms.replace("\u2013", "-"), short and short.replace("\u2013", "-")
         if not html:
             return Rendered(subject=subject, sms=sms, text=text, html="", locale=used, sms_short=short or None)
         layout, _ = self._pick("_email.html.j2", used)

@@ -12,13 +12,14 @@ import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
 HERE = Path(__file__).parent
 LOCALES = ("en", "pt-BR", "es", "el")
 # Events whose detail the customer needs (what went wrong, what to do); elsewhere the step says it all.
-DETAILED = frozenset({"failed_attempt", "exception", "available_for_pickup"})
+DETAILED = frozenset({"failed_attempt", "exception", "available_for_pickup", "delivered"})
 # ... and those that, unmapped, support should map.
 COUNTED = frozenset({"failed_attempt", "exception"})
 
@@ -42,11 +43,30 @@ def texts() -> dict[str, dict]:
     return yaml.safe_load((HERE / "detail_texts.yaml").read_text(encoding="utf-8")) or {}
 
 
+@cache
+def _links() -> dict[str, str]:
+    return yaml.safe_load((HERE / "carrier_links.yaml").read_text(encoding="utf-8")) or {}
+
+
+def reschedule_url(carrier: str, tracking_number: str) -> str | None:
+    """The carrier's own rescheduling/redelivery page for this parcel (carrier_links.yaml), or None."""
+    template = _links().get(carrier)
+    return template.replace("{number}", quote(tracking_number, safe="")) if template else None
+
+
+def map_url(address: str | None) -> str | None:
+    """An OpenStreetMap search for a pickup point's address: a plain link, no script, no key."""
+    return f"https://www.openstreetmap.org/search?query={quote(address, safe='')}" if address else None
+
+
 def kind_of(sources: tuple[str, ...] | list[str], code: str, text: str, status: str) -> str | None:
     """The detail kind of one event, or None. `sources`: who reported it first (aggregator), then the carrier."""
     if status not in DETAILED:
         return None
     table = _table()
+    if status == "delivered":  # where it was left: proof of delivery, from its own phrases only
+        low = " ".join((text or "").lower().split())
+        return next((k for p, k in ((table.get("proof") or {}).get("phrases") or {}).items() if p in low), None)
     for source in sources:
         codes = (table.get(source) or {}).get("codes") or {}
         if code and code in codes:
