@@ -17,7 +17,9 @@ counts only pickups between 07:00 and 22:00 in the recipient's time zone.
 
 Journeys (recipient time zones across the US, shop in New York; 20% of orders carry no time zone, so the
 shop's is used for them):
-  label created on a business-hours moment (the carrier knows it at once: info_received);
+  label created on a business-hours moment (the carrier knows it at once: info_received); with --unseen
+  the order is registered then but the carrier does not know the number yet (pending): half learn it
+  some time before the pickup (info_received), half only at the pickup scan;
   picked up 15:00-19:00 the same day (if labelled before 15:00) or 1-3 days later;
   hub scans every 6-18 h; 2-7 calendar days in transit; arrival scan 02:00-06:00 on delivery day;
   out for delivery 06:30-10:30 local (mode 08:00); delivered 0.5-10 h later (mode 3 h), by 20:45;
@@ -67,7 +69,7 @@ def _local(day: date, hours: float, zone: ZoneInfo) -> datetime:
     return (datetime.combine(day, datetime.min.time(), tzinfo=zone) + timedelta(hours=hours)).astimezone(UTC)
 
 
-def make_journey(rng: random.Random, start: date) -> Journey:
+def make_journey(rng: random.Random, start: date, unseen: bool = False) -> Journey:
     shop = ZoneInfo(SHOP_TZ)
     name = rng.choices([z for z, _ in ZONES], [w for _, w in ZONES])[0]
     zone = ZoneInfo(name)
@@ -76,7 +78,7 @@ def make_journey(rng: random.Random, start: date) -> Journey:
         day += timedelta(days=1)
     reg_hour = rng.uniform(9, 18)
     registered = _local(day, reg_hour, shop)
-    events: list[tuple[datetime, Status]] = [(registered, Status.INFO_RECEIVED)]
+    events: list[tuple[datetime, Status]] = [] if unseen else [(registered, Status.INFO_RECEIVED)]
 
     wait_days = rng.choices([0, 1, 2, 3], [0.55, 0.30, 0.10, 0.05])[0]
     if wait_days == 0 and reg_hour > 15:
@@ -84,6 +86,10 @@ def make_journey(rng: random.Random, start: date) -> Journey:
     pickup_day = day + timedelta(days=wait_days)
     pickup = max(_local(pickup_day, rng.uniform(15, 19), shop), registered + timedelta(hours=1))
     events.append((pickup, Status.IN_TRANSIT))
+    if unseen and rng.random() < 0.5:
+        # the carrier learns the number when the label's data reaches it, some time before the pickup; the
+        # other half first hear of it at the pickup scan: until then it is unknown to them (pending)
+        events.append((registered + (pickup - registered) * rng.uniform(0.1, 0.9), Status.INFO_RECEIVED))
 
     delivery_day = pickup.astimezone(zone).date() + timedelta(days=rng.randint(2, 7))
     arrival = _local(delivery_day, rng.uniform(2, 6), zone)
@@ -217,11 +223,14 @@ def main() -> None:
     parser.add_argument("--journeys", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--config", help="take the adaptive policy's settings from this config.yaml's poller:")
+    parser.add_argument("--unseen", action="store_true",
+                        help="journeys registered before the carrier knows the number (pending until the label's "
+                             "data reaches it, or until the pickup scan for half of them)")
     args = parser.parse_args()
     settings = load_settings(args.config).poller if args.config else PollerSettings()
     started = time.perf_counter()
     rng = random.Random(args.seed)
-    journeys = [make_journey(rng, date(2026, 2, 23)) for _ in range(args.journeys)]
+    journeys = [make_journey(rng, date(2026, 2, 23), args.unseen) for _ in range(args.journeys)]
     policies = [("adaptive (default)", adaptive(settings, random.Random(args.seed + 1))),
                 ("fixed every 30 min", fixed(1800)), ("fixed every 2 h", fixed(7200))]
     rows = []
@@ -259,7 +268,7 @@ def main() -> None:
                  statistics.median(d), pct(d, 0.9), statistics.median(t), pct(t, 0.9), statistics.median(awake), 0.0))
 
     print(f"$ .venv/bin/python bench/simulate.py --journeys {args.journeys} --seed {args.seed}"
-          + (f" --config {args.config}" if args.config else ""))
+          + (f" --config {args.config}" if args.config else "") + (" --unseen" if args.unseen else ""))
     print(f"{args.journeys} journeys, simulated clock, {time.perf_counter() - started:.1f} s\n")
     head = ("policy", "requests/delivered", "out-for-delivery late p50 / p90", "delivered late p50 / p90",
             "shipped late p50 / p90", "shipped late, waking hours p50", "out-for-delivery news overtaken")

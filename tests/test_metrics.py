@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from tests.helpers import add, metric
@@ -84,5 +85,33 @@ async def test_metrics_come_from_prometheus_client_with_build_and_process_metric
         assert status == 200 and body["version"] == version.describe() and body["database"] == "ok"
         status, body, _ = await c.request("GET", "/readyz")
         assert status == 200 and body["schema"] == head_revision()
+    finally:
+        await c.close()
+
+
+async def test_metrics_on_a_large_database_serve_the_last_values_with_their_age_and_read_behind(
+        start_daemon, tmp_path, clock):
+    # past server.metrics_cache_above_rows (0 here: every database is "large") a scrape never waits on the
+    # database: it serves the last values, shows their age, and one read behind refreshes them
+    server = {"enabled": False, "port": 0, "host": "127.0.0.1", "metrics_cache_above_rows": 0,
+              "metrics_cache_seconds": 3600}
+    daemon = await web_daemon(start_daemon, tmp_path, server=server)
+    c = Client(daemon)
+    try:
+        await add(daemon, "ORDER-1", "SBX-DELIVER-1")
+        _, text, _ = await c.request("GET", "/metrics")  # the first scrape reads (nothing to serve yet)
+        assert value(text, "tracker_shipments_tracked") == 1
+        assert value(text, "tracker_gauges_read_seconds") >= 0
+        await add(daemon, "ORDER-2", "SBX-DELIVER-2")
+        _, text, _ = await c.request("GET", "/metrics")
+        assert value(text, "tracker_shipments_tracked") == 1  # the last values, not read again yet
+        assert value(text, "tracker_gauges_age_seconds") >= 0
+        daemon.settings.server.metrics_cache_seconds = 0  # now stale: the next scrape starts a read behind
+        for _ in range(100):
+            _, text, _ = await c.request("GET", "/metrics")
+            if value(text, "tracker_shipments_tracked") == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert value(text, "tracker_shipments_tracked") == 2
     finally:
         await c.close()

@@ -232,3 +232,32 @@ def test_retry_after_reads_seconds_and_http_dates_for_carriers_and_providers():
     assert retry_after_seconds("Mon, 02 Mar 2026 14:02:00 GMT", now) == 120
     assert retry_after_seconds("Mon, 02 Mar 2026 13:00:00 GMT", now) == 0  # already past: go now
     assert retry_after_seconds("soon", now) is None and retry_after_seconds(None, now) is None
+
+
+def test_a_number_the_carrier_does_not_know_yet_is_about_to_be_picked_up_within_the_handling_time():
+    # registered at 10:00; the carrier does not know the number yet (pending): the pickup scan, "shipped",
+    # is likely within the shop's handling time, so it is looked for every pickup_interval inside the window
+    registered = local(ETA - timedelta(days=5), 10.0)
+    for hours in (0.5, 5.0, 30.0, S.pickup_expected_hours - 1):
+        now = registered + timedelta(hours=hours)
+        nxt = check(Status.PENDING, now, eta=None, since=registered)
+        assert in_window(nxt)
+        if in_window(now) and in_window(now + timedelta(seconds=S.pickup_interval * (1 + S.jitter))):
+            assert minutes(now, nxt) <= S.pickup_interval * (1 + S.jitter) / 60
+    # past it, a number still unknown is not about to ship: its plain pending interval
+    late = local(ETA - timedelta(days=1), 10.0)
+    nxt = check(Status.PENDING, late, eta=None, since=registered)
+    assert minutes(late, nxt) >= S.intervals.pending * (1 - S.jitter) / 60
+
+
+async def test_not_found_yet_is_looked_for_at_the_pickup_pace_then_backs_off(start_daemon, tmp_path, clock):
+    settings = make_settings(tmp_path, poller={"adaptive": True, "jitter": 0, "delivery_window": "00:00-24:00"})
+    daemon = await start_daemon(settings)
+    ship = await add(daemon, "ORDER-U", "SBX-NOTFOUND-1")
+    await daemon.run_once()
+    first = (await shipment(daemon.engine, ship.id)).next_check_at
+    assert first - clock.now() == timedelta(seconds=S.pickup_interval)  # not the 6-hour pending backoff
+    clock.advance(timedelta(hours=S.pickup_expected_hours))
+    await daemon.run_once()
+    later = (await shipment(daemon.engine, ship.id)).next_check_at
+    assert later - clock.now() > timedelta(seconds=S.pickup_interval)  # past the handling time: backing off

@@ -18,7 +18,7 @@ from tests.helpers import make_settings
 from tests.messaging_env import messaging_sections, point_public_url
 from tests.sources_env import point_webhooks, source_sections
 from tests.test_intake_webhooks import sign
-from tests.web_helpers import SUPPORT, Client, support_login
+from tests.web_helpers import SUPPORT, Client, console_get
 from tracker.bulk import validate_item
 from tracker.carriers.catalog import CATALOG, NAMES, normalise, resolve
 from tracker.carriers.detect import s10_check
@@ -210,12 +210,7 @@ async def test_an_untrackable_carrier_is_a_parcel_announced_with_the_shops_link_
     assert sorted({n.milestone for n in notes}) == ["shipped"] and len(notes) == 4  # sms + email, two orders
     story = await order_story(daemon.engine, "1", daemon.settings)
     assert "NOT_TRACKABLE" in story and "Transportes Silva" in story and link in story
-    console = Client(daemon)
-    try:
-        await support_login(console)
-        status, page, _ = await console.request("GET", "/support/order?number=1")
-    finally:
-        await console.close()
+    status, page, _ = await console_get(daemon, "/support/order?number=1")
     assert status == 200 and "not_trackable" in page and "Transportes Silva" in page and "transportes-silva.example" in page
 
 
@@ -225,3 +220,15 @@ def test_a_shop_alias_to_auto_keeps_the_shops_name():
     assert carrier({"Mi Mensajero": "auto", "Silva": "ctt"}, "MI MENSAJERO") == "MI MENSAJERO"
     assert carrier({"Mi Mensajero": "auto", "Silva": "ctt"}, "silva") == "ctt"
     assert carrier({}, " Paack ") == "Paack"
+
+
+@pytest.mark.parametrize("typed, country, carrier", [
+    ("DPD", "PT", "dpd-pt"), ("DPD", "GB", "dpd-uk"), ("DPD", "ES", "dpd"), ("GLS", "PT", "gls-pt"),
+    ("GLS", "ES", "gls-es"), ("GLS", "IT", "gls-it"), ("InPost", "PT", "inpost-pt"), ("InPost", "ES", "inpost-es"),
+    ("DPD Germany", "PT", "dpd-de"), ("CTT", "ES", "ctt"),
+])
+def test_a_group_name_is_split_by_the_destination_country(tmp_path, typed, country, carrier):
+    settings = make_settings(tmp_path, carriers={"17track": {"api_key": "k"}}, sources={"default": "17track"})
+    reg = validate_item(settings, {"order_number": "1", "carrier": typed, "tracking_number": "X123456",
+                                   "email": "a@example.com", "country": country})
+    assert reg.carrier == carrier

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from tests.helpers import make_settings, metric
 from tests.test_intake_webhooks import sign
-from tests.web_helpers import SUPPORT, Client, api_key, support_login, web_daemon
+from tests.web_helpers import SUPPORT, Client, api_key, console_get, web_daemon
 from tracker.bulk import validate_item
 from tracker.db import sessionmaker
 from tracker.models import Order
@@ -151,12 +151,7 @@ async def test_a_phone_in_no_plan_is_kept_out_with_its_reason_shown_and_counted(
     # shown to support: API, console (same view), `tracker status`
     status, detail, _ = await c.request("GET", "/api/v1/orders/1201")
     assert detail["order"]["contact_problem"] == order.contact_problem
-    console = Client(daemon)
-    try:
-        await support_login(console)
-        status, page, _ = await console.request("GET", "/support/order?number=1201")
-    finally:
-        await console.close()
+    status, page, _ = await console_get(daemon, "/support/order?number=1201")
     assert status == 200 and "Contact problem: phone left out" in page
     story = await order_story(daemon.engine, "1201", daemon.settings)
     assert "CONTACT PROBLEM: phone left out" in story
@@ -224,3 +219,48 @@ async def test_the_order_keeps_the_locale_it_was_given(shop):
     daemon, c = shop
     await post_shopify(c, shopify_order(1401, "PT", "912 345 678", locale="pt-PT"), "orders/paid", "l1")
     assert (await orders(daemon))["1401"].locale == "pt-PT"
+
+
+def test_csv_reads_each_phone_in_its_rows_country_column(tmp_path, capsys):
+    import asyncio
+
+    from tracker.cli import main
+    from tracker.db import make_engine, upgrade
+
+    settings = make_settings(tmp_path, shop={"default_region": "ES"})
+    path = tmp_path / "orders.csv"
+    rows = [f"C-{i},sandbox,SBX-DELIVER-C{i},c{i}@example.com,{typed},{country}"
+            for i, (country, typed, _) in enumerate(CUSTOMERS)]
+    path.write_text("order_number,carrier,tracking_number,email,phone,country\n" + "\n".join(rows)
+                    + "\nC-X,sandbox,SBX-DELIVER-CX,x@example.com,912 345 678,Portugal\n", encoding="utf-8")
+    assert main(["--config", str(tmp_path / "config.yaml"), "import", str(path)]) == 1  # one bad row
+    out = capsys.readouterr().out
+    assert "row 7: country: 'PORTUGAL' is not an ISO 3166 country code" in out
+
+    async def phones():
+        engine = make_engine(settings.async_database_url)
+        try:
+            await upgrade(engine)
+            async with sessionmaker(engine)() as s:
+                return {o.number: o.phone for o in (await s.execute(select(Order))).scalars()}
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(phones()) == {f"C-{i}": e164 for i, (_, _, e164) in enumerate(CUSTOMERS)}
+
+
+def test_tracker_add_reads_the_phone_in_the_country_given(tmp_path, capsys):
+    import sqlite3
+
+    from tracker.cli import main
+
+    make_settings(tmp_path, shop={"default_region": "ES"})
+    config = ["--config", str(tmp_path / "config.yaml")]
+    assert main([*config, "add", "--order", "GR-1", "--email", "e@example.gr", "--phone", "691 234 5678",
+                 "--country", "GR"]) == 0
+    assert main([*config, "add", "--order", "GR-2", "--email", "e@example.gr", "--phone", "691 234",
+                 "--country", "GR"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tracker: phone:") and "in GR or ES" in err
+    with sqlite3.connect(tmp_path / "tracker.db") as conn:
+        assert conn.execute("select number, phone from orders").fetchall() == [("GR-1", "+306912345678")]

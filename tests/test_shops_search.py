@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.helpers import add
-from tests.web_helpers import SUPPORT, Client, api_key, support_login, web_daemon
+from tests.web_helpers import SUPPORT, Client, api_key, console_get, web_daemon
 from tracker.search import keys, order_ids
 
 
@@ -50,12 +50,7 @@ async def test_a_miss_and_bad_queries(shop):
 
 async def test_the_console_finds_a_waiting_order_by_email(shop):
     daemon, _ = shop
-    console = Client(daemon)
-    try:
-        await support_login(console)
-        status, page, resp = await console.request("GET", "/support?q=ANA.SOUZA%40example.com")
-    finally:
-        await console.close()
+    status, page, resp = await console_get(daemon, "/support?q=ANA.SOUZA%40example.com")
     assert status == 200 and str(resp.url).endswith("/support/order?number=1001")
     assert "Waiting to ship" in page
 
@@ -88,3 +83,27 @@ async def test_every_lookup_of_the_search_is_an_index_search(shop):
             steps = [r[3] for r in await conn.execute(text("EXPLAIN QUERY PLAN " + sql))]
         reads = [s for s in steps if s.startswith(("SEARCH", "SCAN"))]
         assert reads and all(s.startswith("SEARCH") and "INDEX" in s for s in reads), steps
+
+
+async def test_search_and_a_contact_problem_on_postgresql(pg_url, start_daemon, tmp_path):
+    from tests.helpers import make_settings
+    from tracker.shops.intake import registration
+
+    settings = make_settings(tmp_path, database_url=pg_url, shop={"default_region": "ES"})
+    daemon = await start_daemon(settings)
+    from tracker.db import sessionmaker
+    from tracker.orders import register_batch
+    from tracker.search import search
+
+    reg = registration(settings, {"order_number": "PG-1", "email": "Ana@Example.PT", "phone": "691 234",
+                                  "country": "GR"})
+    async with sessionmaker(daemon.engine)() as session, session.begin():
+        (outcome,) = await register_batch(session, [(0, reg)], daemon.clock.now())
+    assert outcome.error is None and outcome.order.contact_problem.startswith("phone left out")
+    await add(daemon, "PG-2", "SBX-DELIVER-PG2", email="bo@example.com", phone="+34612345678")
+    async with sessionmaker(daemon.engine)() as session:
+        for q, number in [("ana@example.pt", "PG-1"), ("PG-1", "PG-1"), ("612 34 56 78", "PG-2"),
+                          ("sbx-deliver-pg2", "PG-2")]:
+            found = await search(session, q, "ES")
+            assert [o.number for o, _ in found] == [number], q
+        assert await search(session, "nobody@example.com", "ES") == []

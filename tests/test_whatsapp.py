@@ -68,7 +68,7 @@ async def test_whatsapp_first_order_gets_each_milestone_as_its_languages_templat
 
 async def test_inside_the_24_hour_session_free_text_goes_out_and_after_it_a_template_again(env, fakes, clock):
     tw, _sg = fakes
-    daemon = await env()
+    daemon = await env(conversations={"enabled": False})  # the question's own answer: tests/test_conversations.py
     ship = await add(daemon, "ORDER-W2", "SBX-DELIVER-2", channels="whatsapp", locale="es")
     r = await tw.inbound(inbound_url(daemon), WA, "¿Cuándo llega mi pedido?", to=f"whatsapp:{WHATSAPP_FROM}")
     assert r.status == 200
@@ -231,7 +231,8 @@ def test_config_check_names_each_missing_template(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "whatsapp via twilio_whatsapp" in out
     warnings = [line for line in out.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 2
+    assert len(warnings) == 3
+    assert any("no WhatsApp template for support_reply in el, en, es, pt-BR" in w for w in warnings)  # conversations
     assert any("no WhatsApp template for shipped in el" in w for w in warnings)
     assert any("no WhatsApp template for delivered in es, pt-BR" in w for w in warnings)
     assert all("providers.twilio_whatsapp.templates" in w and "Fix:" in w for w in warnings)

@@ -83,3 +83,13 @@ def hidden(page: str) -> dict:
     """The hidden fields of a page's form (the signed link's expiry and signature)."""
     return {m.group(1): html.unescape(m.group(2))
             for m in re.finditer(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page)}
+
+
+async def console_get(daemon, path: str) -> tuple[int, str, aiohttp.ClientResponse]:
+    """GET a support console page as a logged-in support user (SUPPORT settings)."""
+    console = Client(daemon)
+    try:
+        await support_login(console)
+        return await console.request("GET", path)
+    finally:
+        await console.close()

@@ -22,13 +22,15 @@ from tracker.carriers import CARRIERS
 from tracker.carriers.catalog import CATALOG
 from tracker.clock import SYSTEM, Clock
 from tracker.config import Settings, shown_database
+from tracker.conversations.replies import DirectSender
 from tracker.db import SqliteLock, describe, make_engine, schema_status, upgrade
 from tracker.db_health import DatabaseHealth, is_outage
 from tracker.dispatcher import Dispatcher
 from tracker.inbox.drain import InboxDrain
 from tracker.notify import CHANNELS
 from tracker.notify.render import Renderer
-from tracker.poller import CarrierRuntime, Poller, RateLimiter
+from tracker.poller import CarrierRuntime, Poller
+from tracker.rate import SharedRate
 from tracker.subscriber import Subscriber
 from tracker.watch import Watcher
 from tracker.web import build_app, serving
@@ -49,6 +51,7 @@ class Daemon:
     def __init__(self, settings: Settings, *, clock: Clock = SYSTEM, rng: random.Random | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self.started_at = clock.now()  # /metrics' freshness histograms count the messages sent from here on
         self.rng = rng or random.Random()
         self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.engine = None
@@ -113,6 +116,8 @@ class Daemon:
                 clock=self.clock, owner=self.owner, rng=self.rng, link_secret=self.link_secret)
             self.inbox = InboxDrain(engine=self.engine, carriers=self.carriers, poller=self.poller,
                                     settings=s.sources.inbox, clock=self.clock, owner=self.owner, rng=self.rng)
+            self.direct = DirectSender(engine=self.engine, settings=s, channels=self.channels, clock=self.clock,
+                                       rng=self.rng)
             self.watcher = Watcher(engine=self.engine, settings=s, clock=self.clock)
             self.support = AlertSender(engine=self.engine, settings=s, email=self.channels["email"], http=self.http,
                                        clock=self.clock, rng=self.rng)
@@ -138,7 +143,7 @@ class Daemon:
                 continue
             carrier = cls(cfg, self.http, self.clock)
             carrier.public_url = self.settings.server.public_url  # the webhook address given at subscription
-            runtimes[name] = CarrierRuntime(carrier, RateLimiter(carrier.requests_per_second))
+            runtimes[name] = CarrierRuntime(carrier, SharedRate(self.engine, name, carrier.requests_per_second))
         return runtimes
 
     def carrier_names(self) -> dict[str, str]:
@@ -179,7 +184,7 @@ class Daemon:
             drained = await self.inbox.tick()
             stats = await self.poller.tick()
             watched = await self.watcher.tick()
-            sent = await self.dispatcher.tick()
+            sent = await self._dispatch_tick()
             alerted = await self.support.tick()
             totals["checked"] += stats.checked
             totals["sent"] += sent
@@ -254,7 +259,7 @@ class Daemon:
                     "work and exits (code %d) so that the service manager starts the release that matches",
                     ", ".join(self.schema_revisions), status.current, by, self.version, EXIT_SCHEMA_MOVED)
         self.exit_code = EXIT_SCHEMA_MOVED
-        for part in ("poller", "dispatcher", "watcher", "support", "subscriber", "inbox"):
+        for part in ("poller", "dispatcher", "direct", "watcher", "support", "subscriber", "inbox"):
             if hasattr(self, part):
                 getattr(self, part).stopping = True
         if self._stop is not None:
@@ -263,7 +268,11 @@ class Daemon:
     def wake_dispatcher(self) -> None:
         """Send news now: start the dispatch loop, or tell the running one to look again before it stops
         (a wake that lands while it finishes is never lost). The periodic tick comes through here too."""
-        self._wake("dispatch", self.dispatcher.tick)
+        self._wake("dispatch", self._dispatch_tick)
+
+    async def _dispatch_tick(self) -> int:
+        """The outbox, then answers to customers matched to no order (tracker/conversations/replies.py)."""
+        return await self.dispatcher.tick() + await self.direct.tick()
 
     def wake_inbox(self) -> None:
         """Apply stored pushes now (a push was just stored), the same way."""
@@ -330,7 +339,7 @@ class Daemon:
         self._closing = True
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        for part in ("poller", "dispatcher", "watcher", "support", "subscriber", "inbox"):
+        for part in ("poller", "dispatcher", "direct", "watcher", "support", "subscriber", "inbox"):
             if hasattr(self, part):
                 getattr(self, part).stopping = True
         if self._inflight:

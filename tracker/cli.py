@@ -231,7 +231,8 @@ def cmd_add(args) -> int:
                    phone=args.phone, locale=args.locale, timezone=args.timezone, channels=args.channels,
                    clear=_clear_fields(args.clear), known_carriers=accepted_carriers(settings),
                    route=router(settings), default_locale=settings.shop.default_locale,
-                   default_channels=settings.shop.default_channels, default_region=settings.shop.default_region)
+                   default_channels=settings.shop.default_channels, default_region=settings.shop.default_region,
+                   country=args.country, tracking_url=args.tracking_url)
 
     async def go():
         engine = await _engine(settings, creates=True)
@@ -504,7 +505,8 @@ def cmd_report(args) -> int:
     settings = _settings(args)
     from zoneinfo import ZoneInfo
 
-    from tracker import report
+    from tracker import freshness, report
+    from tracker.conversations.figures import load as conversation_figures
 
     try:
         window = report.parse_since(args.since)
@@ -517,12 +519,19 @@ def cmd_report(args) -> int:
         try:
             now = SYSTEM.now()
             facts = await report.load(engine, now - window)
+            fresh = await freshness.load(engine, now - window, now)
+            talk = await conversation_figures(engine, now - window)
         finally:
             await engine.dispose()
         figs = report.figures(facts, tz)
         title = (f"{settings.shop.name}: carriers, shipments registered since "
                  f"{(now - window).astimezone(tz):%Y-%m-%d %H:%M} ({args.since})")
         print(report.table(figs, title))
+        print()
+        print(freshness.table(fresh, f"How fresh the news was: messages sent since "
+                                     f"{(now - window).astimezone(tz):%Y-%m-%d %H:%M} (carrier event -> heard by "
+                                     f"tracker -> taken by the provider)"))
+        print(talk.text())
         if args.html:
             Path(args.html).write_text(report.html(figs, title), encoding="utf-8")
             print(f"wrote {args.html}")
@@ -804,7 +813,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--carrier", help="carrier name, e.g. sandbox")
     s.add_argument("--tracking", help="tracking number (left out: the order waits to ship, its parcel comes later)")
     s.add_argument("--email")
-    s.add_argument("--phone", help="international form, e.g. +14155550123")
+    s.add_argument("--phone", help="international form, e.g. +14155550123, or as the customer typed it with --country")
+    s.add_argument("--country", help="the customer's country (ISO 3166 two letters, e.g. PT; \"PT,ES\": shipping "
+                                     "then billing): the phone is read in it, then in shop.default_region")
+    s.add_argument("--tracking-url", help="the carrier's tracking page of this parcel as the shop has it")
     s.add_argument("--locale", help="customer's language: en, pt-BR, es, el")
     s.add_argument("--timezone", help="customer's IANA time zone, e.g. America/Sao_Paulo")
     s.add_argument("--channels", help="sms, email, whatsapp or several, e.g. whatsapp,email (default from config)")

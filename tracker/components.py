@@ -86,6 +86,12 @@ def check(settings: Settings) -> Settings:
                 f"{where(loc)}: {dotted(loc)}: provider {provider!r} has no settings. "
                 f"Fix: add a `{provider}:` entry under providers:."
             )
+    if settings.conversations.keywords_dir:
+        from tracker.conversations.understand import check_tables, keywords_dir
+
+        loc = ("conversations", "keywords_dir")
+        problems.extend(f"{where(loc)}: {p}. Fix: give a folder of en.yaml, pt-BR.yaml, es.yaml or el.yaml files "
+                        "written like tracker/conversations/keywords/" for p in check_tables(keywords_dir(settings)))
     if not problems:
         problems.extend(public_url_problems(settings, *sending_kinds(settings))[0])
     if problems:
@@ -178,7 +184,8 @@ def whatsapp_template_gaps(settings: Settings) -> list[str]:
     return [f"{settings.where(loc)}: {dotted(loc)}: no WhatsApp template for {milestone} in {', '.join(langs)}; "
             f"those messages go by SMS or email instead. Fix: add {dotted(loc)}.{milestone}.{langs[0]}: HX... "
             f"(an approved template's Content SID)"
-            for milestone, langs in missing_templates(templates, [m.value for m in Milestone], locales).items()]
+            for milestone, langs in missing_templates(templates, [m.value for m in Milestone] + (
+                ["support_reply"] if settings.conversations.enabled else []), locales).items()]
 
 
 def contrast(a: str, b: str) -> float:

@@ -62,6 +62,11 @@ class ServerSettings(_Strict):
     header_timeout_seconds: float = Field(10, gt=0, le=300)
     body_timeout_seconds: float = Field(30, gt=0, le=600)
     max_connections: int = Field(4096, ge=16, le=1_000_000)
+    # /metrics on a large database: its gauges are read in the background at most this often, a scrape
+    # serves the last values with their age (tracker_gauges_age_seconds)
+    metrics_cache_seconds: float = Field(30, ge=0, le=3600)
+    # ... once the database holds this many shipments or notifications; below, every scrape reads them
+    metrics_cache_above_rows: int = Field(100_000, ge=0)
 
 
 HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -197,6 +202,9 @@ class PollerSettings(_Strict):
     typical_transit_days: float = Field(3, gt=0)
     near_eta_until: str | None = Field("13:00", description="HH:MM local: past it, near-ETA checks slow to the status interval")
     pickup_interval: float | None = Field(90 * 60, gt=0, description="seconds between checks while the label is created")
+    # A number the carrier does not know yet (pending, "not found") is about to be picked up for this long
+    # after its registration (the shop's handling time and a day): checked every pickup_interval meanwhile
+    pickup_expected_hours: float = Field(72, ge=0)
     timezone: str | None = Field(None, description="unset: shop.timezone")
 
     @field_validator("delivery_window")
@@ -496,6 +504,27 @@ class SourcesSettings(_Strict):
         return v.strip().lower() or None if v is not None else None
 
 
+class ConversationsSettings(_Strict):
+    """What customers write back (tracker/conversations/): answered at once, or handed to a person."""
+
+    enabled: bool = True
+    reply_to: str = Field("", description="the Reply-To of every email: an address at your SendGrid Inbound "
+                          "Parse domain, e.g. replies@reply.yourshop.example; empty: replies go to the sender")
+    parse_public_key: str = Field("", description="the public key of the Inbound Parse security policy "
+                                  "(signature enabled); empty: Inbound Parse requests are refused")
+    parse_max_age_seconds: int = Field(600, ge=30, le=86400)
+    auto_answers_per_hour: int = Field(3, ge=0, le=100)
+    max_text_chars: int = Field(2000, ge=100, le=20000)
+    own_addresses: list[str] = Field([], description="the shop's own numbers and addresses: never answered")
+    keywords_dir: str = Field("", description="a folder of <language>.yaml files extending the keyword tables")
+
+    @field_validator("reply_to")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        return _empty_or_matching(v.strip(), r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+",
+                                  "is not an email address; write it like replies@reply.yourshop.example")
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
@@ -520,6 +549,7 @@ class Settings(_Strict):
     shopify: ShopifySettings = ShopifySettings()
     woocommerce: WooCommerceSettings = WooCommerceSettings()
     sources: SourcesSettings = SourcesSettings()
+    conversations: ConversationsSettings = ConversationsSettings()
 
     # Not from the file: where it was read, to resolve relative paths.
     source: str = Field("<defaults>", exclude=True)

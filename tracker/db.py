@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from sqlalchemy import event, exc
+from sqlalchemy import event, exc, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -55,6 +55,15 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def rare(engine: AsyncEngine, clause):
+    """`clause`, told to be true of few rows. SQLite's statistics keep one average per index prefix, blind to a
+    table that is mostly delivered: without this it reads the whole table rather than a range of an index
+    for a sweep's few due rows. PostgreSQL's statistics see the skew themselves."""
+    if not is_sqlite(engine):
+        return clause
+    return func.likelihood(clause, literal_column("0.001"))
 
 
 _WRITE_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -32,6 +32,7 @@ from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
 from tracker import duplicates, fallback, logs, preferences, redact
 from tracker.clock import Clock
+from tracker.conversations import replies
 from tracker.config import DispatcherSettings, Settings
 from tracker.db import insert_ignore, sessionmaker, write_lock
 from tracker.fastsqlite import BUSY, FastSqlite
@@ -87,6 +88,7 @@ class Dispatcher:
         self._news_at: dict[tuple[int, str], datetime] = {}
         self._newest: dict[int, datetime] = {}
         self._parcels: dict[int, list[Parcel]] = {}  # order id -> its parcels, for "parcel 1 of 2"
+        self._replies: dict[int, replies.Pending] = {}  # answers to customers' messages (conversations)
         self._sessions: dict[str, datetime] = {}  # phone -> the customer's last WhatsApp message to us
         self._unwritten: dict[int, dict] = {}  # sends the provider took whose outcome the database refused
         self._sent_stmts: dict[frozenset, object] = {}
@@ -179,11 +181,13 @@ class Dispatcher:
             for (sid, _), at in self._news_at.items():
                 if sid not in self._newest or at > self._newest[sid]:
                     self._newest[sid] = at
+            self._replies = await replies.load(session, [n for n, _, _ in rows])
+            writers = [p.conversation.address for p in self._replies.values() if p.conversation.address]
             suppressed = set((await session.execute(
                 select(Suppression.channel, Suppression.address).where(or_(
-                    Suppression.address.in_([o.email for _, _, o in rows if o.email]),
+                    Suppression.address.in_([o.email for _, _, o in rows if o.email] + writers),
                     Suppression.address.in_([o.phone for _, _, o in rows if o.phone]))))).all())
-            phones = [o.phone for n, _, o in rows if n.channel == "whatsapp" and o.phone]
+            phones = [o.phone for n, _, o in rows if n.channel == "whatsapp" and o.phone] + writers
             self._sessions = dict((await session.execute(select(
                 WhatsAppSession.phone, WhatsAppSession.last_inbound_at).where(
                 WhatsAppSession.phone.in_(phones)))).all()) if phones else {}
@@ -192,8 +196,17 @@ class Dispatcher:
     def address(self, order: Order, channel: str) -> str | None:
         return fallback.address(order, channel)
 
+    def recipient(self, job: Job) -> str | None:
+        to = self.address(job.order, job.note.channel)
+        if replies.is_reply(job.note.milestone):  # the address the customer wrote from
+            return replies.recipient(self._replies.get(replies.message_id(job.note.milestone)), job.order,
+                                     job.note.channel, to)
+        return to
+
     def template(self, job: Job) -> str | None:
         """The template this row is rendered with; None: it must not go out (tracker/parcels.py)."""
+        if replies.is_reply(job.note.milestone):
+            return "reply"
         # repeats ("silent#2") and dated news ("date_moved@2026-01-15") use the milestone's template
         milestone = job.note.milestone.split("#", 1)[0].split("@", 1)[0]
         if job.shipment is None:  # "still preparing": not once the order has a parcel
@@ -203,6 +216,8 @@ class Dispatcher:
 
     def render_message(self, job: Job, latest: TrackingEventRow | None) -> Message:
         note, ship, order = job.note, job.shipment, job.order
+        if replies.is_reply(note.milestone):
+            return self._reply_message(job)
         milestone = self.template(job) or note.milestone.split("#", 1)[0].split("@", 1)[0]
         if ship is None:
             contact = self.settings.shop.contact(order.locale)
@@ -262,7 +277,23 @@ class Dispatcher:
             self.settings.preferences.unsubscribe_days) if self.link_secret and token else None
         return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,
                        locale=rendered.locale, milestone=milestone, order_number=order.number,
-                       unsubscribe_url=unsubscribe)
+                       unsubscribe_url=unsubscribe, reply_to=self.settings.conversations.reply_to or None)
+
+    def _reply_message(self, job: Job) -> Message:
+        from tracker.conversations.answers import language, subject_text
+        from tracker.conversations.understand import for_settings
+
+        pending = self._replies.get(replies.message_id(job.note.milestone))
+        to = self.recipient(job) or ""
+        lang = language(pending.conversation.locale if pending else job.order.locale,
+                        for_settings(self.settings))
+        wa = self.channels.get("whatsapp")
+        return replies.build(pending, job.note.id, job.note.channel, job.order.number, to, locale=lang,
+                             last_inbound_at=self._sessions.get(to),
+                             now=self.clock.now(), templates=getattr(getattr(wa, "settings", None), "templates", None),
+                             reply_to=self.settings.conversations.reply_to or None,
+                             subject=subject_text(for_settings(self.settings)[lang].texts,
+                                                  job.order.number, None))
 
     def _whatsapp_message(self, note: Notification, milestone: str, to: str, rendered, ctx: dict,
                           order: Order) -> Message:
@@ -300,7 +331,7 @@ class Dispatcher:
 
     async def _send_one(self, job: Job, latest: TrackingEventRow | None, suppressed: set[tuple[str, str]]) -> None:
         note = job.note
-        to = self.address(job.order, note.channel)
+        to = self.recipient(job)
         if not to:
             await self._finish(note, state="failed", error=f"order has no {note.channel} address")
             return
@@ -325,7 +356,7 @@ class Dispatcher:
             await self._finish(note, state="suppressed", error="superseded: " + (
                 "the order has shipped" if job.shipment is None else "the order's delivered message covers it"))
             return
-        if note.channel in ("sms", "whatsapp") and self._quiet:
+        if note.channel in ("sms", "whatsapp") and self._quiet and not replies.is_reply(note.milestone):
             zones = quiet.recipient_zones(job.order.timezone, to, self.settings.shop.timezone)
             until = quiet.quiet_until(self.clock.now(), zones, *self._quiet)
             if until is not None:

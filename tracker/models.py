@@ -38,6 +38,8 @@ class Order(SQLModel, table=True):
         # /metrics counts the orders with a contact problem: only those rows are in this index
         sa.Index("ix_orders_contact_problem", "id", sqlite_where=sa.text("contact_problem IS NOT NULL"),
                  postgresql_where=sa.text("contact_problem IS NOT NULL")),
+        sa.Index("ix_orders_unshipped", "created_at", sqlite_where=sa.text("first_parcel_at IS NULL"),
+                 postgresql_where=sa.text("first_parcel_at IS NULL")),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=64, unique=True, index=True)
@@ -60,15 +62,34 @@ class Order(SQLModel, table=True):
     # Why a contact detail the shop sent could not be used (masked), e.g. a phone in no plan of the
     # customer's country: the order went on with the channels that work; support sees this.
     contact_problem: str | None = Field(default=None, max_length=300)
+    # When the order's first parcel was registered, as the still-preparing watcher last found (it sets it): the
+    # orders left without one are the few that sweep reads (ix_orders_unshipped).
+    first_parcel_at: datetime | None = Field(default=None, sa_column=_ts())
 
     @property
     def channel_list(self) -> list[str]:
         return [c for c in self.channels.split(",") if c]
 
 
+# A shipment whose carrier moved the expected date away from the one the customer knows (watch.date_moved).
+MOVED = ("expected_delivery IS NOT NULL AND "
+         "expected_delivery <> coalesce(announced_delivery, first_expected_delivery)")
+
+
 class Shipment(SQLModel, table=True):
     __tablename__ = "shipments"
-    __table_args__ = (sa.UniqueConstraint("carrier", "tracking_number", name="uq_shipment_carrier_number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("carrier", "tracking_number", name="uq_shipment_carrier_number"),
+        # Every hot query walks an index in the order it needs (docs/benchmarks.md has the plans at 1M):
+        # the poller's claim (per source, by due time; urgent ones by status too), and the watchers' sweeps
+        # (quiet since, first expected date, delivery time, a moved date not yet told).
+        sa.Index("ix_shipments_claim", "source", "next_check_at"),
+        sa.Index("ix_shipments_claim_urgent", "source", "status", "next_check_at"),
+        sa.Index("ix_shipments_quiet", "status", "last_event_at", "created_at"),
+        sa.Index("ix_shipments_late", "status", "first_expected_delivery"),
+        sa.Index("ix_shipments_delivered", "status", "delivered_at"),
+        sa.Index("ix_shipments_date_moved", "status", sqlite_where=sa.text(MOVED), postgresql_where=sa.text(MOVED)),
+    )
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
     carrier: str = Field(max_length=32)
@@ -143,6 +164,7 @@ class Notification(SQLModel, table=True):
         sa.Index("uq_notification_order_once", "order_id", "milestone", "channel", unique=True,
                  sqlite_where=sa.text("shipment_id IS NULL"), postgresql_where=sa.text("shipment_id IS NULL")),
         sa.Index("ix_notifications_due", "state", "next_attempt_at"),
+        sa.Index("ix_notifications_sent_at", "sent_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     shipment_id: int | None = Field(default=None, foreign_key="shipments.id", index=True)
@@ -165,6 +187,11 @@ class Notification(SQLModel, table=True):
     body_digest: str | None = Field(default=None, max_length=64)
     doubt: str | None = Field(default=None, max_length=16)
     resent_in_doubt: int = 0  # times sent again while an earlier attempt may have reached the provider
+    # Freshness (tracker/freshness.py): when the carrier's event happened, and when and how (poll, push)
+    # tracker heard of it; `sent_at` says when the provider took the message.
+    event_at: datetime | None = Field(default=None, sa_column=_ts())
+    heard_at: datetime | None = Field(default=None, sa_column=_ts())
+    heard_via: str | None = Field(default=None, max_length=8)
 
 
 class Suppression(SQLModel, table=True):
@@ -213,6 +240,9 @@ class CarrierState(SQLModel, table=True):
     next_try_at: datetime | None = Field(default=None, sa_column=_ts())  # after a pause or a rate limit
     budget_day: date | None = None
     calls_today: int = 0
+    # The carrier's per-second rate shared by every daemon: the wall-clock time (Unix seconds) of the next
+    # free request slot (tracker/rate.py).
+    next_slot_at: float | None = None
     updated_at: datetime = Field(sa_column=_ts(nullable=False))
 
 
@@ -445,3 +475,70 @@ class SchemaHistory(SQLModel, table=True):
     revision: str = Field(max_length=32)
     tracker_version: str = Field(max_length=64)
     applied_at: datetime = Field(sa_column=_ts(nullable=False))
+
+
+class Conversation(SQLModel, table=True):
+    """Everything one sender wrote to us on one channel, and what was answered (tracker/conversations/).
+    `address` is the sender's phone (E.164) or email; None once erased."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (sa.UniqueConstraint("channel", "address", name="uq_conversation_sender"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)  # sms | whatsapp | email
+    address: str | None = Field(default=None, max_length=254)
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)  # the order it is about
+    locale: str = Field(default="en", max_length=16)
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    last_inbound_at: datetime | None = Field(default=None, sa_column=_ts())
+    erased_at: datetime | None = Field(default=None, sa_column=_ts())
+
+
+class ConversationMessage(SQLModel, table=True):
+    """One message of a conversation: the customer's (direction "in", text sanitized) or ours ("out": an
+    automatic answer or support's, sent through the outbox as notification `notification_id`)."""
+
+    __tablename__ = "conversation_messages"
+    __table_args__ = (sa.Index("ix_conversation_messages_conv", "conversation_id", "created_at"),
+                      sa.Index("ix_conversation_messages_due", "state", "next_attempt_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id")
+    direction: str = Field(max_length=4)  # in | out
+    author: str = Field(max_length=80)  # customer | auto | support:<name>
+    kind: str = Field(default="", max_length=32)  # what it was understood as / what the answer is
+    body: str = ""
+    subject: str | None = Field(default=None, max_length=300)
+    provider_id: str | None = Field(default=None, max_length=255)  # MessageSid, email Message-ID
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    case_id: int | None = Field(default=None, index=True)
+    notification_id: int | None = Field(default=None, index=True)
+    answered: bool = False  # an inbound message that got an automatic answer
+    created_at: datetime = Field(sa_column=_ts(nullable=False))
+    # An answer to a sender matched to no order cannot use the order outbox: it is sent from here
+    # (replies.DirectSender): queued -> sending -> sent | failed. None for everything else.
+    state: str | None = Field(default=None, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_column=_ts())
+    leased_until: datetime | None = Field(default=None, sa_column=_ts())
+    error: str | None = None
+
+
+class Case(SQLModel, table=True):
+    """Something a person must answer: opened from a customer's message or a page's "report a problem";
+    one support alert when opened; closed by support."""
+
+    __tablename__ = "cases"
+    __table_args__ = (sa.Index("ix_cases_state_opened", "state", "opened_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int | None = Field(default=None, foreign_key="conversations.id", index=True)
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    shipment_id: int | None = Field(default=None, foreign_key="shipments.id", index=True)
+    reason: str = Field(max_length=32)  # not_received | damaged | wrong_item | cancel | address_change | ...
+    source: str = Field(default="message", max_length=32)  # message | page | api
+    state: str = Field(default="open", max_length=8)  # open | closed
+    summary: str = ""
+    opened_at: datetime = Field(sa_column=_ts(nullable=False))
+    told_at: datetime | None = Field(default=None, sa_column=_ts())  # the customer was told a person answers
+    first_answer_at: datetime | None = Field(default=None, sa_column=_ts())
+    first_answer_seconds: int | None = None
+    closed_at: datetime | None = Field(default=None, sa_column=_ts())
+    closed_by: str | None = Field(default=None, max_length=80)

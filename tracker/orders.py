@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tracker import plaintext
-from tracker.carriers.catalog import AUTO, canonical, display_name, normalise
+from tracker.carriers.catalog import AUTO, canonical, display_name, for_country, normalise
 from tracker.carriers.countries import ISO_COUNTRIES
 from tracker.carriers.detect import Undetected, choose
 from tracker.models import Order, Shipment
@@ -181,7 +181,7 @@ def validate(*, order_number: str | None, carrier: str | None, tracking_number: 
         raise InputError("tracking_number", f"{tracking_number!r} is not a tracking number",
                          "use the letters and digits printed on the label")
     else:
-        carried = _carrier_and_source(tracking, carrier, known_carriers, route, untrackable)
+        carried = _carrier_and_source(tracking, carrier, known_carriers, route, untrackable, countries_of(country))
     url = (tracking_url or "").strip() or None
     if url and (len(url) > 1000 or not re.fullmatch(r"https?://[^\s\"'<>]+", url)):
         raise InputError("tracking_url", "is not an http(s) address", "give the carrier's tracking page address, "
@@ -457,7 +457,7 @@ class Carried:
 
 def _carrier_and_source(tracking: str, carrier: str | None, known_carriers: list[str],
                         route: Callable[[str], tuple[str, float | None] | None] | None,
-                        untrackable: bool = False) -> Carried:
+                        untrackable: bool = False, countries: tuple[str, ...] = ()) -> Carried:
     """The carrier a shop's text names (the alias table), or the one the number's format says. A name
     tracker does not know goes to the default aggregator (AUTO: it detects the carrier), keeping the shop's
     name for the customer; with `untrackable` a carrier no source serves is kept as a parcel nobody can
@@ -479,7 +479,8 @@ def _carrier_and_source(tracking: str, carrier: str | None, known_carriers: list
         if route is not None:
             carrier = canonical(carrier)  # detected "correos" -> correos-es
     elif route is not None:
-        carrier = canonical(carrier)  # "ACS Courier", "CTT Expresso", "correos" -> acs, ctt, correos-es
+        # "ACS Courier", "CTT Expresso", "correos" -> acs, ctt, correos-es; "DPD" to Portugal -> dpd-pt
+        carrier = for_country(canonical(carrier), countries)
         name = given[:64] if normalise(given) not in (normalise(carrier), normalise(display_name(carrier))) else None
     if carrier not in known_carriers:
         if AUTO in known_carriers and route is not None:

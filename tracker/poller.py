@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 import aiohttp
-from sqlalchemy import String, and_, bindparam, case, cast, func, or_, select, update
+from sqlalchemy import String, bindparam, case, cast, func, or_, select, union_all, update
 
 from tracker import alerts, carrier_codes, logs
 from tracker.carriers.base import (
@@ -45,8 +45,9 @@ from tracker.models import (
     UTCDateTime,
     WebhookEvent,
 )
+from tracker.rate import SharedRate
 from tracker.retry import backoff
-from tracker.schedule import next_check, next_check_pushed
+from tracker.schedule import about_to_ship, next_check, next_check_pushed
 from tracker.status import Known, Status, announced_from_rows, apply
 from tracker.wording import details
 
@@ -58,24 +59,6 @@ MAX_PACING_WAIT = 5.0
 MAX_GROUP = 1000
 # A carrier paused for refused credentials is tried again after this long, doubling up to PAUSE_MAX.
 PAUSE_FIRST, PAUSE_MAX = 15 * 60, 6 * 3600
-
-
-class RateLimiter:
-    """Token bucket on the event loop's monotonic time: requests per second to one carrier."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second
-        self._next = 0.0
-
-    def try_reserve(self, max_wait: float) -> tuple[bool, float]:
-        """Book the next slot if it comes within `max_wait` seconds. Returns (booked, seconds until the slot)."""
-        now = time.monotonic()
-        wait = max(0.0, self._next - now)
-        if wait > max_wait:
-            return False, wait
-        self._next = max(now, self._next) + self.interval
-        return True, wait
-
 
 
 # Statuses whose next step the customer is waiting for right now: served first when a budget is short.
@@ -91,7 +74,7 @@ class CarrierRuntime:
     """One carrier as this process sees it: its client, pacing, budget and health."""
 
     carrier: Carrier
-    limiter: RateLimiter
+    limiter: SharedRate  # requests per second, shared by every daemon on the database
     paused_reason: str | None = None
     paused_until: datetime | None = None
     pauses: int = 0
@@ -187,27 +170,39 @@ class Poller:
                     due_by: datetime | None = None) -> list[tuple[int, str, str]]:
         """Lease up to `limit` shipments due by `due_by` (default now). Carriers in `urgent_only` are short
         of budget: only their urgent shipments are claimed, the rest wait (their checks stretch)."""
+        stmt = self.claim_statement(now, carriers, limit, urgent_only=urgent_only, due_by=due_by)
+        if stmt is None:
+            return []
+        async with self._writing, self.maker() as session, session.begin():
+            rows = (await session.execute(stmt)).all()
+        return [tuple(r) for r in rows]
+
+    def claim_statement(self, now: datetime, carriers: Sequence[str], limit: int, *,
+                        urgent_only: Sequence[str] = (), due_by: datetime | None = None):
+        """The claim's one UPDATE ... RETURNING (None: nothing to claim from)."""
         S = Shipment
-        which = S.source.in_(list(carriers))
-        if urgent_only:
-            which = or_(which, and_(S.source.in_(list(urgent_only)), S.status.in_(URGENT_STATUSES)))
-        due = (
-            select(S.id)
-            .where(S.next_check_at <= (due_by or now), which,
-                   or_(S.leased_until.is_(None), S.leased_until < now))
-            .order_by(S.next_check_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = (
-            update(S).where(S.id.in_(due.scalar_subquery()))
+        by, free = due_by or now, or_(S.leased_until.is_(None), S.leased_until < now)
+        # One index range per source (ix_shipments_claim: source, next_check_at), read in due order and cut at
+        # `limit`; urgent ones one range per (source, status) (ix_shipments_claim_urgent). The union is sorted
+        # again, so a claim reads at most `limit` rows a range, never every row of a carrier.
+        ranges = [(S.source == name,) for name in carriers]
+        ranges += [(S.source == name, S.status == status) for name in urgent_only for status in URGENT_STATUSES]
+        if not ranges:
+            return None
+        parts = [select(S.id, S.next_check_at).where(*where, S.next_check_at <= by, free)
+                 .order_by(S.next_check_at).limit(limit).with_for_update(skip_locked=True).subquery()
+                 for where in ranges]
+        if len(parts) == 1:
+            picked = select(parts[0].c.id)
+        else:
+            union = union_all(*(select(p.c.id, p.c.next_check_at) for p in parts)).subquery()
+            picked = select(union.c.id).order_by(union.c.next_check_at).limit(limit)
+        return (
+            update(S).where(S.id.in_(picked.scalar_subquery()))
             .values(leased_until=now + timedelta(seconds=self.settings.lease_seconds), lease_owner=self.owner)
             .returning(S.id, S.source, S.tracking_number)
             .execution_options(synchronize_session=False)
         )
-        async with self._writing, self.maker() as session, session.begin():
-            rows = (await session.execute(stmt)).all()
-        return [tuple(r) for r in rows]
 
     async def load_budgets(self) -> None:
         """Make sure every carrier has its shared state row and read today's spend (all daemons share it)."""
@@ -323,12 +318,10 @@ class Poller:
                 await self.release(ids)
                 return
             # a slow-paced carrier (USPS: one call a minute) must not hold a slot other carriers need
-            booked, wait = rt.limiter.try_reserve(MAX_PACING_WAIT)
+            booked, wait = await rt.limiter.acquire(MAX_PACING_WAIT)
             if not booked:
                 await self.release(ids, next_check_at=now + timedelta(seconds=wait))
                 return
-            if wait > 0:
-                await asyncio.sleep(wait)
             if self.clock.now() >= fresh_until:  # waited long: make sure the numbers are still ours
                 items = await self.renew(items)
                 if not items:
@@ -538,9 +531,9 @@ class Poller:
             ship.updated_at = now
             if isinstance(result, TrackingResult):
                 queued_by[ship.id] += self._apply_result(ship, orders[ship.order_id], result, keys[ship.id],
-                                             notes[ship.id], event_rows, note_rows, supersede, now)
+                                             notes[ship.id], event_rows, note_rows, supersede, now, pushed=pushed)
             elif isinstance(result, NotFoundYet):
-                await self._not_found(session, ship, now)
+                await self._not_found(session, ship, orders[ship.order_id], now)
             elif isinstance(result, Invalid):
                 ship.last_error = _describe(result)
                 ship.next_check_at = None
@@ -590,7 +583,7 @@ class Poller:
 
     def _apply_result(self, ship: _Ship, order: Order, result: TrackingResult, keys: set[str],
                       notes: list[tuple[str, str]], event_rows: list[dict], note_rows: list[dict],
-                      supersede: list[tuple[int, list[str]]], now: datetime) -> int:
+                      supersede: list[tuple[int, list[str]]], now: datetime, *, pushed: bool = False) -> int:
         known = Known(status=Status(ship.status), status_at=ship.status_at, event_keys=frozenset(keys),
                       announced=announced_from_rows(notes))
         outcome = apply(known, result, now)
@@ -640,11 +633,13 @@ class Poller:
         for channel in channels_for(order):
             note_rows.append(dict(
                 shipment_id=ship.id, order_id=order.id, milestone=outcome.milestone.value, channel=channel,
-                state="queued", attempts=0, next_attempt_at=now, created_at=now, updated_at=now))
+                state="queued", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
+                # freshness (tracker/freshness.py): the carrier's event, and when and how tracker heard of it
+                event_at=outcome.status_at, heard_at=now, heard_via="push" if pushed else "poll"))
             count += 1
         return count
 
-    async def _not_found(self, session, ship: _Ship, now: datetime) -> None:
+    async def _not_found(self, session, ship: _Ship, order: Order, now: datetime) -> None:
         ship.failures += 1
         ship.last_error = "not known to the carrier yet"
         if now - ship.created_at > timedelta(days=self.settings.expire_after_days) and ship.last_event_at is None:
@@ -653,6 +648,11 @@ class Poller:
                 session, key=f"shipment:{ship.id}:expired", cause="expired", shipment_id=ship.id, now=now,
                 message=f"{ship.carrier} {ship.tracking_number}: still unknown to the carrier after "
                         f"{self.settings.expire_after_days:g} days; polling stopped.")
+            return
+        if self.settings.adaptive and about_to_ship(now, ship.created_at, self.settings):
+            # the shop is most likely still handling it: the pickup scan ("shipped") is news soon
+            ship.next_check_at = next_check(Status.PENDING, now, self.settings, self.rng,
+                                            tz=order.timezone or self.settings.timezone, since=ship.created_at)
             return
         wait = backoff(ship.failures, self.settings.intervals.pending, self.settings.backoff_max_seconds, self.rng)
         ship.next_check_at = now + timedelta(seconds=wait)

@@ -80,6 +80,12 @@ def _journey_interval(status: Status, days_left: int | None, settings: PollerSet
     return base
 
 
+def about_to_ship(now: datetime, since: datetime | None, settings: PollerSettings) -> bool:
+    """A number registered less than `pickup_expected_hours` ago that the carrier does not know yet: the shop
+    is most likely still handling the order, the pickup ("shipped") is coming."""
+    return since is not None and now - since < timedelta(hours=settings.pickup_expected_hours)
+
+
 def next_check(status: Status | str, now: datetime, settings: PollerSettings,
                rng: random.Random | None = None, *, expected_delivery: date | None = None,
                tz: tzinfo | str | None = None, since: datetime | None = None) -> datetime | None:
@@ -123,6 +129,8 @@ def next_check(status: Status | str, now: datetime, settings: PollerSettings,
             interval = base
     elif status is Status.INFO_RECEIVED and settings.pickup_interval:
         interval = min(interval, settings.pickup_interval)  # waiting for the first scan: "shipped" is news
+    elif status is Status.PENDING and settings.pickup_interval and about_to_ship(now, since, settings):
+        interval = min(interval, settings.pickup_interval)  # unknown to the carrier yet: likely not for long
     candidate = now + timedelta(seconds=interval * spread)
 
     # Out of the night: a check due outside the window moves to the start of the next one.

@@ -8,6 +8,7 @@ from sqlalchemy import and_, or_, select
 
 from tracker import carrier_codes
 from tracker.config import Settings
+from tracker.conversations.support import thread as conversation_thread
 from tracker.db import sessionmaker
 from tracker.models import (
     Alert,
@@ -46,6 +47,7 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
         changes = (await session.execute(
             select(PreferenceChange).where(PreferenceChange.order_id == order.id)
             .order_by(PreferenceChange.created_at, PreferenceChange.id))).scalars().all()
+        talk = await conversation_thread(session, order)
         paused = {c.carrier: c for c in (await session.execute(
             select(CarrierState).where(CarrierState.paused_reason.is_not(None)))).scalars()}
 
@@ -71,6 +73,7 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
     if changes:
         out.append("  Customer's choices:")
         out += [f"    {t(c.created_at)}  {c.source}: {c.change}" for c in changes]
+    out += conversation_lines(talk, t)
     for i, ship in enumerate(ships, 1):
         out.append("")
         via = f" via {ship.source}" if ship.source and ship.source != ship.carrier else ""
@@ -123,6 +126,22 @@ async def order_story(engine, number: str, settings: Settings) -> str | None:
         state = delivery_state(a, settings)
         out.append(f"  #{a.id} {t(a.created_at)} [{a.cause}] {a.message}{ack}{f'; {state}' if state else ''}")
     return "\n".join(out)
+
+
+def conversation_lines(talk, t) -> list[str]:
+    """The customer's messages and our answers, and their cases (tracker/conversations/)."""
+    out = []
+    if talk.messages:
+        out.append("  Conversation:")
+        for m in talk.messages:
+            who = "customer" if m.direction == "in" else m.author
+            state = f" [{talk.state_of(m)}]" if m.direction == "out" else f" ({m.kind})"
+            text = " / ".join(m.body.split("\n"))[:200] if m.body else "(erased)" if m.direction == "in" else ""
+            out.append(f"    {t(m.created_at)}  {talk.channel_of(m):<8} {who}: {text}{state}")
+    for c in talk.cases:
+        state = f"closed {t(c.closed_at)} by {c.closed_by}" if c.state == "closed" else "OPEN"
+        out.append(f"  Case #{c.id} ({c.reason}) opened {t(c.opened_at)}: {state}")
+    return out
 
 
 def _note_line(n: Notification, t) -> str:

@@ -212,10 +212,8 @@ class Subscriber:
 
     # --- run -----------------------------------------------------------------------------------
     async def _pace(self, rt: CarrierRuntime) -> None:
-        """Wait for the source's next request slot (the poller books from the same limiter)."""
-        _, wait = rt.limiter.try_reserve(float("inf"))
-        if wait > 0:
-            await asyncio.sleep(wait)
+        """Wait for the source's next request slot (shared with the poller and every other daemon)."""
+        await rt.limiter.acquire(float("inf"))
 
     async def _run(self, source: str, action: str, rows: list, stats: SubscribeStats) -> None:
         rt = self.sources[source]

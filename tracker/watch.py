@@ -34,13 +34,22 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, cast, delete, func, literal, or_, select, text, update
 
 from tracker import alerts
 from tracker.clock import Clock
 from tracker.config import Settings, WatchSettings
-from tracker.db import insert_ignore, sessionmaker
-from tracker.models import Alert, Notification, Order, Shipment, TrackingEventRow, WhatsAppSession
+from tracker.db import insert_ignore, rare, sessionmaker
+from tracker.carrier_health import as_time
+from tracker.models import (
+    MOVED,
+    Alert,
+    Notification,
+    Order,
+    Shipment,
+    TrackingEventRow,
+    WhatsAppSession,
+)
 from tracker.parcels import Parcel, view_of
 from tracker.privacy import parts as privacy
 from tracker.status import Milestone, Status
@@ -164,6 +173,20 @@ def date_moved_key(new: date) -> str:
     return f"{DATE_MOVED}@{new.isoformat()}"
 
 
+def _alerted(cause: str):
+    """The shipment's support alert of this cause was raised (its key, as Watcher._alert writes it)."""
+    key = literal("shipment:") + cast(Shipment.id, String) + literal(f":{cause}")
+    return select(Alert.id).where(Alert.key == key).exists()
+
+
+def quiet_before(engine, statuses, cutoff: datetime):
+    """Shipments of these statuses with no carrier event since `cutoff` (counted from registration while there
+    is none): two ranges of ix_shipments_quiet (status, last_event_at, created_at)."""
+    S = Shipment
+    return or_(and_(S.status.in_(statuses), rare(engine, S.last_event_at <= cutoff)),
+               and_(S.status.in_(statuses), S.last_event_at.is_(None), rare(engine, S.created_at <= cutoff)))
+
+
 def _view(s: Shipment) -> View:
     return View(id=s.id, status=s.status, created_at=s.created_at, last_event_at=s.last_event_at,
                 expected_delivery=s.expected_delivery, first_expected_delivery=s.first_expected_delivery,
@@ -256,10 +279,58 @@ class Watcher:
             message=f"order {order.number}, {ship.carrier} {ship.tracking_number}: {text}")
         return int(new)
 
-    async def _load(self, session, *where) -> list[tuple[Shipment, Order]]:
-        rows = await session.execute(
-            select(Shipment, Order).join(Order, Order.id == Shipment.order_id).where(*where).order_by(Shipment.id))
-        return [(s, o) for s, o in rows.all()]
+    async def _load(self, session, query) -> list[tuple[Shipment, Order]]:
+        return sorted(((s, o) for s, o in (await session.execute(query)).all()), key=lambda row: row[0].id)
+
+    def candidates(self, sweep: str, now: datetime):
+        """The query of a sweep's candidates: each is one or a few ranges of an index on its due time, so a
+        pass reads what is due, not every shipment there is (tests/test_scale_plans.py checks the plans)."""
+        S, N = Shipment, Notification
+        today = now.astimezone(self.tz).date()
+        if sweep == "preparing":
+            # orders without a parcel as last seen (ix_orders_unshipped), past the handling time and still
+            # watched (younger than expire_after_days); those found with one are marked and never read again
+            return select(Order).where(
+                Order.first_parcel_at.is_(None), Order.created_at <= now - timedelta(hours=self.cfg.handling_hours),
+                Order.created_at > now - timedelta(days=self.cfg.expire_after_days),
+                Order.erased_at.is_(None), Order.cancelled_at.is_(None))
+        if sweep == "expired":
+            where = quiet_before(self.engine, IN_FLIGHT, now - timedelta(days=self.cfg.expire_after_days))
+        elif sweep == "silence":
+            ranges = []
+            for status in IN_FLIGHT:
+                threshold = silence_threshold(status, self.cfg)
+                if threshold is not None:
+                    ranges.append(quiet_before(self.engine, [status], now - threshold))
+            if not ranges:
+                return None
+            # a shipment already alerted and told within silent_repeat_hours has nothing due: left in the database
+            told = select(N.id).where(N.shipment_id == S.id, N.created_at > now - timedelta(
+                hours=self.cfg.silent_repeat_hours), or_(N.milestone == Milestone.SILENT.value,
+                                                        N.milestone.like(f"{Milestone.SILENT.value}#%")))
+            where = and_(or_(*ranges), or_(~_alerted("silent"), ~told.exists()))
+        elif sweep == "late":
+            # alerted and apologised for (or told a new date still to come) already: nothing due
+            apologised = select(N.id).where(N.shipment_id == S.id, N.milestone == Milestone.DELAYED.value)
+            where = and_(S.status.in_(LATE_CANDIDATES), rare(self.engine, S.first_expected_delivery < today),
+                         or_(~_alerted("late"), and_(or_(S.announced_delivery.is_(None), S.announced_delivery < today),
+                                                     ~apologised.exists())))
+        elif sweep == "problems":
+            where = and_(rare(self.engine, S.status.in_(PROBLEMS)), ~select(Alert.id).where(
+                Alert.shipment_id == S.id, Alert.cause == S.status).exists())
+        elif sweep == "date_moved":
+            # a date moved and not told yet: the rows of the partial index ix_shipments_date_moved
+            where = and_(rare(self.engine, S.status.in_(MOVED_CANDIDATES)), text(MOVED), S.expected_delivery >= today)
+        elif sweep == "follow_up":
+            # delivered within the window (ix_shipments_delivered): never every delivered shipment there is
+            latest = now - timedelta(days=self.settings.follow_up.days_after_delivery)
+            where = and_(S.status == Status.DELIVERED.value, S.delivered_at <= latest,
+                         S.delivered_at >= latest - FOLLOW_UP_WINDOW,
+                         ~select(N.id).where(N.shipment_id == S.id, N.milestone == FOLLOW_UP).exists())
+        else:
+            raise ValueError(f"no sweep {sweep!r}")
+        # no ORDER BY: sorting by id would make PostgreSQL walk the primary key (_load sorts what it got)
+        return select(S, Order).join(Order, Order.id == S.order_id).where(where)
 
     # --- sweeps ---
     async def _supersede_silent(self, now: datetime, stats: WatchStats) -> None:
@@ -277,10 +348,8 @@ class Watcher:
                 stats.superseded += len(ids)
 
     async def _expired(self, now: datetime, stats: WatchStats) -> None:
-        cutoff = now - timedelta(days=self.cfg.expire_after_days)
-        quiet = func.coalesce(Shipment.last_event_at, Shipment.created_at)
         async with self.maker() as session, session.begin():
-            for ship, order in await self._load(session, Shipment.status.in_(IN_FLIGHT), quiet <= cutoff):
+            for ship, order in await self._load(session, self.candidates("expired", now)):
                 if not is_expired(_view(ship), now, self.cfg):
                     continue
                 was = ship.status
@@ -294,16 +363,11 @@ class Watcher:
                     f"polling stopped. Ask the carrier, then tell the customer.", now)
 
     async def _silence(self, now: datetime, stats: WatchStats) -> None:
-        quiet = func.coalesce(Shipment.last_event_at, Shipment.created_at)
-        conditions = []
-        for status in IN_FLIGHT:
-            threshold = silence_threshold(status, self.cfg)
-            if threshold is not None:
-                conditions.append(and_(Shipment.status == status, quiet <= now - threshold))
-        if not conditions:
+        query = self.candidates("silence", now)
+        if query is None:
             return
         async with self.maker() as session, session.begin():
-            candidates = await self._load(session, or_(*conditions))
+            candidates = await self._load(session, query)
             if not candidates:
                 return
             ids = [s.id for s, _ in candidates]
@@ -336,8 +400,7 @@ class Watcher:
             return
         today = now.astimezone(self.tz).date()
         async with self.maker() as session, session.begin():
-            for ship, order in await self._load(session, Shipment.status.in_(LATE_CANDIDATES),
-                                                Shipment.first_expected_delivery < today):
+            for ship, order in await self._load(session, self.candidates("late", now)):
                 view = _view(ship)
                 if not is_late(view, today, self.cfg):
                     continue
@@ -354,8 +417,7 @@ class Watcher:
 
     async def _problems(self, now: datetime, stats: WatchStats) -> None:
         async with self.maker() as session, session.begin():
-            todo = await self._load(session, Shipment.status.in_(PROBLEMS), ~select(Alert.id).where(
-                Alert.shipment_id == Shipment.id, Alert.cause == Shipment.status).exists())
+            todo = await self._load(session, self.candidates("problems", now))
             if not todo:
                 return
             latest: dict[int, TrackingEventRow] = {}
@@ -380,13 +442,21 @@ class Watcher:
         from tracker.poller import channels_for
 
         N = Notification
-        cutoff = now - timedelta(hours=self.cfg.handling_hours)
         async with self.maker() as session, session.begin():
-            orders = (await session.execute(select(Order).where(
-                Order.erased_at.is_(None), Order.cancelled_at.is_(None), Order.created_at <= cutoff,
-                ~select(Shipment.id).where(Shipment.order_id == Order.id).exists()).order_by(Order.id))).scalars().all()
+            orders = sorted((await session.execute(self.candidates("preparing", now))).scalars(), key=lambda o: o.id)
             if not orders:
                 return
+            shipped = dict((await session.execute(
+                select(Shipment.order_id, func.min(Shipment.created_at))
+                .where(Shipment.order_id.in_([o.id for o in orders])).group_by(Shipment.order_id))).all())
+            if shipped:
+                orders_t = Order.__table__
+                await session.execute(update(orders_t).where(orders_t.c.id == bindparam("b_id")).values(
+                    first_parcel_at=bindparam("b_at")),
+                    [{"b_id": oid, "b_at": as_time(at)} for oid, at in shipped.items()])
+                orders = [o for o in orders if o.id not in shipped]
+                if not orders:
+                    return
             keys: dict[int, set[str]] = defaultdict(set)
             last: dict[int, datetime] = {}
             for oid, milestone, created in await session.execute(
@@ -420,10 +490,7 @@ class Watcher:
         N = Notification
         today = now.astimezone(self.tz).date()
         async with self.maker() as session, session.begin():
-            told = func.coalesce(Shipment.announced_delivery, Shipment.first_expected_delivery)
-            candidates = await self._load(session, Shipment.status.in_(MOVED_CANDIDATES),
-                                          Shipment.expected_delivery.is_not(None), told.is_not(None),
-                                          Shipment.expected_delivery != told, Shipment.expected_delivery >= today)
+            candidates = await self._load(session, self.candidates("date_moved", now))
             if not candidates:
                 return
             last: dict[int, datetime] = {}
@@ -446,13 +513,8 @@ class Watcher:
 
     async def _follow_up(self, now: datetime, stats: WatchStats) -> None:
         days = self.settings.follow_up.days_after_delivery
-        latest = now - timedelta(days=days)
         async with self.maker() as session, session.begin():
-            candidates = await self._load(
-                session, Shipment.status == Status.DELIVERED.value, Shipment.delivered_at <= latest,
-                Shipment.delivered_at >= latest - FOLLOW_UP_WINDOW,
-                ~select(Notification.id).where(Notification.shipment_id == Shipment.id,
-                                               Notification.milestone == FOLLOW_UP).exists())
+            candidates = await self._load(session, self.candidates("follow_up", now))
             parcels: dict[int, list[Parcel]] = defaultdict(list)
             for sid, oid, status, delivered_at, stopped_at in await session.execute(
                     select(Shipment.id, Shipment.order_id, Shipment.status, Shipment.delivered_at, Shipment.stopped_at)

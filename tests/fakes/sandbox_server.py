@@ -6,7 +6,8 @@ them. `latency` delays every answer (benchmarks use 20 ms); clearing `gate` hold
 is set again (a test can freeze daemons mid-request). Setting `pinned_hours` holds every journey at that
 many simulated hours after its start, whatever the clock says: a process test moves a journey on step
 by step (shipped, then out for delivery, then delivered) and no slow machine can skip a step. `requests` keeps (numbers, started, ended)
-in monotonic seconds, so a test can prove that no number was ever asked about twice at the same time.
+in monotonic seconds, so a test can prove that no number was ever asked about twice at the same time;
+`per_second()` counts requests by wall-clock second, as a carrier enforcing a rate does.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class SandboxServer:
         self.time_scale = time_scale
         self.latency = latency
         self.requests: list[tuple[tuple[str, ...], float, float]] = []
+        self.arrivals: list[float] = []  # wall-clock time of each request, as a carrier counts its rate
         self.first_seen: dict[str, datetime] = {}
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -34,6 +36,7 @@ class SandboxServer:
 
     async def _track(self, request: web.Request) -> web.Response:
         started = time.monotonic()
+        self.arrivals.append(time.time())
         numbers = tuple(n for n in request.query.get("numbers", "").split(",") if n)
         if self.latency:
             await asyncio.sleep(self.latency)
@@ -62,6 +65,12 @@ class SandboxServer:
     async def close(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def per_second(self) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for at in self.arrivals:
+            counts[int(at)] = counts.get(int(at), 0) + 1
+        return counts
 
     def overlapping(self) -> list[str]:
         """Numbers that were in two requests at once."""

@@ -124,3 +124,50 @@ class FakeSendGrid(FakeServer):
                     "X-Twilio-Email-Event-Webhook-Timestamp": ts}) as r:
                 await r.read()
                 return r
+
+    # --- SendGrid's side of Inbound Parse (a customer's email reply) -------------------------------
+    async def inbound_parse(self, url: str, sender: str, text: str, *, subject: str = "Re: your order",
+                            to: str = "replies@reply.shop.example", headers: dict | None = None,
+                            message_id: str | None = None, attachments: int = 0, tamper: bool = False,
+                            timestamp: int | None = None, signed: bool = True,
+                            html: str | None = None) -> aiohttp.ClientResponse:
+        """POST a parsed email as Inbound Parse does: multipart/form-data (headers, from, to, subject, text,
+        envelope, charsets, attachments...), signed with the security policy's key over timestamp + body."""
+        mid = message_id or f"<reply-{next(self._ids)}@mail.customer.example>"
+        head = {"Message-ID": mid, "From": sender, "To": to, "Subject": subject, **(headers or {})}
+        fields = {"headers": "".join(f"{k}: {v}\n" for k, v in head.items()), "dkim": "{@customer.example : pass}",
+                  "to": to, "from": sender, "subject": subject, "sender_ip": "127.0.0.1", "SPF": "pass",
+                  "envelope": json.dumps({"to": [to], "from": sender.split("<")[-1].rstrip(">")}),
+                  "charsets": json.dumps({"to": "UTF-8", "html": "UTF-8", "subject": "UTF-8", "from": "UTF-8",
+                                          "text": "UTF-8"}),
+                  "attachments": str(attachments)}
+        if text is not None:
+            fields["text"] = text
+        if html is not None:
+            fields["html"] = html
+        form = aiohttp.FormData(charset="utf-8", default_to_multipart=True)
+        for k, v in fields.items():
+            form.add_field(k, v)
+        for i in range(1, attachments + 1):
+            form.add_field(f"attachment{i}", b"\x89PNG\r\n\x1a\n" + bytes(range(256)), filename=f"photo{i}.png",
+                           content_type="image/png")
+        payload = form()
+        body = bytearray()
+
+        class _Sink:
+            async def write(self, data: bytes) -> None:
+                body.extend(data)
+
+        await payload.write(_Sink())
+        raw = bytes(body)
+        ts = str(int(self.now()) if timestamp is None else timestamp)
+        sig = self.sign(raw, ts)
+        if tamper:
+            raw = raw.replace(b"\r\n\r\n", b"\r\n\r\nX", 1)
+        hdrs = {"Content-Type": payload.headers["Content-Type"]}
+        if signed:
+            hdrs |= {"X-Twilio-Email-Event-Webhook-Signature": sig, "X-Twilio-Email-Event-Webhook-Timestamp": ts}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, data=raw, headers=hdrs) as r:
+                await r.read()
+                return r

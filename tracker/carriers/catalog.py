@@ -133,6 +133,19 @@ def resolve(name: str | None, extra: dict[str, str] | None = None) -> str | None
     return None
 
 
+# Group names a shop types bare ("DPD", "GLS", "InPost") whose national companies are tracked apart: the
+# parcel's destination country picks the company (dpd + PT -> dpd-pt), where the table has one.
+GROUPS = {"dpd": "dpd", "inpost": "inpost", "gls-es": "gls", "gls-group": "gls"}
+
+
+def for_country(carrier: str, countries: tuple[str, ...]) -> str:
+    """The national company of a group carrier for the parcel's destination (the first of `countries`)."""
+    if carrier not in GROUPS or not countries:
+        return carrier
+    code = {"GB": "uk"}.get(countries[0], countries[0].lower())
+    return f"{GROUPS[carrier]}-{code}" if f"{GROUPS[carrier]}-{code}" in CATALOG else carrier
+
+
 def canonical(name: str) -> str:
     """A catalog name for what a shop may write: the name itself, an alias, or the display name
     ("ACS Courier", "Total Express")."""

@@ -42,6 +42,9 @@ class Message:
     content_variables: dict[str, str] | None = None
     # email: the one-click unsubscribe address (RFC 8058 List-Unsubscribe)
     unsubscribe_url: str | None = None
+    # email: where the customer's reply goes (conversations.reply_to), and extra headers (threading)
+    reply_to: str | None = None
+    headers: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,8 +119,10 @@ class SendGridChannel(Channel):
                            CustomArg("milestone", message.milestone)]
         if s.categories:
             mail.category = [Category(c) for c in s.categories]
-        if s.reply_to:
-            mail.reply_to = ReplyTo(s.reply_to)
+        if message.reply_to or s.reply_to:
+            mail.reply_to = ReplyTo(message.reply_to or s.reply_to)
+        for name, value in message.headers or ():
+            mail.add_header(Header(name, value))
         if s.unsubscribe_group_id:
             mail.asm = Asm(GroupId(s.unsubscribe_group_id))
         if message.unsubscribe_url:  # RFC 8058: the mailbox offers "unsubscribe" and POSTs to it, no login

@@ -7,7 +7,7 @@ comments, the WhatsApp session of the phone. Opt-outs (suppressions) are kept on
 makes sure the person is not messaged again, and they are exported.
 
 Parts run in the order of PARTS, the orders' own contact fields last, so a part may still read them.
-To cover more data (conversations: the person's inbound texts), add a Part to PARTS.
+To cover more data, add a Part to PARTS (conversations: what the person wrote and was answered).
 """
 
 from __future__ import annotations
@@ -159,17 +159,37 @@ async def _erase_sessions(session: AsyncSession, who: Subject, now: datetime) ->
 
 
 async def _export_opt_outs(session: AsyncSession, who: Subject) -> list[dict]:
-    addresses = set(who.emails) | set(await _phones(session, who))
-    if who.order_ids:
-        addresses |= {e for (e,) in await session.execute(select(Order.email).where(
-            Order.id.in_(who.order_ids), Order.email.is_not(None)))}
+    addresses = await _addresses(session, who)
     rows = await session.execute(select(Suppression).where(or_(*[Suppression.address == a for a in addresses]))
                                  ) if addresses else []
     return [{"channel": s.channel, "address": s.address, "reason": s.reason, "at": _t(s.created_at)}
             for (s,) in rows]
 
 
+async def _addresses(session: AsyncSession, who: Subject) -> set[str]:
+    found = set(who.emails) | set(await _phones(session, who))
+    if who.order_ids:
+        found |= {e for (e,) in await session.execute(select(Order.email).where(
+            Order.id.in_(who.order_ids), Order.email.is_not(None)))}
+    return found
+
+
+async def _export_conversations(session: AsyncSession, who: Subject) -> list[dict]:
+    from tracker.conversations.support import export_conversations
+
+    return await export_conversations(session, who.order_ids, await _addresses(session, who))
+
+
+async def _erase_conversations(session: AsyncSession, who: Subject, now: datetime) -> int:
+    from tracker.conversations.support import erase_conversations
+
+    return await erase_conversations(session, who.order_ids, await _addresses(session, who), now)
+
+
 PARTS: list[Part] = [
+    Part("conversations", _export_conversations, _erase_conversations,
+         erased="what the person wrote to us and what we answered, and the address they wrote from",
+         kept="when messages came and went, and the cases they opened (without their text)"),
     Part("whatsapp_sessions", _export_sessions, _erase_sessions, erased="WhatsApp sessions"),
     Part("opt_outs", _export_opt_outs, None, kept="opt-outs (so the person is never messaged again)"),
     Part("message_traces", lambda s, w: _nothing(), _erase_message_traces, erased="message digests"),

@@ -15,6 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from tracker import apikeys
 from tracker.bulk import FIELDS, carriers_of, field_name, register_batch, validate_item
+from tracker.conversations import CaseError, close_case
+from tracker.conversations.cases import open_cases
+from tracker.conversations.support import answer as conversation_answer
 from tracker.db import sessionmaker
 from tracker.models import Notification, Order, Shipment, TrackingEventRow
 from tracker.orders import CONTACT, InputError
@@ -234,7 +237,67 @@ async def get_order(request: web.Request) -> web.Response:
                                   for a in view.alerts[s.id]]}
                       for s in view.shipments],
         # news about the order itself, before it has a parcel ("still preparing")
-        "notifications": [notification_json(n) for n in view.order_notifications]})
+        "notifications": [notification_json(n) for n in view.order_notifications],
+        "conversation": [message_json(m, view.conversation) for m in view.conversation.messages],
+        "cases": [case_json(c) for c in view.conversation.cases]})
+
+
+def message_json(m, talk) -> dict:
+    return {"id": m.id, "at": _ts(m.created_at), "channel": talk.channel_of(m),
+            "from": "customer" if m.direction == "in" else m.author, "kind": m.kind, "subject": m.subject,
+            "text": m.body, "state": talk.state_of(m)}
+
+
+def case_json(c, number: str | None = None, channel: str | None = None) -> dict:
+    out = {"id": c.id, "reason": c.reason, "state": c.state, "source": c.source, "opened_at": _ts(c.opened_at),
+           "first_answer_at": _ts(c.first_answer_at), "closed_at": _ts(c.closed_at), "closed_by": c.closed_by}
+    if number is not None or channel is not None:
+        out |= {"order_number": number, "channel": channel}
+    return out
+
+
+async def _answer_text(request: web.Request) -> str:
+    body = await read_json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        raise ApiError(422, "text", "is missing or not a string", 'send {"text": "your answer to the customer"}')
+    return body["text"]
+
+
+async def _answer(request: web.Request, **where) -> web.Response:
+    daemon = request.app[DAEMON]
+    text = await _answer_text(request)
+    try:
+        msg = await conversation_answer(daemon.engine, daemon.settings, daemon.clock.now(), text=text,
+                                        who=request.get(API_USER, "api"), **where)
+    except CaseError as exc:
+        status = 404 if exc.field in ("case_id", "order") and exc.problem.startswith("no ") else 422
+        raise ApiError(status, exc.field, exc.problem, "answer a customer who wrote to us (GET /cases)") from None
+    daemon.wake_dispatcher()
+    return web.json_response({"message": {"id": msg.id, "text": msg.body, "notification_id": msg.notification_id}},
+                             status=202)
+
+
+async def answer_order(request: web.Request) -> web.Response:
+    return await _answer(request, order_number=request.match_info["number"][:64])
+
+
+async def answer_case(request: web.Request) -> web.Response:
+    return await _answer(request, case_id=_int_param(request, "case_id"))
+
+
+async def list_cases(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    return web.json_response({"cases": [case_json(c, n, ch) for c, n, ch in await open_cases(daemon.engine)]})
+
+
+async def close_case_(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    try:
+        case = await close_case(daemon.engine, _int_param(request, "case_id"), by=request.get(API_USER, "api"),
+                                now=daemon.clock.now())
+    except CaseError as exc:
+        raise ApiError(404, exc.field, exc.problem, "use an id from GET /cases") from None
+    return web.json_response({"case": case_json(case)})
 
 
 async def search(request: web.Request) -> web.Response:
@@ -294,6 +357,10 @@ ROUTES = [
     ("POST", "/shipments/{shipment_id}/recheck", recheck),
     ("POST", "/shipments/{shipment_id}/stop", stop),
     ("POST", "/notifications/{notification_id}/resend", resend),
+    ("POST", "/orders/{number}/reply", answer_order),
+    ("GET", "/cases", list_cases),
+    ("POST", "/cases/{case_id}/reply", answer_case),
+    ("POST", "/cases/{case_id}/close", close_case_),
     ("GET", "/openapi.json", openapi),
 ]
 
@@ -345,6 +412,7 @@ def openapi_document(server_url: str) -> dict:
         },
     }
     assert set(registration["properties"]) == set(FIELDS)
+    answer = {"type": "object", "required": ["text"], "properties": {"text": s("string", maxLength=1600)}}
     changed = {"type": "array", "items": s("string", enum=list(CONTACT)),
                "description": "contact fields of a known order this registration changed"}
     return {
@@ -413,6 +481,27 @@ def openapi_document(server_url: str) -> dict:
                 "responses": {"202": _ok("Queued", {"type": "object", "properties": {
                     "notification": ref("Notification")}}), "404": _err("No such notification"),
                     "409": _err("Being sent right now"), **common_errors}}},
+            "/orders/{number}/reply": {"post": {
+                "operationId": "answerOrder",
+                "summary": "Answer the order's customer on the channel they last wrote on (through the outbox)",
+                "parameters": [{"name": "number", "in": "path", "required": True, "schema": s("string")}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": answer}}},
+                "responses": {"202": _ok("Queued", {"type": "object"}), "404": _err("No such order"),
+                              **common_errors}}},
+            "/cases": {"get": {
+                "operationId": "listCases", "summary": "Open cases, oldest first",
+                "responses": {"200": _ok("Open cases", {"type": "object"}), **common_errors}}},
+            "/cases/{case_id}/reply": {"post": {
+                "operationId": "answerCase", "summary": "Answer the customer of a case on their channel",
+                "parameters": [id_param("case_id", "case id")],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": answer}}},
+                "responses": {"202": _ok("Queued", {"type": "object"}), "404": _err("No such case"),
+                              **common_errors}}},
+            "/cases/{case_id}/close": {"post": {
+                "operationId": "closeCase", "summary": "Close a case",
+                "parameters": [id_param("case_id", "case id")],
+                "responses": {"200": _ok("Closed", {"type": "object"}), "404": _err("No such case"),
+                              **common_errors}}},
             "/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document", "security": [],
                 "responses": {"200": _ok("OpenAPI 3 document", {"type": "object"})}}},

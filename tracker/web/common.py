@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy import or_, select, update
 
+from tracker.conversations.support import Thread
+from tracker.conversations.support import thread as conversation_thread
 from tracker.db import sessionmaker
 from tracker.dispatcher import RESEND_MARK
 from tracker.models import (
@@ -54,6 +56,7 @@ class OrderView:
     order_notifications: list[Notification] = field(default_factory=list)
     order_alerts: list[Alert] = field(default_factory=list)
     preference_changes: list[PreferenceChange] = field(default_factory=list)  # the customer's own choices
+    conversation: Thread = field(default_factory=Thread)  # what the customer wrote and was answered
 
 
 async def load_order(daemon: "Daemon", number: str) -> OrderView | None:
@@ -85,6 +88,7 @@ async def load_order(daemon: "Daemon", number: str) -> OrderView | None:
         view.preference_changes = list((await session.execute(
             select(PreferenceChange).where(PreferenceChange.order_id == order.id)
             .order_by(PreferenceChange.created_at, PreferenceChange.id))).scalars())
+        view.conversation = await conversation_thread(session, order)
         return view
 
 

@@ -4,6 +4,7 @@
     POST /webhooks/twilio/inbound    Twilio inbound SMS and WhatsApp: STOP (opt out) and START (opt back in);
                                      a WhatsApp message also opens its 24-hour session
     POST /webhooks/sendgrid/events   SendGrid Event Webhook: delivered, bounce, dropped, spamreport, unsubscribe
+    POST /webhooks/sendgrid/inbound  SendGrid Inbound Parse: customers' email replies (tracker/conversations/)
 
 Every request is signature-checked first (Twilio: X-Twilio-Signature over the public URL; SendGrid:
 ECDSA P-256 over timestamp + raw body, with a replay window) and answered 403 with nothing recorded if
@@ -20,6 +21,7 @@ import hashlib
 import json
 import logging
 import unicodedata
+from xml.sax.saxutils import escape
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import case, delete, select, update
 
 from tracker import duplicates, fallback, preferences, redact
+from tracker.conversations import email_in
+from tracker.conversations.inbound import Inbound, opt_word, receive
 from tracker.db import insert_ignore, sessionmaker
 from tracker.models import (
     Notification,
@@ -49,6 +53,8 @@ log = logging.getLogger("tracker.web.messaging")
 TWILIO_STATUS = "/webhooks/twilio/status"
 TWILIO_INBOUND = "/webhooks/twilio/inbound"
 SENDGRID_EVENTS = "/webhooks/sendgrid/events"
+SENDGRID_INBOUND = "/webhooks/sendgrid/inbound"  # Inbound Parse (customers' email replies)
+PARSE_MAX_BYTES = 31 * 1024 * 1024
 
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
@@ -63,6 +69,7 @@ SENDGRID_SUPPRESS = frozenset({"bounce", "dropped", "spamreport", "unsubscribe",
 SIG_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TS_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
+TWIML_MESSAGE = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>{}</Message></Response>'
 OPEN_STATES = ("sending", "sent")  # what a delivery report may still change
 
 
@@ -229,19 +236,23 @@ async def twilio_inbound(request: web.Request) -> web.Response:
     if sender.startswith("whatsapp:"):
         channel, stop_words, start_words = "whatsapp", WHATSAPP_STOP_WORDS, WHATSAPP_START_WORDS
         sender = sender[len("whatsapp:"):]
-    word = keyword(form.get("Body") or "")
+    body = form.get("Body") or ""
+    word = keyword(body)
     opt = (form.get("OptOutType") or "").upper()
+    said = opt_word(body, daemon.settings)  # STOP/START in every language the keyword tables speak
     sid = form.get("MessageSid") or hashlib.sha256(f"{sender}|{word}".encode()).hexdigest()
     now = daemon.clock.now()
     twiml = web.Response(text="<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>", content_type="text/xml")
     if not sender:
         return twiml
+    received = None
     async with sessionmaker(daemon.engine)() as session, session.begin():
         if not await _first_time(session, daemon.engine, "twilio-inbound", sid, now):
             return twiml
         if channel == "whatsapp":
             await _open_session(session, daemon.engine, sender, now)
-        stop, start = word in stop_words or opt == "STOP", word in start_words or opt == "START"
+        stop = word in stop_words or opt == "STOP" or said == "stop"
+        start = not stop and (word in start_words or opt == "START" or said == "start")
         if stop or start:
             orders = (await session.execute(select(Order.id).where(Order.phone == sender)
                                             .order_by(Order.id.desc()).limit(50))).scalars().all()
@@ -256,7 +267,20 @@ async def twilio_inbound(request: web.Request) -> web.Response:
             await preferences.record(session, orders, f"{channel} reply", f"opted back in to {label} (replied {word})",
                                      now)
             log.info("%s opted back in to %s", redact.phone(sender), label)
-    return twiml  # Twilio itself answers the keywords; we add nothing
+        if daemon.settings.conversations.enabled:
+            received = await receive(session, daemon.engine, daemon.settings, now, Inbound(
+                channel, sender, body, provider_id=form.get("MessageSid"),
+                opt="stop" if stop else "start" if start else None, attachments=_media_count(form)))
+    if received is not None and received.queued:
+        daemon.wake_dispatcher()
+    if received is not None and received.direct:  # an unmatched sender: answered in Twilio's own reply
+        return web.Response(text=TWIML_MESSAGE.format(escape(received.direct)), content_type="text/xml")
+    return twiml  # Twilio itself answers the keywords; answers to questions go through the outbox
+
+
+def _media_count(form) -> int:
+    raw = form.get("NumMedia") or "0"
+    return min(int(raw), 10) if raw.isascii() and raw.isdigit() else 0
 
 
 async def _open_session(session, engine, phone: str, now) -> None:
@@ -271,15 +295,15 @@ async def _open_session(session, engine, phone: str, now) -> None:
             phone=phone, last_inbound_at=now)], ["phone"]))
 
 
-def _sendgrid_ok(daemon: "Daemon", sendgrid, raw: bytes, signature: str, timestamp: str) -> bool:
-    key_b64 = sendgrid.settings.webhook_public_key
+def _sendgrid_ok(daemon: "Daemon", key_b64: str | None, max_age: float, raw: bytes, signature: str,
+                 timestamp: str) -> bool:
     if not key_b64 or not signature or not timestamp:
         return False
     try:
         age = abs(daemon.clock.now().timestamp() - int(timestamp))
     except ValueError:
         return False
-    if age > sendgrid.settings.webhook_max_age_seconds:
+    if age > max_age:
         return False  # a replay, or a clock far off
     try:
         load_sendgrid_key(key_b64).verify(base64.b64decode(signature), timestamp.encode() + raw,
@@ -292,8 +316,9 @@ def _sendgrid_ok(daemon: "Daemon", sendgrid, raw: bytes, signature: str, timesta
 async def sendgrid_events(request: web.Request) -> web.Response:
     daemon, sendgrid = _provider(request, "sendgrid")
     raw = await request.read()
-    if sendgrid is None or not _sendgrid_ok(daemon, sendgrid, raw, request.headers.get(SIG_HEADER, ""),
-                                            request.headers.get(TS_HEADER, "")):
+    if sendgrid is None or not _sendgrid_ok(daemon, sendgrid.settings.webhook_public_key,
+                                            sendgrid.settings.webhook_max_age_seconds, raw,
+                                            request.headers.get(SIG_HEADER, ""), request.headers.get(TS_HEADER, "")):
         log.warning("rejected a SendGrid event batch with a bad or stale signature")
         return web.Response(status=403, text="bad signature")
     try:
@@ -381,7 +406,39 @@ async def _settle_in_doubt(session, ev: dict, now) -> None:
                  "not to be sent again", nid)
 
 
+async def sendgrid_inbound(request: web.Request) -> web.Response:
+    """SendGrid Inbound Parse: a customer's reply by email, signed by the Parse security policy's key."""
+    from tracker.web.common import DAEMON
+
+    daemon = request.app[DAEMON]
+    cfg = daemon.settings.conversations
+    raw = bytearray()
+    while chunk := await request.content.read(65536):  # past the app's 1 MB: SendGrid posts up to 30 MB
+        raw += chunk
+        if len(raw) > PARSE_MAX_BYTES:
+            return web.Response(status=413, text=f"larger than {PARSE_MAX_BYTES} bytes")
+    raw = bytes(raw)
+    if not cfg.enabled or not _sendgrid_ok(daemon, cfg.parse_public_key, cfg.parse_max_age_seconds, raw,
+                                           request.headers.get(SIG_HEADER, ""), request.headers.get(TS_HEADER, "")):
+        log.warning("rejected an Inbound Parse request with a bad or stale signature (conversations.parse_public_key)")
+        return web.Response(status=403, text="bad signature")
+    try:
+        inbound = email_in.parse(raw, request.headers.get("Content-Type", ""))
+    except email_in.ParseError as exc:
+        log.warning("Inbound Parse request refused: %s: %s", exc.field, exc.problem)
+        return web.Response(status=400, text=f"{exc.field}: {exc.problem}")
+    now = daemon.clock.now()
+    async with sessionmaker(daemon.engine)() as session, session.begin():
+        if not await _first_time(session, daemon.engine, "sendgrid-inbound", inbound.provider_id or "", now):
+            return web.Response(status=200, text="already received")
+        received = await receive(session, daemon.engine, daemon.settings, now, inbound)
+    if received.queued:
+        daemon.wake_dispatcher()
+    return web.Response(status=200, text="stored")
+
+
 def add_messaging_routes(app: web.Application) -> None:
     app.router.add_post(TWILIO_STATUS, twilio_status)
     app.router.add_post(TWILIO_INBOUND, twilio_inbound)
     app.router.add_post(SENDGRID_EVENTS, sendgrid_events)
+    app.router.add_post(SENDGRID_INBOUND, sendgrid_inbound)

@@ -11,6 +11,7 @@ its schema is the one this daemon runs on; 503 otherwise, with the reason and th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import platform
 import time
@@ -19,10 +20,11 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import generate_latest
+from prometheus_client.utils import floatToGoString
 
-from tracker import gauges, version
+from tracker import freshness, gauges, version
 from tracker.db import schema_status
 from tracker.db_health import is_outage
 from tracker.web.common import DAEMON
@@ -38,8 +40,12 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class LastGauges:
     families: list[gauges.Family] = field(default_factory=list)
     read_at: float | None = None  # monotonic
+    read_seconds: float = 0.0  # how long the last read took
     database_up: bool = True
     error: str = ""  # the last failure that was not an outage, logged once
+    large: bool = False  # past server.metrics_cache_above_rows: read in the background, served from here
+    refresh: asyncio.Task | None = None
+    freshness: freshness.Tally | None = None  # messages sent since this process started
 
 
 LAST = web.AppKey("last_gauges", LastGauges)
@@ -94,6 +100,11 @@ class _TrackerCollector:
                                 "read for this scrape, more while the database is away (-1: never read).")
         age.add_metric([], -1 if last.read_at is None else round(time.monotonic() - last.read_at, 3))
         yield age
+        took = GaugeMetricFamily("tracker_gauges_read_seconds", "How long the last read of the database-backed "
+                                 "values took (past server.metrics_cache_above_rows it is done in the background).")
+        took.add_metric([], round(last.read_seconds, 4))
+        yield took
+        yield from _freshness(last.freshness)
         for f in last.families:
             cls = CounterMetricFamily if f.kind == "counter" else GaugeMetricFamily
             names = sorted({k for labels, _ in f.samples for k in labels})
@@ -101,6 +112,15 @@ class _TrackerCollector:
             for labels, value in f.samples:
                 family.add_metric([labels.get(k, "") for k in names], value)
             yield family
+
+
+def _freshness(tally: freshness.Tally | None):
+    families = {name: HistogramMetricFamily(name, text, labels=["source", "via", "milestone"])
+                for name, text in freshness.MEASURES.items()}
+    for (name, *labels), hist in sorted((tally.hists if tally else {}).items()):
+        buckets = [(floatToGoString(le), n) for le, n in zip(freshness.BUCKETS, hist.counts)]
+        families[name].add_metric(labels, buckets, hist.total)
+    yield from families.values()
 
 
 def _pushing(daemon) -> list[str]:
@@ -112,11 +132,27 @@ async def _read_gauges(app: web.Application) -> None:
     if daemon.db_health.waiting():
         last.database_up = False
         return  # the loops found the database away: the last values stand, no scrape waits on a timeout
+    if last.large and last.read_at is not None:
+        # a large database: serve the last values (their age is shown) and read again behind, one read at a time
+        stale = time.monotonic() - last.read_at >= daemon.settings.server.metrics_cache_seconds
+        if stale and (last.refresh is None or last.refresh.done()):
+            last.refresh = asyncio.ensure_future(_refresh(app, timeout=None))
+        return
+    await _refresh(app, timeout=READ_TIMEOUT_SECONDS)
+
+
+async def _refresh(app: web.Application, *, timeout: float | None) -> None:
+    daemon, last = app[DAEMON], app[LAST]
     runtimes = getattr(daemon, "carriers", {})
+    started = time.monotonic()
     try:
         last.families = await asyncio.wait_for(gauges.collect(
             daemon.engine, carriers=sorted(runtimes), pushing=_pushing(daemon), now=daemon.clock.now(),
-            budgets={n: rt.budget for n, rt in runtimes.items() if rt.budget is not None}), READ_TIMEOUT_SECONDS)
+            budgets={n: rt.budget for n, rt in runtimes.items() if rt.budget is not None}), timeout)
+        last.large = await gauges.size(daemon.engine) >= daemon.settings.server.metrics_cache_above_rows
+        if last.freshness is None:
+            last.freshness = freshness.Tally(mark=getattr(daemon, "started_at", None) or daemon.clock.now())
+        await last.freshness.update(daemon.engine)
     except Exception as exc:  # /metrics answers anyway, with the last values and their age
         if is_outage(exc):
             last.database_up = False
@@ -125,6 +161,15 @@ async def _read_gauges(app: web.Application) -> None:
         last.error = type(exc).__name__
         return
     last.read_at, last.database_up, last.error = time.monotonic(), True, ""
+    last.read_seconds = last.read_at - started
+
+
+async def _stop_refresh(app: web.Application) -> None:
+    task = app[LAST].refresh
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -163,5 +208,6 @@ def setup(app: web.Application) -> None:
     PlatformCollector(registry=registry)
     registry.register(_TrackerCollector(app))
     app[REGISTRY] = registry
+    app.on_cleanup.append(_stop_refresh)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/readyz", readyz)

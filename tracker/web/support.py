@@ -24,6 +24,9 @@ from aiohttp import web
 
 from tracker import apikeys, support_access
 from tracker.carrier_health import carrier_health
+from tracker.conversations import CaseError, close_case
+from tracker.conversations.cases import open_cases
+from tracker.conversations.support import answer as conversation_answer
 from tracker.source_health import source_health
 from tracker.web import common
 from tracker.web.common import DAEMON
@@ -43,6 +46,10 @@ DONE = {  # fixed messages after an action (never reflected input)
     "resend": "Notification queued again: it goes out at once.",
     "missing": "That shipment or notification no longer exists.",
     "busy": "That notification is being sent right now; look again in a minute.",
+    "answered": "Answer queued: it goes to the customer on the channel they wrote on.",
+    "closed": "Case closed.",
+    "empty": "The answer was empty or too long (at most 1600 characters); nothing was sent.",
+    "nothing": "Nothing to answer: the customer has not written to us, or is not matched to this order.",
 }
 
 
@@ -193,12 +200,14 @@ async def home(request: web.Request) -> web.Response:
     if results and len({o.number for o, _ in results}) == 1:
         raise web.HTTPSeeOther("/support/order?" + urlencode({"number": results[0][0].number}))
     attention = await common.attention(daemon) if not q else []
+    waiting = await open_cases(daemon.engine) if not q else []
     pushing = sorted(n for n, rt in getattr(daemon, "carriers", {}).items() if rt.carrier.pushes)
     sources = await source_health(daemon.engine, pushing) if pushing and not q else []
     troubled = [] if q else [h for h in await carrier_health(daemon.engine, sorted(getattr(daemon, "carriers", {})))
                              if h.state != "ok"]
     tz = ZoneInfo(daemon.settings.shop.timezone)
     return _page("support_home.html.j2", request, q=q, results=results, attention=attention, sources=sources,
+                 cases=waiting,
                  carriers=troubled,
                  csrf=request[USER]["csrf"], tz=daemon.settings.shop.timezone,
                  t=lambda dt: dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else "—")
@@ -258,6 +267,35 @@ async def resend(request: web.Request) -> web.Response:
     return await _action(request, "resend")
 
 
+async def answer(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    form = await request.post()
+    number = str(form.get("number", ""))[:64]
+    done = "answered"
+    try:
+        await conversation_answer(daemon.engine, daemon.settings, daemon.clock.now(), text=str(form.get("text", "")),
+                                  who=request[USER]["u"], order_number=number)
+        daemon.wake_dispatcher()
+    except CaseError as exc:
+        done = "empty" if exc.field == "text" else "nothing"
+    raise web.HTTPSeeOther("/support/order?" + urlencode({"number": number, "done": done}) + "#conversation")
+
+
+async def close(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    form = await request.post()
+    number = str(form.get("number", ""))[:64]
+    raw = request.match_info["id"]
+    done = "closed"
+    try:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+            raise CaseError("case_id", "bad id")
+        await close_case(daemon.engine, int(raw), by=f"support:{request[USER]['u']}", now=daemon.clock.now())
+    except CaseError:
+        done = "missing"
+    raise web.HTTPSeeOther("/support/order?" + urlencode({"number": number, "done": done}) + "#conversation")
+
+
 def setup(app: web.Application) -> None:
     daemon = app[DAEMON]
     secret = daemon.settings.support.session_secret
@@ -270,3 +308,5 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/support/shipments/{id}/recheck", recheck)
     app.router.add_post("/support/shipments/{id}/stop", stop)
     app.router.add_post("/support/notifications/{id}/resend", resend)
+    app.router.add_post("/support/orders/reply", answer)
+    app.router.add_post("/support/cases/{id}/close", close)

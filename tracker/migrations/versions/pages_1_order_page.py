@@ -1,7 +1,7 @@
 """pages: a public token per order, for its page before it ships (/o/<token>)
 
 Revision ID: pages_1
-Revises: exactly_1
+Revises: conversations_1
 """
 
 import secrets
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 revision = "pages_1"
-down_revision = "exactly_1"
+down_revision = "conversations_1"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,63 @@
+"""A carrier's requests per second, shared by every daemon on one database.
+
+The next free request slot lives in `carrier_states.next_slot_at` (wall-clock Unix seconds, which every
+process on every machine reads alike). A request is booked right before it is sent, with one UPDATE that
+succeeds only once the slot has come and moves it `1/rate` (plus a small margin) ahead; a daemon that finds
+the slot taken waits until it comes and tries again. Bookings are serialised by the database (SQLite's write
+lock, PostgreSQL's row lock), so N daemons together send at most `rate` requests in any second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select, update
+
+from tracker.db import insert_ignore, sessionmaker, write_lock
+from tracker.models import CarrierState
+
+# Slots are spaced this much wider than 1/rate: a request sent a few ms after its booking (a busy event
+# loop) still lands in the carrier's count for the second it was booked in.
+MARGIN = 1.05
+
+
+class SharedRate:
+    def __init__(self, engine, carrier: str, per_second: float) -> None:
+        self.engine = engine
+        self.carrier = carrier
+        self.interval = 1.0 / per_second
+        self._maker = sessionmaker(engine)
+        self._writing = write_lock(engine)
+
+    async def _book(self) -> float:
+        """Take the slot if it has come: 0.0. Else seconds until it comes (nothing booked)."""
+        C = CarrierState
+        now = time.time()
+        async with self._writing, self._maker() as session, session.begin():
+            taken = (await session.execute(
+                update(C).where(C.carrier == self.carrier, func.coalesce(C.next_slot_at, 0.0) <= now)
+                .values(next_slot_at=now + self.interval * MARGIN).returning(C.carrier)
+                .execution_options(synchronize_session=False))).first()
+            if taken is not None:
+                return 0.0
+            slot = (await session.execute(select(C.next_slot_at).where(C.carrier == self.carrier))).first()
+            if slot is None:  # no row yet for this carrier: made, then booked on the next try
+                await session.execute(insert_ignore(self.engine, C.__table__, [dict(
+                    carrier=self.carrier, calls_today=0, updated_at=datetime.now(timezone.utc))], ["carrier"]))
+                return 0.001
+        return max(0.001, (slot[0] or 0.0) - now)
+
+    async def acquire(self, max_wait: float) -> tuple[bool, float]:
+        """Book a request slot, waiting for it up to `max_wait` seconds. Returns (booked, seconds waited or,
+        when not booked, seconds until the next slot)."""
+        waited = 0.0
+        while True:
+            wait = await self._book()
+            if wait == 0.0:
+                return True, waited
+            if waited + wait > max_wait:
+                return False, wait
+            await asyncio.sleep(wait)
+            waited += wait
