@@ -196,3 +196,19 @@ def test_config_check_names_a_shop_colour_too_pale_to_read_and_its_fix(tmp_path)
     suggested = link.rsplit(" ", 1)[1].rstrip(".")
     assert contrast(suggested, "#ffffff") >= 4.5
     assert button.startswith("shop.colors.on_primary #ffffff") and "Fix: set shop.colors.on_primary to #000000" in button
+
+
+@pytest.mark.parametrize(("locale", "prefs", "unsub"), [
+    ("en", "Choose how we keep you informed", "Unsubscribe from these emails"),
+    ("pt-BR", "Escolha como avisamos você", "Cancelar o recebimento destes e-mails"),
+    ("es", "Elige cómo te avisamos", "Darte de baja de estos correos"),
+    ("el", "Επιλέξτε πώς σας ενημερώνουμε", "Διαγραφή από αυτά τα email")])
+def test_emails_make_urls_links_and_show_preferences_and_unsubscribe_in_the_customers_language(locale, prefs, unsub):
+    ctx = {**PARCELS, **sample(locale), "preferences_url": "https://shop.example/p/tok?x=1&s=2",
+           "unsubscribe_url": "https://shop.example/u/tok/email?x=1&s=3"}
+    out = Renderer().render("shipped", locale, ctx)
+    assert f'<a href="{ctx["tracking_url"]}">{ctx["tracking_url"]}</a>' in out.html  # in the paragraph itself
+    assert f'<a href="https://shop.example/p/tok?x=1&amp;s=2" style="color:#57534e">{prefs}</a>' in out.html
+    assert f'<a href="https://shop.example/u/tok/email?x=1&amp;s=3" style="color:#57534e">{unsub}</a>' in out.html
+    without = Renderer().render("shipped", locale, {**PARCELS, **sample(locale)})
+    assert prefs not in without.html and unsub not in without.html

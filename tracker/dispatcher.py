@@ -263,6 +263,13 @@ class Dispatcher:
 
     def _render(self, note: Notification, order: Order, milestone: str, ctx: dict,
                 token: str | None = None) -> Message:
+        unsubscribe = None
+        if note.channel == "email" and self.link_secret and token:  # the footer's links, and List-Unsubscribe
+            now, base = self.clock.now(), self.settings.server.public_url.rstrip("/")
+            unsubscribe = preferences.unsubscribe_url(base, self.link_secret, token, "email", now,
+                                                      self.settings.preferences.unsubscribe_days)
+            ctx = dict(ctx, unsubscribe_url=unsubscribe, preferences_url=f"{base}/p/{token}?" + preferences.page_query(
+                self.link_secret, token, now, self.settings.preferences.link_days))
         rendered = self.renderer.render(milestone, order.locale, ctx, html=note.channel == "email")
         to = self.address(order, note.channel) or ""
         if note.channel == "sms":
@@ -272,9 +279,6 @@ class Dispatcher:
         if note.channel == "whatsapp":
             return self._whatsapp_message(note, milestone, to, rendered, ctx, order)
         # news before shipping has no parcel page, so no preferences link of its own
-        unsubscribe = preferences.unsubscribe_url(
-            self.settings.server.public_url, self.link_secret, token, "email", self.clock.now(),
-            self.settings.preferences.unsubscribe_days) if self.link_secret and token else None
         return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,
                        locale=rendered.locale, milestone=milestone, order_number=order.number,
                        unsubscribe_url=unsubscribe, reply_to=self.settings.conversations.reply_to or None)

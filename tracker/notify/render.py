@@ -9,6 +9,7 @@ shop's default: pt-PT -> pt -> pt-BR (a locale of the same language that has tem
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,6 +26,7 @@ from jinja2 import (
     pass_context,
     select_autoescape,
 )
+from markupsafe import Markup, escape
 
 TEMPLATES = Path(__file__).with_name("templates")
 FALLBACK = "en"
@@ -153,6 +155,20 @@ def all_parcels(count: int | None, locale: str) -> str:
     return two if count == 2 else many.format(n=count)
 
 
+URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def linkify(text: str) -> Markup:
+    """Escape a paragraph and make every web address in it a link (a trailing full stop stays text)."""
+    out, last = [], 0
+    for m in URL.finditer(text):
+        url = m.group().rstrip(".,;:!?)»")
+        out += [escape(text[last:m.start()]), Markup('<a href="{0}">{0}</a>').format(url)]
+        last = m.start() + len(url)
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
 class Renderer:
     def __init__(self, override_dir: str | None = None, brand: Brand | None = None,
                  default_locale: str | None = None) -> None:
@@ -173,6 +189,7 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters["the"] = with_article
+        self.env.filters["linkify"] = linkify
 
     def _pick(self, name: str, locale: str | None):
         for candidate in locale_chain(locale, self.default_locale, self.available):
@@ -211,6 +228,8 @@ class Renderer:
             return Rendered(subject=subject, sms=sms, text=text, html="", locale=used, sms_short=short or None)
         layout, _ = self._pick("_email.html.j2", used)
         ctx.setdefault("support_phone", "")
+        ctx.setdefault("preferences_url", None)  # the email footer's links (dispatcher), in the customer's language
+        ctx.setdefault("unsubscribe_url", None)
         ctx.setdefault("support_hours", "")
         html = layout.render(subject=subject, paragraphs=[p for p in text.split("\n\n") if p.strip()],
                              brand=self.brand, **ctx)
