@@ -1,7 +1,8 @@
 """Push -> provider call: latency from a 17TRACK webhook leaving the pusher to the Twilio/SendGrid request
 at the fakes, at a steady rate of pushes. The real daemon loop (Daemon.serve: its web server, the push
-route, Poller.persist, wake_dispatcher, dispatcher, Twilio SDK and SendGrid client) in this process with
-the fake Twilio and SendGrid (20 ms simulated latency); the pusher in its own process, signing each push
+route, the push inbox and its drain, Poller.persist, wake_dispatcher, dispatcher, Twilio SDK and SendGrid
+client) in this process; the fake Twilio and SendGrid (20 ms simulated latency) in a child process
+(bench/fakeproviders.py) so they do not share the daemon's event loop; the pusher in its own process, signing each push
 like 17TRACK and sending at --rate pushes a second. Each push carries a parcel's first "in transit" scan:
 one SMS and one email ("shipped"). Quiet hours off.
 
@@ -28,7 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.checks import pg_database  # noqa: E402
-from bench.latency import WARM_UP, StampedSendGrid, StampedTwilio, pct, stamp_commits  # noqa: E402
+from bench.fakeproviders import fake_providers_process  # noqa: E402
+from bench.latency import WARM_UP, pct, stamp_commits  # noqa: E402
 from bench.seed import seed  # noqa: E402
 from tests.fakes.seventeentrack import API_KEY  # noqa: E402
 from tests.messaging_env import messaging_settings  # noqa: E402
@@ -84,7 +86,7 @@ async def pusher(url: str, count: int, rate: float) -> None:
 
 
 async def run(args, url: str | None, tmp: Path):
-    async with StampedTwilio(latency=args.latency) as tw, StampedSendGrid(latency=args.latency) as sg:
+    with fake_providers_process(args.latency, stamped=True) as (tw, sg, counts):
         settings = messaging_settings(
             tmp, tw, sg, database={"url": url or f"sqlite:///{tmp / 'tracker.db'}"},
             server={"enabled": True, "host": "127.0.0.1", "port": 0}, logging={"level": "WARNING"},
@@ -108,14 +110,15 @@ async def run(args, url: str | None, tmp: Path):
         cpu0 = time.process_time()
         out, _ = await proc.communicate()
         ended = time.monotonic()
-        backlog = await left(daemon, args.pushes, tw, sg)
+        backlog = await left(daemon, args.pushes)
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and (len(tw.arrived) < args.pushes or len(sg.arrived) < args.pushes):
+        while time.monotonic() < deadline and (await left(daemon, args.pushes))["messages"]:
             await asyncio.sleep(0.2)
         drained = time.monotonic() - ended
         cpu = time.process_time() - cpu0
         stop.set()
         await serving
+    tw.arrived, sg.arrived = counts["sms_arrived"], counts["emails_arrived"]
     report = json.loads(out)
     sent = report["sent"]
     first = min(sent.values())
@@ -133,17 +136,18 @@ async def run(args, url: str | None, tmp: Path):
     return lat, steady, report["statuses"], 2 * args.pushes - len(lat), to_commit, extra
 
 
-async def left(daemon, pushes: int, tw, sg) -> dict:
-    """What is still to do the moment the last push was answered: pushes stored and not applied, messages
-    not at the providers yet."""
+async def left(daemon, pushes: int) -> dict:
+    """What is still to do: pushes stored and not applied, messages not handed to the providers yet."""
     from sqlalchemy import func, select
 
     from tracker.db import sessionmaker
-    from tracker.models import PushInbox
+    from tracker.models import Notification, PushInbox
 
     async with sessionmaker(daemon.engine)() as session:
         inbox = (await session.execute(select(func.count()).where(PushInbox.state == "pending"))).scalar_one()
-    return {"inbox": inbox, "messages": 2 * pushes - len(tw.arrived) - len(sg.arrived)}
+        sent = (await session.execute(select(func.count()).where(
+            Notification.state.in_(["sent", "delivered"])))).scalar_one()
+    return {"inbox": inbox, "messages": 2 * pushes - sent}
 
 
 async def main() -> None:
@@ -181,7 +185,8 @@ async def main() -> None:
     b = extra["backlog"]
     print(f"  backlog when the last push was answered: {b['inbox']} pushes in the inbox, {b['messages']} messages "
           f"not at the providers yet; all done {extra['drained']:.1f} s later")
-    print(f"  CPU of the daemon's process (fake providers included) over the run: {extra['cpu']:.1f} s")
+    print(f"  CPU of the daemon's process over the run (the fake providers and the pusher run in their own "
+          f"processes): {extra['cpu']:.1f} s")
     print("command: .venv/bin/python bench/push.py " + " ".join(a for a in sys.argv[1:]))
 
 

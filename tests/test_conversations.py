@@ -341,3 +341,19 @@ async def test_an_answer_without_an_order_that_may_have_gone_out_is_not_sent_twi
     assert len(sg.to("someone@elsewhere.example")) == 1
     out = (await rows(daemon, ConversationMessage, ConversationMessage.direction == "out"))[0]
     assert out.state == "failed" and "not sent again" in out.error
+
+
+async def test_a_long_list_by_sms_keeps_to_the_languages_segment_budget(env, fakes, clock):
+    from tracker.notify.segments import info
+
+    tw, sg = fakes
+    daemon = await env()
+    for i in range(1, 6):
+        await add(daemon, f"ORDER-{i}", f"SBX-DELIVER-{i}", locale="el")
+    await walk(daemon, clock, 3)
+    before = len(tw.to(PHONE))
+    await tw.inbound(twilio_url(daemon), PHONE, "πού είναι οι παραγγελίες μου")
+    await daemon.run_once()
+    (answer,) = tw.to(PHONE)[before:]
+    assert info(answer["Body"]).segments <= daemon.settings.sms.budget("el")
+    assert "ORDER-5" in answer["Body"]  # the newest order first

@@ -266,3 +266,62 @@ async def test_support_answers_a_sender_matched_to_no_order(env, fakes, clock):
     answers = [m for m in sg.to(stranger) if "Which order is it?" in sg.text_of(m)]
     assert len(answers) == 1 and answers[0]["headers"]["In-Reply-To"] == "<s1@elsewhere.example>"
     assert "Auto-Submitted" not in answers[0]["headers"]
+
+
+async def test_support_answers_a_sender_matched_to_no_order_from_the_console(env, fakes, clock):
+    tw, sg = fakes
+    daemon = await env(**SUPPORT)
+    stranger = "someone@elsewhere.example"
+    await sg.inbound_parse(parse_url(daemon), stranger, "<i>My box</i> arrived crushed", subject="Crushed")
+    await daemon.run_once()
+    c = Client(daemon)
+    try:
+        await support_login(c)
+        _, home, _ = await c.request("GET", "/support")
+        assert "no order matched" in home
+        (case,) = await rows(daemon, Case)
+        status, page, _ = await c.request("GET", f"/support/cases/{case.id}")
+        assert status == 200 and "&lt;i&gt;My box&lt;/i&gt; arrived crushed" in page and "Answer the customer" in page
+        status, page, resp = await c.request("POST", f"/support/cases/{case.id}/reply", data={
+            "csrf": csrf_of(page), "text": "Which order number is it?"})
+        assert status == 200 and "Answer queued" in page and resp.url.path == f"/support/cases/{case.id}"
+        await daemon.run_once()
+        assert len([m for m in sg.to(stranger) if "Which order number" in sg.text_of(m)]) == 1
+        status, page, _ = await c.request("POST", f"/support/cases/{case.id}/close", data={"csrf": csrf_of(page),
+                                                                                          "number": ""})
+        assert "Case closed" in page
+        assert (await c.request("GET", "/support/cases/99999"))[0] == 404
+    finally:
+        await c.close()
+
+
+async def test_a_person_with_no_order_who_wrote_to_us_can_be_erased(env, fakes, clock):
+    from tracker.privacy.requests import erase_people, export_person, person
+
+    tw, sg = fakes
+    daemon = await env()
+    stranger = "Someone@Elsewhere.example"
+    await sg.inbound_parse(parse_url(daemon), stranger, "My box arrived crushed, I live at Rua X 12")
+    await daemon.run_once()
+    exported = await export_person(daemon.engine, daemon.settings, person(stranger, daemon.settings), clock.now(),
+                                   by="test")
+    assert "Rua X 12" in str(exported.data["conversations"])
+    outcome = await erase_people(daemon.engine, daemon.settings, [person(stranger, daemon.settings)], clock.now(),
+                                 by="test")
+    assert outcome.erased["conversations"] == 2  # their message and our answer
+    assert all(m.body == "" for m in await rows(daemon, ConversationMessage))
+
+
+async def test_a_conversation_matched_to_no_order_is_erased_after_the_contact_lifetime(env, fakes, clock):
+    from tracker.models import Conversation
+
+    tw, sg = fakes
+    daemon = await env(privacy={"erase_contact_after_days": 2})
+    await tw.inbound(twilio_url(daemon), "+14155550199", "where is my order?")  # asked for the number
+    await tw.inbound(twilio_url(daemon), "+14155550188", "my box arrived broken")  # a case, left open
+    await walk(daemon, clock, 24 * 3, step=timedelta(hours=1))
+    convs = {c.id: c for c in await rows(daemon, Conversation)}
+    erased = [c for c in convs.values() if c.erased_at is not None]
+    assert len(erased) == 1 and erased[0].address is None  # the open case waits for support
+    assert all(m.body == "" for m in await rows(daemon, ConversationMessage, ConversationMessage.conversation_id
+                                                == erased[0].id))

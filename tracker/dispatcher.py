@@ -32,8 +32,8 @@ from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
 from tracker import duplicates, fallback, logs, preferences, redact
 from tracker.clock import Clock
-from tracker.conversations import replies
 from tracker.config import DispatcherSettings, Settings
+from tracker.conversations import replies
 from tracker.db import insert_ignore, sessionmaker, write_lock
 from tracker.fastsqlite import BUSY, FastSqlite
 from tracker.models import (

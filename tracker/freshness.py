@@ -19,6 +19,7 @@ from sqlalchemy import select
 from tracker.carrier_health import as_time
 from tracker.db import sessionmaker
 from tracker.models import Notification, Shipment
+from tracker.report import text_table
 
 # seconds: a pushed source tells within seconds, a polled one within the hour
 BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0, math.inf)
@@ -130,9 +131,4 @@ def table(rows: list[Fresh], title: str) -> str:
         sent = [f.sent for f in items]
         body.append((carrier, source, via, str(len(items)), _duration(_p(heard, 50)), _duration(_p(heard, 90)),
                      _duration(_p(sent, 50)), _duration(_p(sent, 90))))
-    widths = [max(len(COLUMNS[i]), *(len(r[i]) for r in body)) for i in range(len(COLUMNS))]
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    return "\n".join([title, line(COLUMNS), line(["-" * w for w in widths]), *(line(r) for r in body)])
+    return text_table(title, COLUMNS, body, left=3)

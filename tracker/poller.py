@@ -428,7 +428,8 @@ class Poller:
 
     # --- persist -------------------------------------------------------------------------------
     async def persist(self, carrier: str, items: list[tuple[int, str]],
-                      results: dict[str, TrackingResult | CarrierError], *, event: str | None = None) -> int:
+                      results: dict[str, TrackingResult | CarrierError], *, event: str | None = None,
+                      heard_at: datetime | None = None) -> int:
         """Apply results and write events, shipment and outbox rows in ONE transaction. Returns rows queued.
 
         Poll results and pushed news take this same path. A poll writes only shipments whose lease it holds;
@@ -437,9 +438,10 @@ class Poller:
 
         Batches that finish while a write is under way are written together in the next transaction (group
         commit): every check's rows still commit together, and a one-number carrier (UPS, USPS, DHL) costs
-        one set of queries per group rather than per number."""
+        one set of queries per group rather than per number. `heard_at`: when tracker heard the news (a push's
+        arrival in the inbox; default now), recorded on the messages it queues (tracker/freshness.py)."""
         done = asyncio.get_running_loop().create_future()
-        self._pending.append((carrier, items, results, event, done))
+        self._pending.append((carrier, items, results, event, heard_at, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.ensure_future(self._flush())
         return await asyncio.shield(done)
@@ -456,7 +458,7 @@ class Poller:
                     seen |= sids
             self._pending = rest
             try:
-                counts = await self._persist_group([(c, i, r, e) for c, i, r, e, _ in group])
+                counts = await self._persist_group([(c, i, r, e, h) for c, i, r, e, h, _ in group])
             except asyncio.CancelledError:
                 for *_, done in group + self._pending:
                     done.cancel()
@@ -475,14 +477,14 @@ class Poller:
                         done.set_result(n)
 
     async def _persist_group(self, group: list[tuple[str, list[tuple[int, str]],
-                                                     dict[str, TrackingResult | CarrierError], str | None]]
-                             ) -> list[int | None]:
+                                                     dict[str, TrackingResult | CarrierError], str | None,
+                                                     datetime | None]]) -> list[int | None]:
         """persist() for several batches in one transaction. Returns rows queued for each batch (None: a
         pushed event already applied)."""
         now = self.clock.now()
         async with self._writing, self.maker() as session, session.begin():
             duplicate: set[int] = set()
-            for i, (source, _, _, event) in enumerate(group):
+            for i, (source, _, _, event, _) in enumerate(group):
                 if event is not None:
                     first = await session.execute(insert_ignore(self.engine, WebhookEvent.__table__, [dict(
                         source=source, event_id=event[:128], received_at=now)], ["source", "event_id"]))
@@ -494,8 +496,8 @@ class Poller:
         return [None if i in duplicate else next(it) for i in range(len(group))]
 
     async def _write(self, session, group, now: datetime) -> list[int]:
-        answers = {sid: (carrier, results, event is not None) for carrier, items, results, event in group
-                   for sid, _ in items}
+        answers = {sid: (carrier, results, event is not None, heard_at or now)
+                   for carrier, items, results, event, heard_at in group for sid, _ in items}
         ids = list(answers)
         queued_by: Counter[int] = Counter()
         ships = [_Ship(row) for row in (await session.execute(
@@ -522,7 +524,7 @@ class Poller:
         note_rows: list[dict] = []
         supersede: list[tuple[int, list[str]]] = []
         for ship in ships:
-            carrier, results, pushed = answers[ship.id]
+            carrier, results, pushed, heard_at = answers[ship.id]
             result = results.get(ship.tracking_number)
             if pushed:
                 ship.push_heard_at = now
@@ -531,7 +533,8 @@ class Poller:
             ship.updated_at = now
             if isinstance(result, TrackingResult):
                 queued_by[ship.id] += self._apply_result(ship, orders[ship.order_id], result, keys[ship.id],
-                                             notes[ship.id], event_rows, note_rows, supersede, now, pushed=pushed)
+                                             notes[ship.id], event_rows, note_rows, supersede, now, pushed=pushed,
+                                             heard_at=heard_at)
             elif isinstance(result, NotFoundYet):
                 await self._not_found(session, ship, orders[ship.order_id], now)
             elif isinstance(result, Invalid):
@@ -579,11 +582,12 @@ class Poller:
             await session.execute(update(Sub).where(Sub.shipment_id.in_(finished), Sub.state == "pending")
                                   .values(state="stopped", next_try_at=None, updated_at=now)
                                   .execution_options(synchronize_session=False))
-        return [sum(queued_by[sid] for sid, _ in items) for _, items, _, _ in group]
+        return [sum(queued_by[sid] for sid, _ in items) for _, items, _, _, _ in group]
 
     def _apply_result(self, ship: _Ship, order: Order, result: TrackingResult, keys: set[str],
                       notes: list[tuple[str, str]], event_rows: list[dict], note_rows: list[dict],
-                      supersede: list[tuple[int, list[str]]], now: datetime, *, pushed: bool = False) -> int:
+                      supersede: list[tuple[int, list[str]]], now: datetime, *, pushed: bool = False,
+                      heard_at: datetime | None = None) -> int:
         known = Known(status=Status(ship.status), status_at=ship.status_at, event_keys=frozenset(keys),
                       announced=announced_from_rows(notes))
         outcome = apply(known, result, now)
@@ -635,7 +639,7 @@ class Poller:
                 shipment_id=ship.id, order_id=order.id, milestone=outcome.milestone.value, channel=channel,
                 state="queued", attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
                 # freshness (tracker/freshness.py): the carrier's event, and when and how tracker heard of it
-                event_at=outcome.status_at, heard_at=now, heard_via="push" if pushed else "poll"))
+                event_at=outcome.status_at, heard_at=heard_at or now, heard_via="push" if pushed else "poll"))
             count += 1
         return count
 

@@ -151,14 +151,19 @@ def rows(figs: list[CarrierFigures]) -> list[tuple[str, ...]]:
             for f in figs]
 
 
+def text_table(title: str, columns: tuple[str, ...], body: list[tuple[str, ...]], *, left: int = 1) -> str:
+    """A terminal table: the first `left` columns aligned left, the others right."""
+    widths = [max(len(columns[i]), *(len(r[i]) for r in body)) for i in range(len(columns))]
+    line = lambda cells: "  ".join(c.ljust(w) if i < left else c.rjust(w)  # noqa: E731
+                                   for i, (c, w) in enumerate(zip(cells, widths)))
+    return "\n".join([title, line(columns), line(["-" * w for w in widths]), *(line(r) for r in body)])
+
+
 def table(figs: list[CarrierFigures], title: str) -> str:
     body = rows(figs)
     if not body:
         return f"{title}\n(no shipments registered in this period)"
-    widths = [max(len(COLUMNS[i]), *(len(r[i]) for r in body)) for i in range(len(COLUMNS))]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
-                                   for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([title, line(COLUMNS), line(["-" * w for w in widths]), *(line(r) for r in body)])
+    return text_table(title, COLUMNS, body)
 
 
 def _bars(title: str, items: list[tuple[str, float | None]], fmt, maximum: float | None = None) -> str:

@@ -39,6 +39,7 @@ from sqlalchemy import String, and_, bindparam, cast, delete, func, literal, or_
 from tracker import alerts
 from tracker.clock import Clock
 from tracker.config import Settings, WatchSettings
+from tracker.conversations.support import erase_unmatched_conversations
 from tracker.db import insert_ignore, rare, sessionmaker
 from tracker.carrier_health import as_time
 from tracker.models import (
@@ -173,6 +174,18 @@ def date_moved_key(new: date) -> str:
     return f"{DATE_MOVED}@{new.isoformat()}"
 
 
+# Ids a secondary query takes at once: PostgreSQL's driver takes at most 32,767 parameters a statement.
+CHUNK = 5000
+
+
+async def _in_chunks(session, ids: list, build) -> list:
+    """The rows of `build(chunk)` for every CHUNK of `ids`, as one list."""
+    rows = []
+    for i in range(0, len(ids), CHUNK):
+        rows.extend((await session.execute(build(ids[i:i + CHUNK]))).all())
+    return rows
+
+
 def _alerted(cause: str):
     """The shipment's support alert of this cause was raised (its key, as Watcher._alert writes it)."""
     key = literal("shipment:") + cast(Shipment.id, String) + literal(f":{cause}")
@@ -251,6 +264,7 @@ class Watcher:
                 await self._follow_up(now, stats)
             if self.settings.privacy.erase_contact_after_days:
                 await self._erase_contacts(now, stats)
+                await erase_unmatched_conversations(self.engine, now, self.settings.privacy.erase_contact_after_days)
             await self._forget_whatsapp_sessions(now)
         if stats.total:
             log.info("watchers: %d expired, %d silent, %d late, %d follow-ups, %d still-preparing, %d new-date "
@@ -342,9 +356,10 @@ class Watcher:
                     or_(N.milestone == Milestone.SILENT.value, N.milestone.like(f"{Milestone.SILENT.value}#%")),
                     N.state.in_(["queued", "deferred"]), S.last_event_at > N.created_at))]
             if ids:
-                await session.execute(update(N).where(N.id.in_(ids), N.state.in_(["queued", "deferred"])).values(
-                    state="suppressed", error="superseded by newer news", updated_at=now)
-                    .execution_options(synchronize_session=False))
+                for i in range(0, len(ids), CHUNK):
+                    await session.execute(update(N).where(N.id.in_(ids[i:i + CHUNK]), N.state.in_(
+                        ["queued", "deferred"])).values(state="suppressed", error="superseded by newer news",
+                                                        updated_at=now).execution_options(synchronize_session=False))
                 stats.superseded += len(ids)
 
     async def _expired(self, now: datetime, stats: WatchStats) -> None:
@@ -373,9 +388,9 @@ class Watcher:
             ids = [s.id for s, _ in candidates]
             keys: dict[int, set[str]] = defaultdict(set)
             last: dict[int, datetime] = {}
-            for sid, milestone, created in await session.execute(
-                    select(Notification.shipment_id, Notification.milestone, Notification.created_at).where(
-                        Notification.shipment_id.in_(ids),
+            for sid, milestone, created in await _in_chunks(session, ids, lambda chunk: select(
+                    Notification.shipment_id, Notification.milestone, Notification.created_at).where(
+                        Notification.shipment_id.in_(chunk),
                         or_(Notification.milestone == Milestone.SILENT.value,
                             Notification.milestone.like(f"{Milestone.SILENT.value}#%")))):
                 keys[sid].add(milestone)
@@ -421,9 +436,9 @@ class Watcher:
             if not todo:
                 return
             latest: dict[int, TrackingEventRow] = {}
-            for ev in (await session.execute(
-                    select(TrackingEventRow).where(TrackingEventRow.shipment_id.in_([s.id for s, _ in todo]))
-                    .order_by(TrackingEventRow.occurred_at))).scalars():
+            for (ev,) in await _in_chunks(session, [s.id for s, _ in todo], lambda chunk: select(
+                    TrackingEventRow).where(TrackingEventRow.shipment_id.in_(chunk))
+                    .order_by(TrackingEventRow.occurred_at)):
                 if ev.status != "unknown":
                     latest[ev.shipment_id] = ev
             for ship, order in todo:
@@ -446,9 +461,9 @@ class Watcher:
             orders = sorted((await session.execute(self.candidates("preparing", now))).scalars(), key=lambda o: o.id)
             if not orders:
                 return
-            shipped = dict((await session.execute(
-                select(Shipment.order_id, func.min(Shipment.created_at))
-                .where(Shipment.order_id.in_([o.id for o in orders])).group_by(Shipment.order_id))).all())
+            shipped = dict(await _in_chunks(session, [o.id for o in orders], lambda chunk: select(
+                Shipment.order_id, func.min(Shipment.created_at))
+                .where(Shipment.order_id.in_(chunk)).group_by(Shipment.order_id)))
             if shipped:
                 orders_t = Order.__table__
                 await session.execute(update(orders_t).where(orders_t.c.id == bindparam("b_id")).values(
@@ -459,9 +474,9 @@ class Watcher:
                     return
             keys: dict[int, set[str]] = defaultdict(set)
             last: dict[int, datetime] = {}
-            for oid, milestone, created in await session.execute(
-                    select(N.order_id, N.milestone, N.created_at).where(
-                        N.order_id.in_([o.id for o in orders]), N.shipment_id.is_(None),
+            for oid, milestone, created in await _in_chunks(session, [o.id for o in orders], lambda chunk: select(
+                    N.order_id, N.milestone, N.created_at).where(
+                        N.order_id.in_(chunk), N.shipment_id.is_(None),
                         or_(N.milestone == PREPARING, N.milestone.like(f"{PREPARING}#%")))):
                 keys[oid].add(milestone)
                 last[oid] = max(last.get(oid, created), created)
@@ -494,9 +509,9 @@ class Watcher:
             if not candidates:
                 return
             last: dict[int, datetime] = {}
-            for sid, created in await session.execute(
-                    select(N.shipment_id, func.max(N.created_at)).where(
-                        N.shipment_id.in_([s.id for s, _ in candidates]), N.milestone.like(f"{DATE_MOVED}@%"))
+            for sid, created in await _in_chunks(session, [s.id for s, _ in candidates], lambda chunk: select(
+                    N.shipment_id, func.max(N.created_at)).where(
+                        N.shipment_id.in_(chunk), N.milestone.like(f"{DATE_MOVED}@%"))
                     .group_by(N.shipment_id)):
                 last[sid] = created
             for ship, order in candidates:
@@ -516,9 +531,10 @@ class Watcher:
         async with self.maker() as session, session.begin():
             candidates = await self._load(session, self.candidates("follow_up", now))
             parcels: dict[int, list[Parcel]] = defaultdict(list)
-            for sid, oid, status, delivered_at, stopped_at in await session.execute(
-                    select(Shipment.id, Shipment.order_id, Shipment.status, Shipment.delivered_at, Shipment.stopped_at)
-                    .where(Shipment.order_id.in_({o.id for _, o in candidates}))):
+            for sid, oid, status, delivered_at, stopped_at in await _in_chunks(
+                    session, sorted({o.id for _, o in candidates}), lambda chunk: select(
+                        Shipment.id, Shipment.order_id, Shipment.status, Shipment.delivered_at, Shipment.stopped_at)
+                    .where(Shipment.order_id.in_(chunk))):
                 parcels[oid].append(Parcel(sid, status, delivered_at, stopped_at is not None))
             for ship, order in candidates:
                 parcel = view_of(parcels[order.id], ship.id)

@@ -8,6 +8,7 @@ from datetime import date
 from tracker.config import Settings
 from tracker.models import Order, Shipment
 from tracker.notify.render import localized_date
+from tracker.notify.segments import pick
 from tracker.shops.links import tracking_url
 
 MAX_LISTED = 5
@@ -56,14 +57,23 @@ def _line(settings: Settings, texts: dict, state: OrderState, lang: str, today: 
                              expected=expected, link=tracking_url(settings, order, ship)).strip()
 
 
-def status_text(settings: Settings, texts: dict, states: list[OrderState], lang: str, today: date) -> str:
-    """The live step, expected date and page link of each open order (the latest one when none is open)."""
+def status_text(settings: Settings, texts: dict, states: list[OrderState], lang: str, today: date,
+                listed: int = MAX_LISTED) -> str:
+    """The live step, expected date and page link of each open order (the latest one when none is open),
+    the `listed` most recent of them."""
     shown = [s for s in states if s.open] or states[:1]
-    if len(shown) == 1:
+    if len(shown) == 1 or listed == 1:
         return _line(settings, texts, shown[0], lang, today, "status_one")
     lines = [texts["status_many"].format(shop=settings.shop.name)]
-    lines += ["- " + _line(settings, texts, s, lang, today, "status_line") for s in shown[:MAX_LISTED]]
+    lines += ["- " + _line(settings, texts, s, lang, today, "status_line") for s in shown[:listed]]
     return "\n".join(lines)
+
+
+def sms_status_text(settings: Settings, texts: dict, states: list[OrderState], lang: str, today: date) -> str:
+    """The status answer within the language's SMS budget (sms.max_segments_by_locale): fewer orders listed
+    when the whole list would take more segments."""
+    return pick([status_text(settings, texts, states, lang, today, n) for n in (MAX_LISTED, 3, 2, 1)],
+                settings.sms.budget(lang))
 
 
 def ask_text(settings: Settings, texts: dict) -> str:

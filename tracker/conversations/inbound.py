@@ -220,7 +220,8 @@ async def receive(session: AsyncSession, engine, settings: Settings, now: dateti
     if intent == "where":
         if suppressed or limited:
             return quiet("limited" if limited else "suppressed")
-        answer = answers.status_text(settings, texts, about, lang, now.date())
+        answer = (answers.sms_status_text if msg.channel == "sms" else answers.status_text)(
+            settings, texts, about, lang, now.date())
         await replies.queue(session, conversation=conv, order_id=about[0].order.id, text=answer, author="auto",
                             kind="status", now=now, subject=answers.subject_text(texts, about[0].order.number, subject))
         inbound.answered, result.queued = True, True

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from tracker.config import Settings
 from tracker.conversations import answers, cases, replies
@@ -42,6 +42,20 @@ async def thread(session, order: Order) -> Thread:
     conds = [Conversation.order_id == order.id]
     conds += [Conversation.address == a for a in (order.phone, order.email) if a]
     convs = list((await session.execute(select(Conversation).where(or_(*conds)).order_by(Conversation.id))).scalars())
+    return await _thread(session, convs, Case.order_id == order.id)
+
+
+async def case_thread(engine, case_id: int) -> tuple[Case | None, Thread]:
+    """A case and the conversation it came from (a sender matched to no order has no order page)."""
+    async with sessionmaker(engine)() as session:
+        case = await session.get(Case, case_id)
+        if case is None:
+            return None, Thread()
+        conv = await session.get(Conversation, case.conversation_id) if case.conversation_id else None
+        return case, await _thread(session, [conv] if conv else [], Case.id == case.id)
+
+
+async def _thread(session, convs: list[Conversation], cases_too) -> Thread:
     out = Thread(convs)
     if convs:
         ids = [c.id for c in convs]
@@ -53,7 +67,7 @@ async def thread(session, order: Order) -> Thread:
             out.states = dict((await session.execute(select(Notification.id, Notification.state).where(
                 Notification.id.in_(notes)))).all())
     out.cases = list((await session.execute(select(Case).where(or_(
-        Case.order_id == order.id, Case.conversation_id.in_([c.id for c in convs] or [-1])))
+        cases_too, Case.conversation_id.in_([c.id for c in convs] or [-1])))
         .order_by(Case.opened_at))).scalars())
     return out
 
@@ -109,8 +123,8 @@ async def answer(engine, settings: Settings, now: datetime, *, text: str, who: s
 
 def _mine(order_ids, addresses):
     conds = [Conversation.order_id.in_(list(order_ids) or [-1])]
-    if addresses:
-        conds.append(Conversation.address.in_(sorted(addresses)))
+    if addresses:  # email conversations are keyed in lower case
+        conds.append(Conversation.address.in_(sorted(set(addresses) | {a.lower() for a in addresses})))
     return or_(*conds)
 
 
@@ -131,10 +145,12 @@ async def export_conversations(session, order_ids, addresses) -> list[dict]:
 async def erase_conversations(session, order_ids, addresses, now: datetime) -> int:
     """Texts, subjects and the sender's address go; which messages came and went, and when, stays."""
     ids = [i for (i,) in await session.execute(select(Conversation.id).where(_mine(order_ids, addresses)))]
+    return await _erase(session, ids, now)
+
+
+async def _erase(session, ids: list[int], now: datetime) -> int:
     if not ids:
         return 0
-    from sqlalchemy import update
-
     result = await session.execute(update(ConversationMessage).where(ConversationMessage.conversation_id.in_(ids))
                                    .values(body="", subject=None).execution_options(synchronize_session=False))
     await session.execute(update(Conversation).where(Conversation.id.in_(ids))
@@ -142,3 +158,14 @@ async def erase_conversations(session, order_ids, addresses, now: datetime) -> i
     await session.execute(update(Case).where(Case.conversation_id.in_(ids)).values(summary="")
                           .execution_options(synchronize_session=False))
     return max(result.rowcount or 0, 0)
+
+
+async def erase_unmatched_conversations(engine, now: datetime, days: float) -> int:
+    """Conversations matched to no order have no order whose erasure takes them: they go `days` after the
+    last message in them (privacy.erase_contact_after_days), once no case of theirs is open."""
+    open_case = select(Case.id).where(Case.conversation_id == Conversation.id, Case.state == "open")
+    async with sessionmaker(engine)() as session, session.begin():
+        ids = [i for (i,) in await session.execute(select(Conversation.id).where(
+            Conversation.order_id.is_(None), Conversation.erased_at.is_(None),
+            Conversation.last_inbound_at < now - timedelta(days=days), ~open_case.exists()).limit(1000))]
+        return await _erase(session, ids, now)

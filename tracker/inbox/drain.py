@@ -58,7 +58,8 @@ class InboxDrain:
         rows = await self._claim(now)
         # the claim takes one row per key (shipment): they may be applied together, and the poller's group
         # commit writes the news of all of them in one transaction
-        outcomes = await asyncio.gather(*(self._try(row) for row in rows))
+        shipments = await self._shipments(rows)  # one query for every number of the group
+        outcomes = await asyncio.gather(*(self._try(row, shipments) for row in rows))
         applied = [row.id for row, (queued, exc) in zip(rows, outcomes) if exc is None]
         if applied:
             await self._mark_applied(applied)
@@ -89,15 +90,40 @@ class InboxDrain:
         async with self.maker() as session:
             return list((await session.execute(select(P).where(P.id.in_(ids)).order_by(P.id))).scalars())
 
-    async def _try(self, row: PushInbox) -> tuple[int, Exception | None]:
+    async def _try(self, row: PushInbox, shipments: dict) -> tuple[int, Exception | None]:
         try:
-            return await self._apply(row), None
+            return await self._apply(row, shipments), None
         except Exception as exc:
             return 0, exc
 
+    def _parse(self, row: PushInbox):
+        rt = self.carriers.get(row.source)
+        if rt is None or not rt.carrier.pushes:
+            raise LookupError(f"{row.source} is no longer a configured push source (carriers.{row.source})")
+        return rt, rt.carrier.parse_push(row.body)
+
+    async def _shipments(self, rows: list[PushInbox]) -> dict[tuple[str, str], list]:
+        """(source, number) -> our unstopped shipments of that source with that number, for every push."""
+        wanted: dict[str, set[str]] = {}
+        for row in rows:
+            try:
+                _, news = self._parse(row)
+            except Exception:  # reported when the row itself is applied
+                continue
+            wanted.setdefault(row.source, set()).update(item.number for item in news.news)
+        out: dict[tuple[str, str], list] = {}
+        async with self.maker() as session:
+            for source, numbers in wanted.items():
+                for r in (await session.execute(
+                        select(Shipment.id, Shipment.carrier, Shipment.tracking_number)
+                        .where(Shipment.source == source, Shipment.tracking_number.in_(sorted(numbers)),
+                               Shipment.stopped_at.is_(None)))).all():
+                    out.setdefault((source, r.tracking_number), []).append(r)
+        return out
+
     async def _handle(self, row: PushInbox) -> int:
         """Apply one claimed row and record how it went."""
-        queued, exc = await self._try(row)
+        queued, exc = await self._try(row, await self._shipments([row]))
         if exc is None:
             await self._mark_applied([row.id])
         else:
@@ -111,38 +137,31 @@ class InboxDrain:
                 .values(state="applied", error=None, applied_at=self.clock.now(), lease_owner=None, leased_until=None)
                 .execution_options(synchronize_session=False))
 
-    async def _apply(self, row: PushInbox) -> int:
+    async def _apply(self, row: PushInbox, shipments: dict) -> int:
         """The push's news through the same path as a poll result. Returns the notifications queued."""
         name = row.source
-        rt = self.carriers.get(name)
-        if rt is None or not rt.carrier.pushes:
-            raise LookupError(f"{name} is no longer a configured push source (carriers.{name})")
-        news = rt.carrier.parse_push(row.body)
+        rt, news = self._parse(row)
         now = self.clock.now()
         items, results, stopped = [], {}, []
         unmatched = ambiguous = 0
-        async with self.maker() as session:
-            for item in news.news:
-                found = (await session.execute(
-                    select(Shipment.id, Shipment.carrier).where(Shipment.source == name,
-                                                                Shipment.tracking_number == item.number,
-                                                                Shipment.stopped_at.is_(None)))).all()
-                named = rt.carrier.carrier_of(item.carrier_code) if item.carrier_code and len(found) > 1 else None
-                if named:
-                    found = [r for r in found if r.carrier in (named, AUTO)]
-                if not found:
-                    unmatched += 1
-                    continue
-                if len(found) > 1:
-                    ambiguous += 1
-                    log.warning("push from %s names %s, which %d shipments share; ignored", name, item.number,
-                                len(found))
-                    continue
-                if item.stopped:
-                    stopped.append(found[0].id)
-                elif item.result is not None:
-                    items.append((found[0].id, item.number))
-                    results[item.number] = item.result
+        for item in news.news:
+            found = shipments.get((name, item.number), [])
+            named = rt.carrier.carrier_of(item.carrier_code) if item.carrier_code and len(found) > 1 else None
+            if named:
+                found = [r for r in found if r.carrier in (named, AUTO)]
+            if not found:
+                unmatched += 1
+                continue
+            if len(found) > 1:
+                ambiguous += 1
+                log.warning("push from %s names %s, which %d shipments share; ignored", name, item.number,
+                            len(found))
+                continue
+            if item.stopped:
+                stopped.append(found[0].id)
+            elif item.result is not None:
+                items.append((found[0].id, item.number))
+                results[item.number] = item.result
         if unmatched:
             self.counts[(name, "unmatched")] += unmatched
             await self._unmatched(name, unmatched, now)
@@ -153,7 +172,8 @@ class InboxDrain:
         queued = 0
         try:
             if items:
-                queued = await self.poller.persist(name, items, results, event=news.event_id)
+                queued = await self.poller.persist(name, items, results, event=news.event_id,
+                                                   heard_at=row.received_at)  # freshness: when it arrived
             if stopped:
                 await self._stopped(name, stopped, news.event_id if not items else news.event_id + "#stop", now)
         except DuplicateEvent:  # applied already (by a daemon that died before marking the row): not again

@@ -130,9 +130,11 @@ async def erase_people(engine, settings: Settings, people: list[Person], now: da
     anonymous history, and record the request."""
     async with sessionmaker(engine)() as session, session.begin():
         rows = await _orders_of(session, people)
-        erased = await parts.erase(session, _subject(rows, people), now) if rows else {}
+        # with no order too: a person may have written to us (conversations) without one
+        erased = await parts.erase(session, _subject(rows, people), now)
         rid = await _record(session, engine, now, kind="erase", via=via, by=by, people=people,
-                            state="done" if rows else "nothing_found", orders=len(rows), result=result_text(erased),
+                            state="done" if rows or any(erased.values()) else "nothing_found", orders=len(rows),
+                            result=result_text(erased),
                             reference=reference)
     return Outcome(rid, [n for _, n in rows], erased)
 

@@ -27,6 +27,7 @@ from tracker.carrier_health import carrier_health
 from tracker.conversations import CaseError, close_case
 from tracker.conversations.cases import open_cases
 from tracker.conversations.support import answer as conversation_answer
+from tracker.conversations.support import case_thread
 from tracker.source_health import source_health
 from tracker.web import common
 from tracker.web.common import DAEMON
@@ -267,33 +268,59 @@ async def resend(request: web.Request) -> web.Response:
     return await _action(request, "resend")
 
 
+def _case_id(request: web.Request) -> int | None:
+    raw = request.match_info["id"]
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+
+
+def _back(number: str, case_id: int | None, done: str) -> web.HTTPSeeOther:
+    if number or case_id is None:
+        return web.HTTPSeeOther("/support/order?" + urlencode({"number": number, "done": done}) + "#conversation")
+    return web.HTTPSeeOther(f"/support/cases/{case_id}?" + urlencode({"done": done}) + "#conversation")
+
+
 async def answer(request: web.Request) -> web.Response:
+    """The reply box: an order's page (number), or a case's page (a sender matched to no order)."""
     daemon = request.app[DAEMON]
     form = await request.post()
     number = str(form.get("number", ""))[:64]
+    case_id = _case_id(request) if "id" in request.match_info else None
     done = "answered"
     try:
         await conversation_answer(daemon.engine, daemon.settings, daemon.clock.now(), text=str(form.get("text", "")),
-                                  who=request[USER]["u"], order_number=number)
+                                  who=request[USER]["u"], **({"case_id": case_id} if case_id is not None
+                                                             else {"order_number": number}))
         daemon.wake_dispatcher()
     except CaseError as exc:
         done = "empty" if exc.field == "text" else "nothing"
-    raise web.HTTPSeeOther("/support/order?" + urlencode({"number": number, "done": done}) + "#conversation")
+    raise _back(number, case_id, done)
+
+
+async def case_page(request: web.Request) -> web.Response:
+    daemon = request.app[DAEMON]
+    case_id = _case_id(request)
+    case, talk = await case_thread(daemon.engine, case_id) if case_id is not None else (None, None)
+    if case is None:
+        raise web.HTTPNotFound(text="No such case.")
+    tz = ZoneInfo(daemon.settings.shop.timezone)
+    return _page("support_case.html.j2", request, case=case, talk=talk, tz=daemon.settings.shop.timezone,
+                 t=lambda dt: dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else "—",
+                 done=DONE.get(request.query.get("done", "")), csrf=request[USER]["csrf"])
 
 
 async def close(request: web.Request) -> web.Response:
     daemon = request.app[DAEMON]
     form = await request.post()
     number = str(form.get("number", ""))[:64]
-    raw = request.match_info["id"]
+    case_id = _case_id(request)
     done = "closed"
     try:
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        if case_id is None:
             raise CaseError("case_id", "bad id")
-        await close_case(daemon.engine, int(raw), by=f"support:{request[USER]['u']}", now=daemon.clock.now())
+        await close_case(daemon.engine, case_id, by=f"support:{request[USER]['u']}", now=daemon.clock.now())
     except CaseError:
         done = "missing"
-    raise web.HTTPSeeOther("/support/order?" + urlencode({"number": number, "done": done}) + "#conversation")
+    raise _back(number, case_id, done)
 
 
 def setup(app: web.Application) -> None:
@@ -310,3 +337,5 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/support/notifications/{id}/resend", resend)
     app.router.add_post("/support/orders/reply", answer)
     app.router.add_post("/support/cases/{id}/close", close)
+    app.router.add_get("/support/cases/{id}", case_page)
+    app.router.add_post("/support/cases/{id}/reply", answer)

@@ -2,7 +2,7 @@
 the carrier rate shared by every daemon, and the freshness times of each message
 
 Revision ID: scale_1
-Revises: connect_1
+Revises: exactly_1
 """
 
 import sqlalchemy as sa
