@@ -73,6 +73,14 @@ async def test_support_logs_in_searches_and_sees_timeline_and_notifications(brow
     notes = await page.inner_text("table.notifications")
     assert notes.count("sent") >= 6 and "sms" in notes and "email" in notes
     await page.screenshot(path=str(ARTIFACTS / "support-order.png"), full_page=True)
+    # on a phone the tables reflow: rows of whole words, nothing wider than the screen
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.screenshot(path=str(ARTIFACTS / "support-order-phone.png"), full_page=True)
+    assert not await page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+    cell = await page.evaluate("""() => { const td = document.querySelector('table.timeline td');
+        return td.getBoundingClientRect().width; }""")
+    assert cell > 60  # not a column one letter wide
+    await page.set_viewport_size({"width": 1280, "height": 900})
 
     # the recheck button works from the browser
     await page.click("button:has-text('Recheck now')")

@@ -80,10 +80,13 @@ async def test_a_branded_page_shows_the_shop_and_how_to_reach_it_in_the_customer
         # how to reach the shop, in Portuguese, with the Brazilian contact
         assert "Fale com a gente" in html and 'href="mailto:suporte@aurora.example"' in html
         assert 'href="tel:+551130000000"' in html and "seg. a sex., 9h às 18h" in html
-        # the step is told in Portuguese; the carrier's English only as a labelled quote, only where it helps
+        # the step and its detail are told in Portuguese; the carrier's English only folded away behind a
+        # labelled disclosure, only where it helps
         assert "Tentativa de entrega sem sucesso" in html
-        assert ("Mensagem original da transportadora: <q>Delivery attempted, nobody home; we will try again "
-                "tomorrow</q>") in html
+        assert '<div class="detail" data-kind="nobody_home">' in html and "Não havia ninguém para receber." in html
+        assert "A transportadora vai tentar de novo" in html
+        assert ("<details class=\"carrier-words\"><summary>Mensagem original da transportadora</summary>"
+                "<q lang=\"\">Delivery attempted, nobody home; we will try again tomorrow</q></details>") in html
         assert "Departed sort facility" not in html and "Picked up by carrier" not in html
         # another language falls back to the shop-wide contact
         _, html, _ = await c.request("GET", f"/t/{en.public_token}")

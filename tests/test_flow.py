@@ -40,7 +40,8 @@ async def test_exception_journey_says_what_happened(tmp_path, start_daemon, cloc
     await walk(daemon, clock, 30)
     assert sent(await notifications(daemon.engine, ship.id)) == [("shipped", "email"), ("exception", "email")]
     out = capsys.readouterr().out
-    assert "Held at customs: documents required" in out and "We are sorry" in out
+    assert "customs needs documents before releasing it" in out and "We are sorry" in out
+    assert "Held at customs" not in out  # the carrier's words are for support (tracker/wording/)
     assert (await shipment(daemon.engine, ship.id)).status == "exception"
 
 

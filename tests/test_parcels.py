@@ -25,15 +25,15 @@ LOCALES = ["en", "pt-BR", "es", "el"]
 # How each language says "parcel 1 of 2", "your whole order has arrived" and "still preparing".
 PARCEL_1_OF_2 = {"en": "parcel 1 of 2", "pt-BR": "pacote 1 de 2", "es": "paquete 1 de 2", "el": "δέμα 1 από 2"}
 PARCEL_2_OF_2 = {"en": "parcel 2 of 2", "pt-BR": "pacote 2 de 2", "es": "paquete 2 de 2", "el": "δέμα 2 από 2"}
-ALL_DELIVERED_SUBJECT = {"en": "has been delivered: all 2 parcels", "pt-BR": "foi entregue: todos os 2 pacotes",
-                         "es": "ha sido entregado: los 2 paquetes", "el": "παραδόθηκε: και τα 2 δέματα"}
+ALL_DELIVERED_SUBJECT = {"en": "has been delivered: both parcels", "pt-BR": "foi entregue: ambos os pacotes",
+                         "es": "ha sido entregado: los dos paquetes", "el": "παραδόθηκε: και τα δύο δέματα"}
 ONE_MORE_COMING = {"en": "The other parcel is still on its way", "pt-BR": "O outro pacote ainda está a caminho",
                    "es": "El otro paquete sigue en camino", "el": "το άλλο έρχεται"}
 PREPARING = {"en": "still preparing your order", "pt-BR": "ainda está sendo preparado",
              "es": "seguimos preparando tu pedido", "el": "ετοιμάζεται ακόμη"}
 NEW_DATE = {"en": "new delivery date", "pt-BR": "nova data de entrega", "es": "nueva fecha de entrega",
-            "el": "φτάνει πλέον την"}
-WINDOW = {"en": "arrives today between 14:00 and 16:00", "pt-BR": "chega hoje, entre 14:00 e 16:00",
+            "el": "φτάνει πλέον"}
+WINDOW = {"en": "arrives today, 2-4 PM", "pt-BR": "chega hoje, das 14h às 16h",
           "es": "llega hoy, entre las 14:00 y las 16:00", "el": "φτάνει σήμερα, μεταξύ 14:00 και 16:00"}
 
 
@@ -100,8 +100,8 @@ async def test_parcels_delivered_together_announce_the_order_once(env, fakes, cl
     b = await add(daemon, "E-PAIR", f"SBX-DELIVER-2-{start}")
     await walk(daemon, clock, 40)
     sms, subjects = bodies(tw, sg)
-    assert [s for s in sms if "delivered" in s] == [sms[-1]] and "all 2 parcels are delivered" in sms[-1]
-    assert [s for s in subjects if "delivered: all 2 parcels" in s] == ["Your order E-PAIR has been delivered: all 2 parcels"]
+    assert [s for s in sms if "delivered" in s] == [sms[-1]] and "both parcels are delivered" in sms[-1]
+    assert [s for s in subjects if "delivered: both parcels" in s] == ["Your order E-PAIR has been delivered: both parcels"]
     assert not [s for s in subjects if "of your order E-PAIR has been delivered" in s]
     states = {(n.shipment_id, n.milestone, n.state) for n in await notifications(daemon.engine)
               if n.milestone == "delivered"}
@@ -120,10 +120,12 @@ async def test_an_order_waiting_to_ship_hears_we_are_preparing_it_once_per_perio
     await walk(daemon, clock, 1)  # 48 hours: the promised handling time is over
     sms, subjects = bodies(tw, sg)
     assert len(sms) == 1 and len(subjects) == 1
-    assert has(sms[0], PREPARING[locale]) and "E-WAIT" in sms[0] and "/t/" not in sms[0]
+    # no parcel page yet: the order's own page (tracker/web/order_page.py)
+    assert has(sms[0], PREPARING[locale]) and "E-WAIT" in sms[0] and f"/o/{order.public_token}" in sms[0]
     no_cut(sms)
     mail = sg.to(EMAIL)[0]
     assert "E-WAIT" in mail["subject"] and 'href=""' not in FakeSendGrid.text_of(mail, "text/html")
+    assert f"/o/{order.public_token}" in FakeSendGrid.text_of(mail, "text/html")
     await walk(daemon, clock, 47)
     assert len(tw.to(PHONE)) == 1  # once per period
     await walk(daemon, clock, 1)
@@ -178,7 +180,8 @@ async def test_out_for_delivery_with_a_time_window_says_arriving_today_between(e
     await walk(daemon, clock, 36)
     sms, subjects = bodies(tw, sg)
     assert len(sms) == 3
-    assert has(sms[1], WINDOW[locale]) and "14:00" in subjects[1]
+    assert has(sms[1], WINDOW[locale])  # each locale's own clock: 2-4 PM, 14h, 14:00; never seconds
+    assert {"en": "2–4 PM", "pt-BR": "das 14h às 16h"}.get(locale, "14:00") in subjects[1]
     no_cut(sms)
 
 
@@ -261,8 +264,10 @@ async def test_parcels_and_the_wait_before_shipping_on_postgresql(pg_url, tmp_pa
 
 
 @pytest.mark.parametrize("locale,subject,sms", [
-    ("en", "Parcel 2 of 2: ", "(parcel 2 of 2): "), ("pt-BR", "Pacote 2 de 2: ", "(pacote 2 de 2): "),
-    ("es", "Paquete 2 de 2: ", "(paquete 2 de 2): "), ("el", "Δέμα 2 από 2: ", "(δέμα 2/2): "),
+    ("en", "A problem with the delivery of parcel 2 of 2 ", "(parcel 2 of 2): "),
+    ("pt-BR", "Um problema na entrega do pacote 2 de 2 ", "(pacote 2 de 2): "),
+    ("es", "Un problema con la entrega del paquete 2 de 2 ", "(paquete 2 de 2): "),
+    ("el", "Πρόβλημα στην παράδοση του δέματος 2 από 2 ", "(δέμα 2/2): "),
 ])
 async def test_a_problem_with_one_parcel_names_that_parcel(env, fakes, clock, locale, subject, sms):
     tw, sg = fakes
@@ -275,7 +280,7 @@ async def test_a_problem_with_one_parcel_names_that_parcel(env, fakes, clock, lo
     # the full SMS names the parcel in words, the short one (when the full one is over budget) as 2/2
     assert problem["Body"].startswith((f"Demo Shop {sms}", "Demo Shop (2/2): "))
     assert held.public_token in problem["Body"]
-    [mail] = [m for m in sg.to(EMAIL) if m["subject"].startswith(subject)]
+    [mail] = [m for m in sg.to(EMAIL) if m["subject"].startswith(subject)]  # the parcel, not the order, has it
     assert "SBX-EXCEPTION-2" in FakeSendGrid.text_of(mail)
     no_cut([m["Body"] for m in tw.to(PHONE)])
 

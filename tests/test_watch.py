@@ -116,8 +116,12 @@ async def test_exception_tells_customer_and_support_once(tmp_path, start_daemon,
     assert sent(await notifications(daemon.engine, ship.id)) == [("shipped", "email"), ("exception", "email")]
     [(cause, message)] = await alerts_of(daemon.engine)
     assert cause == "exception" and "Held at customs: documents required" in message and "ORDER-E" in message
+    # support reads the carrier's words and, truthfully, what the customer was told: to act
+    assert "they must act" in message and "documents customs asks for" in message
     out = capsys.readouterr().out
-    assert "What we are doing" in out and "Held at customs" in out
+    # the customer reads what happened and what to do in their words, never the carrier's
+    assert "customs needs documents before releasing it" in out and "Please send the carrier the documents" in out
+    assert "Held at customs" not in out and "You do not need to do anything" not in out
 
 
 async def test_failed_attempt_and_pickup_say_where_and_until_when(tmp_path, start_daemon, clock, capsys):

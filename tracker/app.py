@@ -321,9 +321,9 @@ class Daemon:
         log.info("tracker %s running: database %s; carriers %s; sms via %s, email via %s", self.version,
                  shown_database(self.settings), ", ".join(self.carriers) or "none", self.settings.channels.sms.provider,
                  self.settings.channels.email.provider)
-        from tracker.components import public_url_warnings, whatsapp_template_gaps
+        from tracker.components import colour_warnings, public_url_warnings, whatsapp_template_gaps
 
-        for gap in whatsapp_template_gaps(self.settings):
+        for gap in whatsapp_template_gaps(self.settings) + colour_warnings(self.settings):
             log.warning("%s", gap)
         for warning in public_url_warnings(self.settings):
             log.warning("%s", warning)

@@ -1,4 +1,6 @@
-"""Carrier status codes tracker does not know, so a renamed scan is noticed the day it appears.
+"""Carrier status codes tracker does not know, so a renamed scan is noticed the day it appears; and
+problem events whose words map to no detail kind (code `phrase:<hash>`, tracker/wording/details.py), so
+support can map what customers only read as the step alone.
 
 Each unknown code is counted per carrier (the source whose reply held it) in `carrier_codes`, shown in
 `tracker status --carriers` and /metrics, and raises one support alert when it is first seen. The event
@@ -43,7 +45,15 @@ async def record(session: AsyncSession, seen: Iterable[tuple[str, str, str]], no
         await session.execute(
             update(CarrierCode).where(CarrierCode.carrier == carrier, CarrierCode.code == code)
             .values(count=CarrierCode.count + n, last_seen_at=now).execution_options(synchronize_session=False))
-        if inserted.rowcount:
+        if inserted.rowcount and code.startswith("phrase:"):
+            new.append((carrier, code))
+            await alerts.raise_alert(
+                session, key=f"carrier_phrase:{carrier}:{code}", cause="unmapped_phrase", carrier=carrier, now=now,
+                message=f"{carrier} reported a delivery problem in words tracker cannot explain to customers: "
+                        f"{text!r}. Customers read the step alone (\"delivery attempt failed\", \"a problem with "
+                        f"the delivery\"). Fix: map the phrase or the event's code to a detail kind in "
+                        f"tracker/wording/carrier_details.yaml.")
+        elif inserted.rowcount:
             new.append((carrier, code))
             await alerts.raise_alert(
                 session, key=f"carrier_code:{carrier}:{code}", cause="unknown_code", carrier=carrier, now=now,
@@ -78,7 +88,8 @@ def story_lines(rows: Iterable[CarrierCode]) -> list[str]:
     if not rows:
         return ["", "unknown carrier codes: none"]
     out = ["", ("unknown carrier codes (recorded as unknown, announced to nobody; map them in the carrier's "
-                "STATUS_MAP):"),
+                "STATUS_MAP) and unmapped problem phrases (phrase:..., customers read the step alone; map them "
+                "in tracker/wording/carrier_details.yaml):"),
            f"{'carrier':<12} {'code':<16} {'count':>6}  {'first seen (UTC)':<17} text"]
     for r in rows:
         out.append(f"{r.carrier:<12} {r.code:<16} {r.count:>6}  {r.first_seen_at:%Y-%m-%d %H:%M}  {r.text}")

@@ -115,6 +115,8 @@ def cmd_config_check(args) -> int:
           f"sms via {settings.channels.sms.provider}, email via {settings.channels.email.provider}{whatsapp})")
     for gap in components.whatsapp_template_gaps(settings):
         print(f"warning: {gap}")
+    for colour in components.colour_warnings(settings):
+        print(f"warning: {colour}")
     return 0
 
 

@@ -186,3 +186,42 @@ def whatsapp_template_gaps(settings: Settings) -> list[str]:
             f"(an approved template's Content SID)"
             for milestone, langs in missing_templates(templates, [m.value for m in Milestone] + (
                 ["support_reply"] if settings.conversations.enabled else []), locales).items()]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two #rrggbb colours (1 to 21)."""
+    def lum(hex_colour: str) -> float:
+        rgb = [int(hex_colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def _darker_until(colour: str, against: str, ratio: float) -> str:
+    """`colour` darkened step by step until it reaches `ratio` against `against`: a fix to suggest."""
+    rgb = [int(colour.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)]
+    for _ in range(100):
+        candidate = "#" + "".join(f"{c:02x}" for c in rgb)
+        if contrast(candidate, against) >= ratio:
+            return candidate
+        rgb = [max(0, int(c * 0.93)) for c in rgb]
+    return "#000000"
+
+
+def colour_warnings(settings: Settings) -> list[str]:
+    """Shop colours below WCAG AA (4.5:1) on the emails and pages that use them, each with the colour to fix."""
+    c, out = settings.shop.colors, []
+    pairs = [("primary", c.primary, "#ffffff", "links and the progress bar on the white cards"),
+             ("on_primary", c.on_primary, c.primary, "button text on shop.colors.primary"),
+             ("background", "#1d2433", c.background, "text on shop.colors.background")]
+    for name, fg, bg, where in pairs:
+        ratio = contrast(fg, bg)
+        if ratio < 4.5:
+            best = "#ffffff" if contrast("#ffffff", c.primary) >= contrast("#000000", c.primary) else "#000000"
+            fix = (f"use a darker shop.colors.primary such as {_darker_until(c.primary, '#ffffff', 4.5)}"
+                   if name == "primary" else f"set shop.colors.on_primary to {best}" if name == "on_primary"
+                   else "use a lighter shop.colors.background such as #f6f7f9")
+            out.append(f"shop.colors.{name} {fg if name != 'background' else bg}: {where} reach {ratio:.1f}:1, "
+                       f"below WCAG AA 4.5:1. Fix: {fix}.")
+    return out

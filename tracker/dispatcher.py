@@ -51,6 +51,7 @@ from tracker.orders import UNKNOWN_CARRIER, has_number
 from tracker.parcels import Parcel, template_for, view_of
 from tracker.retry import backoff
 from tracker.shops.links import tracking_url
+from tracker.wording import details
 
 log = logging.getLogger("tracker.dispatcher")
 
@@ -246,12 +247,14 @@ class Dispatcher:
             pickup_until=ship.pickup_until,
             signed_by=ship.signed_by,
             pickup_location=ship.pickup_location,
-            event_text=latest.raw_text if latest else "",
             location=latest.location if latest else "",
             locale_tag=order.locale,
             parcel_index=parcel.index, parcel_count=parcel.count, parcels_delivered=parcel.delivered,
             parcels_remaining=parcel.remaining, window_from=window[0], window_to=window[-1],
         )
+        kind = details.kind_of((ship.source or ship.carrier, ship.carrier), latest.raw_code, latest.raw_text,
+                               latest.status) if latest else None
+        ctx.update(details.template_context(kind, order.locale))  # the same words watch.py tells support
         if "@" in note.milestone:  # the date this news is about, even if the carrier moved it again since
             ctx["expected_delivery"] = date.fromisoformat(note.milestone.split("@", 1)[1])
             ctx["later_than_promised"] = bool(ship.first_expected_delivery and
@@ -263,6 +266,13 @@ class Dispatcher:
 
     def _render(self, note: Notification, order: Order, milestone: str, ctx: dict,
                 token: str | None = None) -> Message:
+        unsubscribe = None
+        if note.channel == "email" and self.link_secret and token:  # the footer's links, and List-Unsubscribe
+            now, base = self.clock.now(), self.settings.server.public_url.rstrip("/")
+            unsubscribe = preferences.unsubscribe_url(base, self.link_secret, token, "email", now,
+                                                      self.settings.preferences.unsubscribe_days)
+            ctx = dict(ctx, unsubscribe_url=unsubscribe, preferences_url=f"{base}/p/{token}?" + preferences.page_query(
+                self.link_secret, token, now, self.settings.preferences.link_days))
         rendered = self.renderer.render(milestone, order.locale, ctx, html=note.channel == "email")
         to = self.address(order, note.channel) or ""
         if note.channel == "sms":
@@ -272,9 +282,6 @@ class Dispatcher:
         if note.channel == "whatsapp":
             return self._whatsapp_message(note, milestone, to, rendered, ctx, order)
         # news before shipping has no parcel page, so no preferences link of its own
-        unsubscribe = preferences.unsubscribe_url(
-            self.settings.server.public_url, self.link_secret, token, "email", self.clock.now(),
-            self.settings.preferences.unsubscribe_days) if self.link_secret and token else None
         return Message(note.id, "email", to, rendered.text, subject=rendered.subject, html=rendered.html,
                        locale=rendered.locale, milestone=milestone, order_number=order.number,
                        unsubscribe_url=unsubscribe, reply_to=self.settings.conversations.reply_to or None)

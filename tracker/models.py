@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
@@ -55,6 +56,9 @@ class Order(SQLModel, table=True):
     # shopify.message_link says so.
     status_url: str | None = Field(default=None, max_length=1000)
     cancelled_at: datetime | None = Field(default=None, sa_column=_ts())  # the shop cancelled the order
+    # The order's page before it ships (/o/<token>, tracker/web/order_page.py): 24 random bytes.
+    public_token: str | None = Field(default_factory=lambda: secrets.token_urlsafe(24), max_length=43, unique=True,
+                                     index=True)
     # Why a contact detail the shop sent could not be used (masked), e.g. a phone in no plan of the
     # customer's country: the order went on with the channels that work; support sees this.
     contact_problem: str | None = Field(default=None, max_length=300)

@@ -362,7 +362,8 @@ async def register_batch(session: AsyncSession, items: list[tuple[int, Registrat
             new_ships.append((outcome, reg))
         out.append(outcome)
     if fresh:
-        await insert_many(session, orders_t, [{"number": n, **v, "created_at": now} for n, v in fresh.items()])
+        await insert_many(session, orders_t, [{"number": n, **v, "created_at": now,
+                                               "public_token": secrets.token_urlsafe(24)} for n, v in fresh.items()])
         for oid, number in await _where_in(session, pg, select(orders_t.c.id, orders_t.c.number), orders_t.c.number,
                                            list(fresh)):
             known[number] = {"id": oid, **fresh[number]}

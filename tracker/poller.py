@@ -49,6 +49,7 @@ from tracker.rate import SharedRate
 from tracker.retry import backoff
 from tracker.schedule import about_to_ship, next_check, next_check_pushed
 from tracker.status import Known, Status, announced_from_rows, apply
+from tracker.wording import details
 
 log = logging.getLogger("tracker.poller")
 
@@ -557,6 +558,9 @@ class Poller:
             source_of = {s.id: s.source or s.carrier for s in ships}
             unknown = [(source_of[r["shipment_id"]], r["raw_code"], r["raw_text"]) for r in event_rows
                        if r["status"] == Status.UNKNOWN.value]
+            by_id = {s.id: s for s in ships}
+            unknown += details.unmapped(
+                dict(r, sources=(source_of[r["shipment_id"]], by_id[r["shipment_id"]].carrier)) for r in event_rows)
             if unknown:
                 await carrier_codes.record(session, unknown, now)
         for sid, milestones in supersede:

@@ -54,6 +54,7 @@ from tracker.models import (
 from tracker.parcels import Parcel, view_of
 from tracker.privacy import parts as privacy
 from tracker.status import Milestone, Status
+from tracker.wording import details
 
 log = logging.getLogger("tracker.watch")
 
@@ -446,9 +447,11 @@ class Watcher:
                 where = f" at {ev.location}" if ev and ev.location else ""
                 what = "delivery exception" if ship.status == Status.EXCEPTION.value else "delivery attempt failed"
                 extra = f"; pickup point: {ship.pickup_location}" if ship.pickup_location else ""
+                kind = details.kind_of((ship.source or ship.carrier, ship.carrier), ev.raw_code, ev.raw_text,
+                                       ev.status) if ev else None
                 stats.alerts += await self._alert(
                     session, ship, order, ship.status,
-                    f"{what}{where}: {said}{extra}. The customer was told what happens next.", now)
+                    f"{what}{where}: {said}{extra}. {details.told(kind, order.locale, ship.pickup_location)}", now)
 
     async def _preparing(self, now: datetime, stats: WatchStats) -> None:
         from tracker.poller import channels_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from tracker.web import api, customer, intake, metrics, preferences, pushes, support
+from tracker.web import api, customer, intake, metrics, order_page, preferences, pushes, support
 from tracker.web.forms import forms_middleware
 from tracker.web.serving import BODY_TIMEOUT, body_deadline
 from tracker.web.common import DAEMON
@@ -40,6 +40,7 @@ def build_app(daemon: "Daemon") -> web.Application:
     add_messaging_routes(app)
     api.setup(app)
     customer.setup(app)
+    order_page.setup(app)
     preferences.setup(app)
     support.setup(app)
     intake.setup(app)
