@@ -1,5 +1,5 @@
 """Pages that let the customer act (issue 23): after a failed attempt, at a pickup point, once delivered
-("report a problem" -> a support alert through tracker/problems.py), over real HTTP."""
+("report a problem" -> a support case through tracker/problems.py), over real HTTP."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import select
 from tests.helpers import add, walk
 from tests.web_helpers import Client, web_daemon
 from tracker.db import sessionmaker
-from tracker.models import Alert
+from tracker.models import Alert, Case
 from tracker.wording import details
 
 
@@ -66,9 +66,15 @@ async def test_delivered_page_shows_proof_and_a_problem_report_reaches_support(s
                                          data={"kind": "damaged", "message": "Box crushed, call me +30 691 234 5678"})
     assert status == 200 and "Λάβαμε την αναφορά σας" in html  # followed the 303 back to the page
     async with sessionmaker(daemon.engine)() as session:
-        [alert] = (await session.execute(select(Alert).where(Alert.cause == "customer_problem"))).scalars().all()
+        [alert] = (await session.execute(select(Alert).where(Alert.cause == "customer_case"))).scalars().all()
+        [case] = (await session.execute(select(Case))).scalars().all()
     assert "A-3" in alert.message and "arrived damaged" in alert.message and "Box crushed" in alert.message
     assert "691 234 5678" not in alert.message and alert.shipment_id == ship.id  # the phone is masked
+    assert (case.state, case.source, case.reason, case.shipment_id) == ("open", "page", "damaged", ship.id)
+    status, html, _ = await c.request("POST", f"/t/{ship.public_token}/problem", data={"kind": "damaged"})
+    async with sessionmaker(daemon.engine)() as session:  # sent twice: still one case, one alert
+        assert len((await session.execute(select(Case))).scalars().all()) == 1
+        assert len((await session.execute(select(Alert).where(Alert.cause == "customer_case"))).scalars().all()) == 1
     status, _, _ = await c.request("POST", f"/t/{ship.public_token}/problem", data={"kind": "<script>"})
     assert status == 400
     status, _, _ = await c.request("POST", "/t/not-a-real-token-at-all/problem", data={"kind": "damaged"})

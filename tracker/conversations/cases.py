@@ -35,10 +35,11 @@ class CaseError(ValueError):
 
 async def open_case(session: AsyncSession, *, reason: str, now: datetime, order_id: int | None = None,
                     shipment_id: int | None = None, conversation_id: int | None = None, source: str = "message",
-                    summary: str = "") -> tuple[Case, bool]:
+                    summary: str = "", detail: str = "") -> tuple[Case, bool]:
     """The open case of this conversation (or order, from a page), else a new one with its support alert.
     Returns (case, new). In the caller's transaction. A "not_received" case on a delivered shipment is the
-    delivery problem the carrier report counts."""
+    delivery problem the carrier report counts. `detail` ends the support alert's text (what the customer
+    said and was told)."""
     if reason not in REASONS:
         raise CaseError("reason", f"unknown reason {reason!r}; use one of {', '.join(REASONS)}")
     same = select(Case).where(Case.state == "open")
@@ -60,8 +61,8 @@ async def open_case(session: AsyncSession, *, reason: str, now: datetime, order_
     number = (await session.execute(select(Order.number).where(Order.id == order_id))).scalar() if order_id else None
     about = f"order {number}" if number else "a sender tracker could not match to an order"
     await raise_alert(session, key=f"case:{case.id}", cause="customer_case", shipment_id=shipment_id, now=now,
-                      message=f"case #{case.id}: the customer {REASONS[reason]} ({about}); answer it in the support "
-                              f"console")
+                      message=f"case #{case.id}: the customer {REASONS[reason]} ({about}){detail}; answer it in "
+                              f"the support console")
     return case, True
 
 

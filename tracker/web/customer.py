@@ -358,7 +358,7 @@ def act_context(ship: Shipment, lang: str, t: dict, carrier: str, today) -> dict
 
 
 async def report(request: web.Request) -> web.Response:
-    """POST /t/<token>/problem from the delivered page: one support alert, then back to the page."""
+    """POST /t/<token>/problem from the delivered page: a support case, then back to the page."""
     daemon = request.app[DAEMON]
     token = request.match_info["token"]
     form = await request.post()
@@ -370,7 +370,7 @@ async def report(request: web.Request) -> web.Response:
     if row is None:
         raise web.HTTPNotFound(text="This tracking link is not valid.")
     try:
-        await problems.report_problem(daemon.engine, shipment_id=row[0].id, order_number=row[1].number,
+        await problems.report_problem(daemon.engine, order_id=row[1].id, shipment_id=row[0].id,
                                       tracking_number=row[0].tracking_number, kind=str(form.get("kind", "")),
                                       message=str(form.get("message", "")), now=daemon.clock.now())
     except problems.BadReport as exc:
