@@ -81,3 +81,14 @@ async def pg_url():
     admin = await asyncpg.connect(PG_ADMIN_DSN)
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()
+
+
+@pytest.fixture
+async def site(start_daemon, tmp_path):
+    """A daemon with its web server and an HTTP client of it (customer pages, forms)."""
+    from tests.web_helpers import Client, web_daemon
+
+    daemon = await web_daemon(start_daemon, tmp_path)
+    client = Client(daemon)
+    yield daemon, client
+    await client.close()

@@ -6,6 +6,7 @@ missing, except in CI (CI=true), where they must run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -31,9 +32,10 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture
-async def browser():
-    problem = _missing()
+@contextlib.asynccontextmanager
+async def launched(also_missing: str | None = None):
+    """Chromium through Playwright; skipped (failed in CI) when it or `also_missing` is not there."""
+    problem = _missing() or also_missing
     if problem:
         if os.environ.get("CI") == "true":
             pytest.fail(f"browser tests must run in CI: {problem}")
@@ -47,6 +49,12 @@ async def browser():
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture
+async def browser():
+    async with launched() as b:
+        yield b
 
 
 async def test_support_logs_in_searches_and_sees_timeline_and_notifications(browser, start_daemon, tmp_path, clock):

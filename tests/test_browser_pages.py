@@ -10,13 +10,12 @@ Skipped without chromium, Playwright or axe-core, except in CI (CI=true), where 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import add, walk
-from tests.test_browser import ARGS, ARTIFACTS, CHROMIUM, _missing
+from tests.test_browser import ARTIFACTS, launched
 from tests.test_parcels import waiting_order
 from tests.web_helpers import web_daemon
 
@@ -27,20 +26,8 @@ LOCALES = ["en", "pt-BR", "es", "el"]
 
 @pytest.fixture
 async def browser():
-    problem = _missing() or (None if AXE.exists() else f"{AXE} missing (npm install --prefix .axe axe-core@4.14.1)")
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser tests must run in CI: {problem}")
-        pytest.skip(problem)
-    from playwright.async_api import async_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+    async with launched(None if AXE.exists() else f"{AXE} missing (npm install --prefix .axe axe-core@4.14.1)") as b:
+        yield b
 
 
 async def look(browser, url: str, name: str) -> dict:

@@ -9,14 +9,6 @@ from tests.helpers import add, walk
 from tests.web_helpers import Client, web_daemon
 
 
-@pytest.fixture
-async def site(start_daemon, tmp_path):
-    daemon = await web_daemon(start_daemon, tmp_path)
-    client = Client(daemon)
-    yield daemon, client
-    await client.close()
-
-
 @pytest.mark.parametrize("locale,words", [
     ("en", ["Tracking history", "On its way", "Expected delivery"]),
     ("pt-BR", ["Histórico de rastreamento", "Em trânsito", "Previsão de entrega"]),

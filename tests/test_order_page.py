@@ -6,15 +6,6 @@ import pytest
 
 from tests.helpers import add, walk
 from tests.test_parcels import waiting_order
-from tests.web_helpers import Client, web_daemon
-
-
-@pytest.fixture
-async def site(start_daemon, tmp_path):
-    daemon = await web_daemon(start_daemon, tmp_path)
-    client = Client(daemon)
-    yield daemon, client
-    await client.close()
 
 
 @pytest.mark.parametrize("locale,confirmed,ships_by", [

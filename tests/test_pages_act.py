@@ -7,18 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.helpers import add, walk
-from tests.web_helpers import Client, web_daemon
 from tracker.db import sessionmaker
 from tracker.models import Alert, Case
 from tracker.wording import details
-
-
-@pytest.fixture
-async def site(start_daemon, tmp_path):
-    daemon = await web_daemon(start_daemon, tmp_path)
-    client = Client(daemon)
-    yield daemon, client
-    await client.close()
 
 
 def test_carrier_links_are_templated_with_the_tracking_number_and_maps_are_plain_links():
