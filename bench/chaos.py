@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -108,7 +109,8 @@ def random_fault(rng: random.Random, share: float, timeout: float, served: list[
 
 class Chaos:
     def __init__(self, scenario: str, shipments: int, work: Path, *, seed_: int = 7,
-                 step_timeout: float = 300, kill_on: set[int] | None = None) -> None:
+                 step_timeout: float = 300, kill_on: set[int] | None = None,
+                 check: Callable[[Result], None] | None = None) -> None:
         self.scenario, self.n, self.work = scenario, shipments, work
         self.rng = random.Random(seed_)
         self.step_timeout = step_timeout
@@ -116,6 +118,8 @@ class Chaos:
         self.cuts = 0
         self.faults = [0]
         self.procs: dict[str, object] = {}  # daemon name -> Proc
+        self.killed: set[int] = set()  # pids this run SIGKILLed
+        self.check = check
         self.daemons: dict[str, Daemons] = {}
         self.next_at = 0.0
         self.events_on = scenario != "no-events"
@@ -200,9 +204,10 @@ class Chaos:
         if self.scenario not in KILLS:
             return
         proc = self.procs.get(message.get("_via", ""))
-        if proc is None or proc.returncode is not None:
+        if proc is None or proc.returncode is not None or proc.pid in self.killed:
             return
         os.kill(proc.pid, signal.SIGKILL)  # the provider has the message; the daemon never hears back
+        self.killed.add(proc.pid)
         self.kills += 1
         self.next_at = float("inf")  # the next kill is counted from the restart
         task = asyncio.ensure_future(self._restart(message["_via"]))
@@ -215,11 +220,15 @@ class Chaos:
         await self.start(name)
         self.arming = True
         # a start can fail on a busy machine (say PostgreSQL's connection slots are still held by the killed
-        # process's sessions): start again until the daemon stays up
+        # process's sessions): start again until the daemon stays up. A daemon this run killed did not fail
+        # to start: that kill's own restart follows, and a second one here would race it for the same name
         while True:
+            proc = self.procs[name]
             try:
-                await self.procs[name].wait(5)
+                await proc.wait(5)
             except asyncio.TimeoutError:
+                return
+            if proc.pid in self.killed or self.procs[name] is not proc:
                 return
             await asyncio.sleep(1)
             await self.start(name)
@@ -296,7 +305,9 @@ class Chaos:
                     t.cancel()
                 await asyncio.gather(poster, *self.tasks, return_exceptions=True)
             result = await self._count(engine)
-        result.seconds = time.monotonic() - started
+            result.seconds = time.monotonic() - started
+            if self.check is not None:  # inside the block: a failed check prints what every daemon said
+                self.check(result)
         return result
 
     def _received(self) -> Counter:
@@ -334,6 +345,8 @@ class Chaos:
                 await asyncio.sleep(2)  # a last resend would show here
                 return
             await asyncio.sleep(0.5)
+        raise RuntimeError(f"{self.scenario}: some messages were still being sent {self.step_timeout:.0f} s after "
+                           "the last step")
 
     async def _count(self, engine) -> Result:
         got = self._received()
