@@ -212,3 +212,32 @@ def test_emails_make_urls_links_and_show_preferences_and_unsubscribe_in_the_cust
     assert f'<a href="https://shop.example/u/tok/email?x=1&amp;s=3" style="color:#57534e">{unsub}</a>' in out.html
     without = Renderer().render("shipped", locale, {**PARCELS, **sample(locale)})
     assert prefs not in without.html and unsub not in without.html
+
+
+PARCEL_SUBJECT = {"en": ("parcel 1 of 2 of your order {}", "parcel 1/2 of order {}"),
+                  "pt-BR": ("pacote 1 de 2 do seu pedido {}", "pacote 1/2 do pedido {}"),
+                  "es": ("paquete 1 de 2 de tu pedido {}", "paquete 1/2 del pedido {}"),
+                  "el": ("δέμα 1 από 2 της παραγγελίας σας {}", "δέμα 1/2 της {}")}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", ["parcel_delayed", "parcel_exception", "parcel_failed_attempt",
+                                  "parcel_available_for_pickup", "parcel_silent"])
+def test_a_parcel_sms_makes_the_parcel_not_the_order_its_subject(locale, name):
+    """Issue 23 items 4/7: "parcel 1 of 2 of your order X is late", not "Shop (parcel 1 of 2): order X is late"."""
+    for _, _, ctx in contexts(locale):
+        out = Renderer().render(name, locale, ctx)
+        long, short = (form.format(ctx["order_number"]) for form in PARCEL_SUBJECT[locale])
+        assert long in out.sms.replace("δέματος", "δέμα") and " (" not in out.sms.split(":")[0], out.sms
+        assert short in out.sms_short, out.sms_short
+        if locale == "el":  # the parcel is neuter: no feminine pronoun left over from "η παραγγελία"
+            assert not re.search(r"[Ττ]ην παρακολουθούμε|Παραλάβετέ την", out.sms), out.sms
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pt_br_names_any_carrier_without_assuming_its_gender(name):
+    """"com a Correios" is wrong Portuguese: the carrier is named "via X" or "a transportadora X"."""
+    for _, _, ctx in contexts("pt-BR"):
+        out = Renderer().render(name, "pt-BR", {**ctx, "carrier_name": "Correios"})
+        for text in (out.subject, out.sms, out.sms_short or "", out.text):
+            assert not re.search(r"(?i)\b(a|da|na|pela|à) Correios", text), text
