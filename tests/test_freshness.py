@@ -15,8 +15,9 @@ from tracker.cli import main
 
 async def test_a_polled_and_a_pushed_journey_show_how_fresh_their_news_was(
         tmp_path, start_daemon, clock, fakes, monkeypatch, capsys):
-    # pinned a day before the real time, so that `tracker report --since 30d` (which reads the real clock) covers it
-    clock.set(datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(days=1))
+    # pinned to noon UTC of the day before the real time (the hour fixed: quiet hours never move the figures), so that
+    # `tracker report --since 30d` (which reads the real clock) covers it
+    clock.set((datetime.now(timezone.utc) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0))
     t0 = clock.now()
     tw, sg = fakes
     async with FakeAfterShip(now=clock.now) as source:
