@@ -9,13 +9,13 @@ import pytest
 
 from tests.helpers import add, make_settings, shipment
 from tracker.components import load as load_config
-from tracker.config import ConfigError, PollerSettings
+from tracker.config import ConfigError, PollerSettings, Settings
 from tracker.schedule import next_check, parse_window
 from tracker.status import Status
 
 CHICAGO = ZoneInfo("America/Chicago")
 ETA = date(2026, 3, 12)  # a Thursday
-S = PollerSettings()     # the shipped defaults
+S = Settings().poller   # the shipped defaults, as the daemon fills them in (pickup_expected_hours)
 WINDOW_START, WINDOW_END = (t.hour for t in parse_window(S.delivery_window))
 
 
@@ -261,3 +261,15 @@ async def test_not_found_yet_is_looked_for_at_the_pickup_pace_then_backs_off(sta
     await daemon.run_once()
     later = (await shipment(daemon.engine, ship.id)).next_check_at
     assert later - clock.now() > timedelta(seconds=S.pickup_interval)  # past the handling time: backing off
+
+
+def test_the_pickup_window_follows_the_shops_handling_time_unless_set():
+    # a shop that promises four days of handling: an unknown number is about to be picked up for five
+    assert Settings().poller.pickup_expected_hours == 72
+    assert Settings(watch={"handling_hours": 96}).poller.pickup_expected_hours == 120
+    assert Settings(watch={"handling_hours": None}).poller.pickup_expected_hours == 72
+    assert Settings(watch={"handling_hours": 96}, poller={"pickup_expected_hours": 30}).poller.pickup_expected_hours == 30
+    registered = local(ETA - timedelta(days=5), 10.0)
+    slow = Settings(watch={"handling_hours": 96}).poller
+    nxt = check(Status.PENDING, registered + timedelta(hours=100), eta=None, since=registered, settings=slow)
+    assert minutes(registered + timedelta(hours=100), nxt) <= slow.pickup_interval * (1 + slow.jitter) / 60

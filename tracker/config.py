@@ -203,8 +203,9 @@ class PollerSettings(_Strict):
     near_eta_until: str | None = Field("13:00", description="HH:MM local: past it, near-ETA checks slow to the status interval")
     pickup_interval: float | None = Field(90 * 60, gt=0, description="seconds between checks while the label is created")
     # A number the carrier does not know yet (pending, "not found") is about to be picked up for this long
-    # after its registration (the shop's handling time and a day): checked every pickup_interval meanwhile
-    pickup_expected_hours: float = Field(72, ge=0)
+    # after its registration: checked every pickup_interval meanwhile. Unset: the shop's handling time
+    # (watch.handling_hours) and a day, 72 h when that is off (Settings fills it in)
+    pickup_expected_hours: float | None = Field(None, ge=0)
     timezone: str | None = Field(None, description="unset: shop.timezone")
 
     @field_validator("delivery_window")
@@ -525,6 +526,12 @@ class ConversationsSettings(_Strict):
                                   "is not an email address; write it like replies@reply.yourshop.example")
 
 
+def pickup_hours(watch: WatchSettings) -> float:
+    """How long a number the carrier does not know yet is about to be picked up: the shop's handling time
+    and a day for the label to reach the carrier's first scan."""
+    return (watch.handling_hours if watch.handling_hours is not None else 48) + 24
+
+
 class Settings(_Strict):
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
@@ -565,6 +572,8 @@ class Settings(_Strict):
     def _poller_timezone(self) -> "Settings":
         if self.poller.timezone is None:  # the delivery window is read in the shop's time zone
             self.poller = self.poller.model_copy(update={"timezone": self.shop.timezone})
+        if self.poller.pickup_expected_hours is None:
+            self.poller = self.poller.model_copy(update={"pickup_expected_hours": pickup_hours(self.watch)})
         return self
 
     @property

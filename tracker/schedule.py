@@ -83,7 +83,8 @@ def _journey_interval(status: Status, days_left: int | None, settings: PollerSet
 def about_to_ship(now: datetime, since: datetime | None, settings: PollerSettings) -> bool:
     """A number registered less than `pickup_expected_hours` ago that the carrier does not know yet: the shop
     is most likely still handling the order, the pickup ("shipped") is coming."""
-    return since is not None and now - since < timedelta(hours=settings.pickup_expected_hours)
+    hours = 72 if settings.pickup_expected_hours is None else settings.pickup_expected_hours  # Settings fills it
+    return since is not None and now - since < timedelta(hours=hours)
 
 
 def next_check(status: Status | str, now: datetime, settings: PollerSettings,
