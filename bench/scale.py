@@ -42,6 +42,7 @@ from tracker.plans import explain  # noqa: E402
 from tracker.watch import Watcher, WatchStats  # noqa: E402
 
 SWEEPS = ("expired", "silence", "late", "problems", "date_moved", "follow_up", "preparing")
+CHORES = ("supersede_silent", "erase_contacts", "forget_whatsapp_sessions")  # the rest of a pass
 
 
 @contextlib.contextmanager
@@ -129,12 +130,15 @@ async def run(args, url: str) -> list[str]:
 
         # each sweep of that steady pass on its own
         sweeps = []
-        for name in SWEEPS:
+        for name in SWEEPS + CHORES:
             took: list = []
             with timed(took):
-                await getattr(watcher, f"_{name}")(clock.now(), WatchStats())
+                if name == "forget_whatsapp_sessions":
+                    await watcher._forget_whatsapp_sessions(clock.now())
+                else:
+                    await getattr(watcher, f"_{name}")(clock.now(), WatchStats())
             sweeps.append(f"{name} {took[0][1] * 1000:,.0f} ms")
-        out.append("each sweep of a steady pass (wall): " + ", ".join(sweeps))
+        out.append("each sweep and chore of a steady pass (wall): " + ", ".join(sweeps))
 
         if args.plans:
             lines = []

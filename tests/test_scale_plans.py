@@ -38,6 +38,7 @@ async def plans_of(url: str, tmp_path, *, no_seqscan: bool = False) -> dict[str,
                 engine, poller.claim_statement(NOW, carriers, 500, urgent_only=urgent), no_seqscan=no_seqscan))
         for sweep in SWEEPS:
             plans[sweep] = "\n".join(await explain(engine, watcher.candidates(sweep, NOW), no_seqscan=no_seqscan))
+        plans["erase"] = "\n".join(await explain(engine, watcher.erasable(NOW), no_seqscan=no_seqscan))
         return plans
     finally:
         await engine.dispose()
@@ -52,8 +53,12 @@ async def test_claim_and_sweeps_read_index_ranges_on_sqlite(tmp_path):
     assert plans["claim two"].count(claim) == 2, plans["claim two"]
     assert "ix_shipments_claim_urgent (source=? AND status=? AND next_check_at<?)" in plans["claim urgent"]
     assert "ix_shipments_quiet (status=? AND last_event_at<?)" in plans["expired"], plans["expired"]
-    assert "ix_shipments_quiet (status=? AND last_event_at=? AND created_at<?)" in plans["silence"], plans["silence"]
-    assert "ix_shipments_late (status=? AND first_expected_delivery<?)" in plans["late"], plans["late"]
+    # silence and late: the shipments not looked at since their news (partial indexes) and those due again
+    assert "ix_shipments_quiet_unwatched (status=? AND last_event_at=? AND created_at<?)" in plans["silence"]
+    assert "ix_shipments_silence_due (silence_due_at<?)" in plans["silence"], plans["silence"]
+    assert "ix_shipments_late_unwatched (status=? AND first_expected_delivery<?)" in plans["late"], plans["late"]
+    assert "ix_shipments_late_due (late_due_at<?)" in plans["late"], plans["late"]
+    assert "ix_orders_unerased (created_at<?)" in plans["erase"], plans["erase"]
     assert "ix_shipments_date_moved" in plans["date_moved"], plans["date_moved"]
     assert "ix_shipments_delivered (status=? AND delivered_at>? AND delivered_at<?)" in plans["follow_up"]
     assert "ix_orders_unshipped (created_at>? AND created_at<?)" in plans["preparing"], plans["preparing"]
@@ -68,8 +73,10 @@ async def test_claim_and_sweeps_read_index_ranges_on_postgresql(pg_url, tmp_path
     assert "ix_shipments_claim " in plans["claim one"], plans["claim one"]
     assert "ix_shipments_claim_urgent " in plans["claim urgent"], plans["claim urgent"]
     # PostgreSQL picks among the sweeps' indexes by its own estimates (docs/benchmarks.md has its plans at 1M)
-    for sweep, index in [("late", "ix_shipments_late"), ("date_moved", "ix_shipments_date_moved"),
-                         ("follow_up", "ix_shipments_delivered"), ("preparing", "ix_orders_unshipped")]:
+    for sweep, index in [("late", "ix_shipments_late_unwatched"), ("late", "ix_shipments_late_due"),
+                         ("silence", "ix_shipments_silence_due"), ("date_moved", "ix_shipments_date_moved"),
+                         ("follow_up", "ix_shipments_delivered"), ("preparing", "ix_orders_unshipped"),
+                         ("erase", "ix_orders_unerased")]:
         assert index in plans[sweep], (sweep, plans[sweep])
 
 

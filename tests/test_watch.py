@@ -180,3 +180,36 @@ async def test_watchers_on_postgresql(pg_url, tmp_path, start_daemon, clock):
         causes = sorted((a.shipment_id, a.cause) for a in (await session.execute(select(Alert))).scalars())
     assert causes == sorted([(silent.id, "silent"), (silent.id, "late"), (late.id, "late"),
                              (problem.id, "exception")])
+
+
+async def candidate_ids(daemon, sweep: str, clock) -> list[int]:
+    async with sessionmaker(daemon.engine)() as session:
+        return [s.id for s, _ in (await session.execute(daemon.watcher.candidates(sweep, clock.now()))).all()]
+
+
+async def test_a_pass_reads_only_the_silent_and_late_shipments_due_not_those_already_told(tmp_path, start_daemon,
+                                                                                         clock):
+    # what was told and alerted is not read again each pass: each shipment carries its next look, which news
+    # clears (a silent parcel: the next "still on its way"; a late one apologised for: none until news)
+    daemon = await start_daemon(make_settings(tmp_path, watch={"date_moved": False}, **HOURLY))
+    quiet = await add(daemon, "ORDER-Q", "SBX-SILENT-2", channels="sms")
+    late = await add(daemon, "ORDER-L2", "SBX-LATE-2", channels="sms")
+    await walk(daemon, clock, 58)  # the late one is apologised for at hour 58
+    row = await shipment(daemon.engine, late.id)
+    assert row.late_due_at is not None and row.late_due_at.year == 9999
+    assert late.id not in await candidate_ids(daemon, "late", clock)
+
+    await walk(daemon, clock, 16)  # the quiet one: silent at hour 74, told; next look a period later
+    told = [n for n in await notifications(daemon.engine, quiet.id) if n.milestone == "silent"][0]
+    row = await shipment(daemon.engine, quiet.id)
+    assert row.silence_due_at == told.created_at + timedelta(hours=72)
+    assert quiet.id not in await candidate_ids(daemon, "silence", clock)
+    clock.advance(row.silence_due_at - clock.now())
+    assert quiet.id in await candidate_ids(daemon, "silence", clock)  # due again: read, and told once more
+    await daemon.run_once()
+    assert [n.milestone for n in await notifications(daemon.engine, quiet.id)].count("silent#2") == 1
+    assert quiet.id not in await candidate_ids(daemon, "silence", clock)
+
+    await walk(daemon, clock, 30)  # the late one moves on (out for delivery, delivered): news clears its look
+    row = await shipment(daemon.engine, late.id)
+    assert row.status == "delivered" and row.late_due_at is None and row.silence_due_at is None

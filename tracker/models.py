@@ -40,6 +40,9 @@ class Order(SQLModel, table=True):
                  postgresql_where=sa.text("contact_problem IS NOT NULL")),
         sa.Index("ix_orders_unshipped", "created_at", sqlite_where=sa.text("first_parcel_at IS NULL"),
                  postgresql_where=sa.text("first_parcel_at IS NULL")),
+        # the contact erasure reads only orders not erased yet, oldest first
+        sa.Index("ix_orders_unerased", "created_at", sqlite_where=sa.text("erased_at IS NULL"),
+                 postgresql_where=sa.text("erased_at IS NULL")),
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=64, unique=True, index=True)
@@ -76,6 +79,10 @@ MOVED = ("expected_delivery IS NOT NULL AND "
          "expected_delivery <> coalesce(announced_delivery, first_expected_delivery)")
 
 
+SILENCE_UNWATCHED = "silence_due_at IS NULL"
+LATE_UNWATCHED = "late_due_at IS NULL"
+
+
 class Shipment(SQLModel, table=True):
     __tablename__ = "shipments"
     __table_args__ = (
@@ -89,6 +96,14 @@ class Shipment(SQLModel, table=True):
         sa.Index("ix_shipments_late", "status", "first_expected_delivery"),
         sa.Index("ix_shipments_delivered", "status", "delivered_at"),
         sa.Index("ix_shipments_date_moved", "status", sqlite_where=sa.text(MOVED), postgresql_where=sa.text(MOVED)),
+        # the silence and late sweeps: shipments not looked at since their last news (the ranges above, only
+        # those rows) and those looked at whose next look is due (by that time)
+        sa.Index("ix_shipments_quiet_unwatched", "status", "last_event_at", "created_at",
+                 sqlite_where=sa.text(SILENCE_UNWATCHED), postgresql_where=sa.text(SILENCE_UNWATCHED)),
+        sa.Index("ix_shipments_silence_due", "silence_due_at"),
+        sa.Index("ix_shipments_late_unwatched", "status", "first_expected_delivery",
+                 sqlite_where=sa.text(LATE_UNWATCHED), postgresql_where=sa.text(LATE_UNWATCHED)),
+        sa.Index("ix_shipments_late_due", "late_due_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
@@ -120,6 +135,10 @@ class Shipment(SQLModel, table=True):
     # Set when someone stops tracking (API or support console): no more checks, and status says why.
     stopped_at: datetime | None = Field(default=None, sa_column=_ts())
     stopped_by: str | None = Field(default=None, max_length=64)
+    # When the silence / late sweep looks at this shipment again, as it last decided (None: not looked at
+    # since its last news; the poller clears both whenever status, last event or dates change)
+    silence_due_at: datetime | None = Field(default=None, sa_column=_ts())
+    late_due_at: datetime | None = Field(default=None, sa_column=_ts())
     public_token: str = Field(max_length=43, unique=True)
     created_at: datetime = Field(sa_column=_ts(nullable=False))
     updated_at: datetime = Field(sa_column=_ts(nullable=False))

@@ -591,6 +591,7 @@ class Poller:
         known = Known(status=Status(ship.status), status_at=ship.status_at, event_keys=frozenset(keys),
                       announced=announced_from_rows(notes))
         outcome = apply(known, result, now)
+        before = (ship.status, ship.last_event_at, ship.expected_delivery, ship.first_expected_delivery)
         for code in outcome.unknown_codes:
             log.warning("carrier %s sent an unknown status code %r (shipment %s); recorded as unknown",
                         ship.carrier, code, ship.id)
@@ -612,6 +613,8 @@ class Poller:
         if result.expected_delivery:
             ship.expected_delivery = result.expected_delivery
             ship.first_expected_delivery = ship.first_expected_delivery or result.expected_delivery
+        if (ship.status, ship.last_event_at, ship.expected_delivery, ship.first_expected_delivery) != before:
+            ship.silence_due_at = ship.late_due_at = None  # news: the silence and late sweeps look afresh when due
         ship.signed_by = result.signed_by or ship.signed_by
         ship.pickup_location = result.pickup_location or ship.pickup_location
         ship.pickup_until = result.pickup_until or ship.pickup_until
@@ -667,7 +670,8 @@ class Poller:
 SHIPMENTS = Shipment.__table__
 WRITTEN = ("leased_until", "lease_owner", "last_checked_at", "updated_at", "status", "status_at", "last_event_at",
            "delivered_at", "expected_delivery", "first_expected_delivery", "signed_by", "pickup_location",
-           "pickup_until", "failures", "last_error", "next_check_at", "push_heard_at", "delivery_window")
+           "pickup_until", "failures", "last_error", "next_check_at", "push_heard_at", "delivery_window",
+           "silence_due_at", "late_due_at")
 FINISHED = {Status.DELIVERED.value, Status.EXPIRED.value}
 SAVE_SHIPMENT = (update(SHIPMENTS).where(SHIPMENTS.c.id == bindparam("b_id"))
                  .values({c: bindparam(f"v_{c}") for c in WRITTEN}))

@@ -31,10 +31,10 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, bindparam, cast, delete, func, literal, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, text, union_all, update
 
 from tracker import alerts
 from tracker.clock import Clock
@@ -66,6 +66,7 @@ LATE_CANDIDATES = tuple(s for s in IN_FLIGHT if s not in (Status.EXCEPTION.value
 FOLLOW_UP = "follow_up"
 PREPARING = "preparing"
 DATE_MOVED = "date_moved"
+NEVER = datetime(9999, 12, 31, tzinfo=timezone.utc)  # a next look that only news (which clears it) brings forward
 # A new date is news while the parcel travels; a failed attempt, a pickup point or an exception say their own.
 MOVED_CANDIDATES = (Status.INFO_RECEIVED.value, Status.IN_TRANSIT.value)
 # How far back the follow-up looks: turning it on does not email every customer of the past.
@@ -116,6 +117,25 @@ def silent_message_due(view: View, now: datetime, cfg: WatchSettings, last_sent:
     if not is_silent(view, now, cfg):
         return False
     return last_sent is None or now - last_sent >= timedelta(hours=cfg.silent_repeat_hours)
+
+
+def next_silence_look(view: View, now: datetime, cfg: WatchSettings, last_sent: datetime | None) -> datetime | None:
+    """When the silence sweep looks at a shipment again, once it has looked now: when a "still on its way" is
+    due again; None when it is not silent (it is found again by its quiet time, if it stays quiet)."""
+    if not is_silent(view, now, cfg):
+        return None
+    return (last_sent or now) + timedelta(hours=cfg.silent_repeat_hours)
+
+
+def next_late_look(view: View, today: date, cfg: WatchSettings, tz: ZoneInfo) -> datetime | None:
+    """When the late sweep looks at a shipment again, once it has looked now: the day after the new date the
+    customer was told, if the apology waits for it; NEVER once alerted and apologised (news clears it);
+    None when it is not late."""
+    if not is_late(view, today, cfg):
+        return None
+    if apology_due(view, today):
+        return NEVER
+    return datetime.combine(view.announced_delivery + timedelta(days=1), time(0), tzinfo=tz)
 
 
 def is_late(view: View, today: date, cfg: WatchSettings) -> bool:
@@ -186,18 +206,14 @@ async def _in_chunks(session, ids: list, build) -> list:
     return rows
 
 
-def _alerted(cause: str):
-    """The shipment's support alert of this cause was raised (its key, as Watcher._alert writes it)."""
-    key = literal("shipment:") + cast(Shipment.id, String) + literal(f":{cause}")
-    return select(Alert.id).where(Alert.key == key).exists()
-
-
-def quiet_before(engine, statuses, cutoff: datetime):
+def quiet_before(engine, statuses, cutoff: datetime, *, unwatched: bool = False):
     """Shipments of these statuses with no carrier event since `cutoff` (counted from registration while there
-    is none): two ranges of ix_shipments_quiet (status, last_event_at, created_at)."""
+    is none): two ranges of ix_shipments_quiet (status, last_event_at, created_at); `unwatched`: only those
+    the silence sweep has not looked at since their last news, ranges of ix_shipments_quiet_unwatched."""
     S = Shipment
-    return or_(and_(S.status.in_(statuses), rare(engine, S.last_event_at <= cutoff)),
-               and_(S.status.in_(statuses), S.last_event_at.is_(None), rare(engine, S.created_at <= cutoff)))
+    extra = (S.silence_due_at.is_(None),) if unwatched else ()
+    return or_(and_(S.status.in_(statuses), rare(engine, S.last_event_at <= cutoff), *extra),
+               and_(S.status.in_(statuses), S.last_event_at.is_(None), rare(engine, S.created_at <= cutoff), *extra))
 
 
 def _view(s: Shipment) -> View:
@@ -311,24 +327,24 @@ class Watcher:
         if sweep == "expired":
             where = quiet_before(self.engine, IN_FLIGHT, now - timedelta(days=self.cfg.expire_after_days))
         elif sweep == "silence":
+            # quiet past its threshold and not looked at since its last news, or looked at and due again
+            # (a repeat "still on its way"): what was told and alerted already stays in the database
             ranges = []
             for status in IN_FLIGHT:
                 threshold = silence_threshold(status, self.cfg)
                 if threshold is not None:
-                    ranges.append(quiet_before(self.engine, [status], now - threshold))
+                    ranges.append(quiet_before(self.engine, [status], now - threshold, unwatched=True))
             if not ranges:
                 return None
-            # a shipment already alerted and told within silent_repeat_hours has nothing due: left in the database
-            told = select(N.id).where(N.shipment_id == S.id, N.created_at > now - timedelta(
-                hours=self.cfg.silent_repeat_hours), or_(N.milestone == Milestone.SILENT.value,
-                                                        N.milestone.like(f"{Milestone.SILENT.value}#%")))
-            where = and_(or_(*ranges), or_(~_alerted("silent"), ~told.exists()))
+            where = S.id.in_(union_all(select(S.id).where(or_(*ranges)),
+                                       select(S.id).where(rare(self.engine, S.silence_due_at <= now))))
         elif sweep == "late":
-            # alerted and apologised for (or told a new date still to come) already: nothing due
-            apologised = select(N.id).where(N.shipment_id == S.id, N.milestone == Milestone.DELAYED.value)
-            where = and_(S.status.in_(LATE_CANDIDATES), rare(self.engine, S.first_expected_delivery < today),
-                         or_(~_alerted("late"), and_(or_(S.announced_delivery.is_(None), S.announced_delivery < today),
-                                                     ~apologised.exists())))
+            # past the first date and not looked at since the last news, or due again (the day after a new
+            # date the customer was told passed): alerted and apologised for already stays in the database
+            where = S.id.in_(union_all(
+                select(S.id).where(S.late_due_at.is_(None), S.status.in_(LATE_CANDIDATES),
+                                   rare(self.engine, S.first_expected_delivery < today)),
+                select(S.id).where(rare(self.engine, S.late_due_at <= now))))
         elif sweep == "problems":
             where = and_(rare(self.engine, S.status.in_(PROBLEMS)), ~select(Alert.id).where(
                 Alert.shipment_id == S.id, Alert.cause == S.status).exists())
@@ -397,7 +413,9 @@ class Watcher:
                 last[sid] = max(last.get(sid, created), created)
             for ship, order in candidates:
                 view = _view(ship)
-                if not silent_message_due(view, now, self.cfg, last.get(ship.id)):
+                due = silent_message_due(view, now, self.cfg, last.get(ship.id))
+                ship.silence_due_at = next_silence_look(view, now, self.cfg, now if due else last.get(ship.id))
+                if not due:
                     continue
                 key = repeat_key(Milestone.SILENT.value, len(keys[ship.id]) + 1)
                 queued = await self._queue(session, ship, order, key, now)
@@ -417,6 +435,7 @@ class Watcher:
         async with self.maker() as session, session.begin():
             for ship, order in await self._load(session, self.candidates("late", now)):
                 view = _view(ship)
+                ship.late_due_at = next_late_look(view, today, self.cfg, self.tz)
                 if not is_late(view, today, self.cfg):
                     continue
                 told = apology_due(view, today)
@@ -521,6 +540,7 @@ class Watcher:
                 new = moved_date(view, today)
                 was = view.announced_delivery or view.first_expected_delivery
                 ship.announced_delivery, ship.updated_at = new, now
+                ship.late_due_at = None  # a new date told: the late sweep decides again when its apology is due
                 queued = await self._queue(session, ship, order, date_moved_key(new), now)
                 stats.date_moved += queued
                 log.info("order %s: %s %s expected date moved from %s to %s; customer told (%d messages)",
@@ -551,10 +571,9 @@ class Watcher:
             await session.execute(delete(WhatsAppSession).where(WhatsAppSession.last_inbound_at < now - SESSION)
                                   .execution_options(synchronize_session=False))
 
-    async def _erase_contacts(self, now: datetime, stats: WatchStats) -> None:
-        """Personal data has a lifetime: once every shipment of an order is finished and quiet for the
-        configured days and nothing is waiting to be sent, what names or reaches its customer goes
-        (tracker/privacy/parts.py); the anonymous history stays."""
+    def erasable(self, now: datetime, limit: int = 1000):
+        """Up to `limit` orders whose contact details are due for erasure: a range of ix_orders_unerased (the
+        orders not erased yet, by age), so a pass reads the old orders still to erase, not every order."""
         cutoff = now - timedelta(days=self.settings.privacy.erase_contact_after_days)
         busy_shipment = select(Shipment.id).where(
             Shipment.order_id == Order.id, or_(Shipment.next_check_at.is_not(None), Shipment.updated_at > cutoff))
@@ -562,12 +581,17 @@ class Watcher:
             Notification.order_id == Order.id, Notification.state.in_(["queued", "sending", "deferred"]))
         # an order that never shipped is finished once its wait is no longer watched (watch.expire_after_days)
         never_shipped = Order.created_at <= cutoff - timedelta(days=self.cfg.expire_after_days)
-        async with self.maker() as session, session.begin():
-            ids = [oid for (oid,) in await session.execute(
-                select(Order.id).where(Order.erased_at.is_(None), Order.created_at <= cutoff,
+        return (select(Order.id).where(Order.erased_at.is_(None), rare(self.engine, Order.created_at <= cutoff),
                                        or_(select(Shipment.id).where(Shipment.order_id == Order.id).exists(),
                                            never_shipped),
-                                       ~busy_shipment.exists(), ~waiting.exists()).limit(1000))]
+                                       ~busy_shipment.exists(), ~waiting.exists()).limit(limit))
+
+    async def _erase_contacts(self, now: datetime, stats: WatchStats) -> None:
+        """Personal data has a lifetime: once every shipment of an order is finished and quiet for the
+        configured days and nothing is waiting to be sent, what names or reaches its customer goes
+        (tracker/privacy/parts.py); the anonymous history stays."""
+        async with self.maker() as session, session.begin():
+            ids = [oid for (oid,) in await session.execute(self.erasable(now))]
             if not ids:
                 return
             await privacy.erase(session, privacy.Subject(tuple(ids)), now)  # the same erasure as on request
