@@ -91,9 +91,11 @@ async def run(args, url: str | None, tmp: Path):
             tmp, tw, sg, database={"url": url or f"sqlite:///{tmp / 'tracker.db'}"},
             server={"enabled": True, "host": "127.0.0.1", "port": 0}, logging={"level": "WARNING"},
             carriers={"17track": {"api_key": API_KEY, "base_url": "http://127.0.0.1:9"}},
-            sources={"default": "17track"}, api={"max_body_bytes": 1024 * 1024},
+            sources={"default": "17track", **({"inbox": {"claim_batch": args.drain_batch}} if args.drain_batch else {})},
+            api={"max_body_bytes": 1024 * 1024},
             # the tests' 0.5 s provider timeout puts sends in doubt on a loaded machine: production's default
-            providers={"twilio": {"timeout_seconds": 10}, "sendgrid": {"timeout_seconds": 10}})
+            providers={"twilio": {"timeout_seconds": 10}, "sendgrid": {"timeout_seconds": 10}},
+            **batches(args))
         engine = make_engine(settings.async_database_url)
         await upgrade(engine)
         later = datetime.now(timezone.utc) + timedelta(days=2)  # pushed: no poll due during the run
@@ -138,6 +140,11 @@ async def run(args, url: str | None, tmp: Path):
     return lat, steady, report["statuses"], 2 * args.pushes - len(lat), to_commit, extra
 
 
+def batches(args) -> dict:
+    """--dispatch-batch: the dispatcher's claim_batch (default: the shipped one)."""
+    return {"dispatcher": {"claim_batch": args.dispatch_batch}} if args.dispatch_batch else {}
+
+
 async def left(daemon, pushes: int) -> dict:
     """What is still to do: pushes stored and not applied, messages not handed to the providers yet."""
     from sqlalchemy import func, select
@@ -158,6 +165,8 @@ async def main() -> None:
     ap.add_argument("--rate", type=float, default=50.0, help="pushes a second")
     ap.add_argument("--latency", type=float, default=0.02)
     ap.add_argument("--pg", action="store_true")
+    ap.add_argument("--drain-batch", type=int, help="sources.inbox.claim_batch (default: the shipped value)")
+    ap.add_argument("--dispatch-batch", type=int, help="dispatcher.claim_batch (default: the shipped value)")
     ap.add_argument("--pusher", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.pusher:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import fcntl
 import os
@@ -70,70 +69,16 @@ def rare(engine: AsyncEngine, clause):
 _WRITE_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-class WriteLock:
-    """asyncio.Lock with a second, earlier queue: `urgent()` writers (a push waiting for its 200) are handed
-    the lock before any writer queued the ordinary way (the drain applying pushes, the dispatcher, the
-    poller), so storing a push waits for at most the one transaction in progress, never for the queue."""
-
-    def __init__(self) -> None:
-        self._held = False
-        self._urgent: collections.deque[asyncio.Future] = collections.deque()
-        self._queue: collections.deque[asyncio.Future] = collections.deque()
-
-    def locked(self) -> bool:
-        return self._held
-
-    async def acquire(self, urgent: bool = False) -> None:
-        if not self._held and not self._urgent and not self._queue:
-            self._held = True
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        queue = self._urgent if urgent else self._queue
-        queue.append(waiter)
-        try:
-            await waiter
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():  # handed the lock, then cancelled: hand it on
-                self.release()
-            else:
-                queue.remove(waiter)
-            raise
-
-    def release(self) -> None:
-        for queue in (self._urgent, self._queue):
-            while queue:
-                waiter = queue.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)  # still held: handed straight to this waiter
-                    return
-        self._held = False
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(self, *exc) -> None:
-        self.release()
-
-    @asynccontextmanager
-    async def urgent(self):
-        await self.acquire(urgent=True)
-        try:
-            yield
-        finally:
-            self.release()
-
-
-def write_lock(engine: AsyncEngine, *, urgent: bool = False):
+def write_lock(engine: AsyncEngine):
     """One lock per SQLite engine for every writer in this process (poller, pushes, dispatcher, subscriber):
     SQLite has one writer at a time, and writers queued here wait in turn, where writers colliding in
-    SQLite's busy handler sleep and retry (seconds under load). `urgent`: ahead of every ordinary writer
-    queued. PostgreSQL: no lock."""
+    SQLite's busy handler sleep and retry (seconds under load). PostgreSQL: no lock."""
     if not is_sqlite(engine):
         return contextlib.nullcontext()
     lock = _WRITE_LOCKS.get(engine.sync_engine)
     if lock is None:
-        lock = _WRITE_LOCKS[engine.sync_engine] = WriteLock()
-    return lock.urgent() if urgent else lock
+        lock = _WRITE_LOCKS[engine.sync_engine] = asyncio.Lock()
+    return lock
 
 
 def insert_ignore(engine: AsyncEngine, table, rows: Sequence[dict], conflict: Sequence[str], where=None):

@@ -69,7 +69,7 @@ async def _flush(engine) -> None:
 
 async def _write(engine, rows: list[dict]) -> dict[tuple[str, str], bool]:
     """Store the rows whose event was never received; (source, event id) -> True for those stored now."""
-    async with write_lock(engine, urgent=True), sessionmaker(engine)() as session, session.begin():
+    async with write_lock(engine), sessionmaker(engine)() as session, session.begin():
         applied = set((await session.execute(select(WebhookEvent.source, WebhookEvent.event_id).where(
             WebhookEvent.event_id.in_({r["event_id"] for r in rows})))).all())
         fresh, seen = [], set(applied)
