@@ -129,3 +129,23 @@ async def test_a_push_postgres_cannot_store_now_is_answered_503(tmp_path, start_
         assert fake.answers[-1] in ({"stored": True}, {"duplicate": True})
         await daemon.run_once()
         assert (await shipment(daemon.engine, ship.id)).status == "in_transit"
+
+
+async def test_on_postgresql_a_push_is_stored_once_and_its_retries_are_duplicates_before_and_after_applying(
+        tmp_path, start_daemon, clock, fakes, pg_url):
+    # PostgreSQL stores a group of pushes in one statement: the same answers as SQLite's path
+    async with FakeSeventeenTrack(now=clock.now) as fake:
+        daemon, ship = await registered(tmp_path, start_daemon, fakes, fake, database={"url": pg_url})
+        assert await fake.scan(NUMBER, "transit") == 200 and fake.answers[-1] == {"stored": True}
+        body = fake.pushed[-1][1]
+        assert await fake.push(fake.parcels[NUMBER], body=body) == 200
+        assert fake.answers[-1] == {"duplicate": True}
+        assert (await shipment(daemon.engine, ship.id)).status == "pending"
+        await daemon.run_once()
+        assert (await shipment(daemon.engine, ship.id)).status == "in_transit"
+        assert await fake.push(fake.parcels[NUMBER], body=body) == 200  # applied: still a duplicate
+        assert fake.answers[-1] == {"duplicate": True}
+        text = await metrics(daemon)
+        assert metric(text, "tracker_pushes_total", source="17track", outcome="stored") == 1
+        assert metric(text, "tracker_pushes_total", source="17track", outcome="duplicate") == 2
+        assert [n.milestone for n in await notifications(daemon.engine)] == ["shipped"]
