@@ -118,15 +118,24 @@ async def run(args, url: str) -> list[str]:
         watcher = Watcher(engine=daemon.engine, settings=settings, clock=clock)
         passes: list = []
         results = []
-        for _ in range(2):
+        for n in range(3):
             with timed(passes):
                 results.append(await watcher.tick())
             clock.advance(timedelta(minutes=5))
-        first, second = results
+            if n == 0 and url.startswith("sqlite"):
+                # the first pass wrote the seed's year of backlog into the WAL: copied back into the database
+                # here, not by whichever commit of the next pass crosses the auto-checkpoint threshold
+                checkpoint: list = []
+                with timed(checkpoint):
+                    async with daemon.engine.connect() as conn:
+                        await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                out.append(f"WAL checkpoint after the first pass: {checkpoint[0][1]:.1f} s wall")
+        first, second, third = results
         out.append(f"watchers pass: {passes[0][1]:.2f} s wall, {passes[0][0]:.2f} s CPU (it queued {first.queued:,} "
-                   f"messages and raised {first.alerts:,} alerts: the backlog the seed leaves); the next pass "
-                   f"5 minutes later: {passes[1][1] * 1000:,.0f} ms wall, {passes[1][0] * 1000:,.0f} ms CPU "
-                   f"({second.queued} queued, {second.alerts} alerts)")
+                   f"messages and raised {first.alerts:,} alerts: the backlog the seed leaves); the next passes, "
+                   f"5 minutes apart: {passes[1][1] * 1000:,.0f} ms wall, {passes[1][0] * 1000:,.0f} ms CPU "
+                   f"({second.queued} queued, {second.alerts} alerts); {passes[2][1] * 1000:,.0f} ms wall, "
+                   f"{passes[2][0] * 1000:,.0f} ms CPU ({third.queued} queued, {third.alerts} alerts)")
 
         # each sweep of that steady pass on its own
         sweeps = []
@@ -150,6 +159,8 @@ async def run(args, url: str) -> list[str]:
             for sweep in SWEEPS:
                 lines.append(f"sweep {sweep}")
                 lines += ["    " + line for line in await explain(daemon.engine, watcher.candidates(sweep, now))]
+            lines.append("contact erasure")
+            lines += ["    " + line for line in await explain(daemon.engine, watcher.erasable(now))]
             Path(args.plans).write_text("\n".join(lines) + "\n")
             out.append(f"plans written to {args.plans}")
     finally:
