@@ -69,6 +69,7 @@ async def test_three_daemons_together_keep_the_carriers_rate(pg_url, tmp_path: P
 
 async def test_a_slot_booked_by_one_limiter_is_taken_for_the_others(tmp_path: Path):
     # two limiters (as two daemons hold) on one database: the second waits for the slot the first left
+    # (on SQLite each books through its own sqlite3 connection first, as two processes would)
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
     try:
         await upgrade(engine)
@@ -80,6 +81,7 @@ async def test_a_slot_booked_by_one_limiter_is_taken_for_the_others(tmp_path: Pa
         booked, waited = await b.acquire(5.0)
         assert booked and waited > 0
         assert await next_slot(engine) >= first + a.interval  # the next slot moved on by 1/rate at least
+        a.close(), b.close()
     finally:
         await engine.dispose()
 

@@ -365,6 +365,8 @@ class Daemon:
                 await obj.aclose()
             except Exception:
                 log.exception("closing %s failed", obj)
+        for rt in getattr(self, "carriers", {}).values():
+            rt.limiter.close()
         if self.http is not None:
             await self.http.close()
         if self.engine is not None:
