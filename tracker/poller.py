@@ -280,6 +280,7 @@ class Poller:
         if self.stopping:
             return stats
         now = self.clock.now()
+        await self._shared_cooldowns(now)
         ready = [name for name, rt in self.carriers.items() if rt.available(now)]
         if not ready:
             return stats
@@ -306,6 +307,20 @@ class Poller:
         fresh_until = now + timedelta(seconds=self.settings.lease_seconds / 2)
         await asyncio.gather(*(self._run_batch(carrier, items, stats, fresh_until) for carrier, items in batches))
         return stats
+
+    async def _shared_cooldowns(self, now: datetime) -> None:
+        """A carrier's "wait" (429 with Retry-After) that any daemon got, from the shared carrier_states row:
+        every daemon waits it out, not only the one the carrier told. (A credentials pause is not taken
+        over from the row: each daemon finds it with its own call, the credentials may be fixed by now.)"""
+        C = CarrierState
+        async with self.maker() as session:
+            rows = (await session.execute(select(C.carrier, C.next_try_at).where(
+                C.paused_reason.is_(None), C.next_try_at > now))).all()
+        for name, until in rows:
+            rt = self.carriers.get(name)
+            if rt is not None and (rt.cooldown_until is None or rt.cooldown_until < until):
+                rt.cooldown_until = until
+                rt.health_dirty = True
 
     async def _run_batch(self, name: str, items: list[tuple[int, str]], stats: TickStats,
                          fresh_until: datetime) -> None:

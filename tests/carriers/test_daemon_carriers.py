@@ -57,6 +57,38 @@ async def test_429_retry_after_is_honoured(tmp_path, start_daemon, clock, fake):
     assert (await shipment(daemon.engine, ship.id)).status == "in_transit"   # picked up meanwhile
 
 
+async def test_a_429_one_daemon_got_makes_every_daemon_wait(tmp_path, start_daemon, clock, fake):
+    # two daemons poll DHL from one database; the carrier tells the first to wait two hours: the second,
+    # which the carrier told nothing, waits too (from the shared carrier_states row)
+    from sqlalchemy import update
+
+    from tracker.db import sessionmaker
+    from tracker.models import Shipment
+    from tracker.poller import Poller
+
+    fake.add("dhl", NUMBERS["dhl"], deliver_journey())
+    daemon = await start_daemon(make_settings(tmp_path, **config(fake, "dhl")))
+    ship = await add(daemon, "ORDER-D", NUMBERS["dhl"], carrier=None, phone=None)
+    other = Poller(engine=daemon.engine, settings=daemon.settings.poller, carriers=daemon._build_carriers(),
+                   clock=clock, owner="other-daemon")
+    try:
+        fake.fail("dhl", "429", retry_after="7200")
+        await daemon.run_once()
+        assert fake.carriers["dhl"].calls == 1
+        async with sessionmaker(daemon.engine)() as session, session.begin():  # due again now, for the other
+            await session.execute(update(Shipment).where(Shipment.id == ship.id).values(next_check_at=clock.now()))
+        await other.tick()
+        assert fake.carriers["dhl"].calls == 1  # the other daemon waits out what the carrier told the first
+        clock.advance(timedelta(hours=2))
+        await other.tick()
+        assert fake.carriers["dhl"].calls == 2
+        assert (await shipment(daemon.engine, ship.id)).status == "in_transit"
+    finally:
+        for rt in other.carriers.values():
+            rt.limiter.close()
+            await rt.carrier.aclose()
+
+
 async def test_not_found_stays_pending_then_expires_with_an_alert(tmp_path, start_daemon, clock, fake, capsys):
     settings = make_settings(tmp_path, **config(fake, "correios", poller={
         "jitter": 0, "expire_after_days": 2, "backoff_max_seconds": 6 * 3600,
