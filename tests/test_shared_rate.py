@@ -89,3 +89,29 @@ async def test_a_slot_booked_by_one_limiter_is_taken_for_the_others(tmp_path: Pa
 async def next_slot(engine) -> float:
     async with sessionmaker(engine)() as s:
         return (await s.execute(select(CarrierState.next_slot_at).where(CarrierState.carrier == "sandbox"))).scalar_one()
+
+
+async def test_a_fast_carriers_slots_are_booked_a_block_at_a_time_and_kept_for_the_daemon_that_booked_them(
+        tmp_path: Path):
+    # 100 requests a second, a block of a minute of them (so that no machine is slow enough to outlive it here):
+    # one database write for the block; the other daemon waits for its end; the first uses its slots 1/rate apart
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+    a = b = None
+    try:
+        await upgrade(engine)
+        a = SharedRate(engine, "sandbox", 100, block_seconds=60)
+        b = SharedRate(engine, "sandbox", 100, block_seconds=60)
+        assert (await a.acquire(5.0))[0] and (await a.acquire(5.0))[0]  # the first makes the row, then books
+        booked_until = await next_slot(engine)
+        booked, wait = await b.acquire(0.0)
+        assert not booked and wait > 30  # the block is a's
+        started = time.monotonic()
+        for _ in range(5):
+            assert (await a.acquire(5.0))[0]
+        assert time.monotonic() - started >= 4 * a.interval  # 1/rate apart (the first may be due already)
+        assert await next_slot(engine) == booked_until  # taken from the block: no new booking
+    finally:
+        for limiter in (a, b):
+            if limiter is not None:
+                limiter.close()
+        await engine.dispose()
