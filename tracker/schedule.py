@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tracker.config import PollerSettings, PushQuietHours
+from tracker.config import PollerSettings, PushQuietHours, WatchSettings, pickup_hours
 from tracker.status import FINAL_STATUSES, Status
 
 # Statuses whose next step depends on the delivery date: the parcel is on its way to the door.
@@ -83,7 +83,9 @@ def _journey_interval(status: Status, days_left: int | None, settings: PollerSet
 def about_to_ship(now: datetime, since: datetime | None, settings: PollerSettings) -> bool:
     """A number registered less than `pickup_expected_hours` ago that the carrier does not know yet: the shop
     is most likely still handling the order, the pickup ("shipped") is coming."""
-    hours = 72 if settings.pickup_expected_hours is None else settings.pickup_expected_hours  # Settings fills it
+    hours = settings.pickup_expected_hours
+    if hours is None:  # a PollerSettings alone: the default Settings would fill in
+        hours = pickup_hours(WatchSettings())
     return since is not None and now - since < timedelta(hours=hours)
 
 
